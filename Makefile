@@ -1,0 +1,44 @@
+# Shoal — build, run, test.
+GO        ?= go
+BIN       := bin/shoal
+CORPUS    ?= ../shared/corpus/gcide.jsonl.gz
+PKGS      := ./...
+
+.PHONY: all build run test test-short bench image compose-test fuzz vet clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/shoal
+
+## run: build and start everything in one process with the sample corpus
+run: build
+	$(BIN) dev
+
+## test: the full test suite (race detector on)
+test: build
+	$(GO) vet $(PKGS)
+	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+
+test-short:
+	$(GO) test -short -count=1 $(PKGS)
+
+## bench: shoal against plain Bleve on the sample corpus (see shoal bench --help)
+bench: build
+	$(BIN) bench --json bench.json
+
+fuzz:
+	$(GO) test ./indexer -run '^$$' -fuzz FuzzParseNDJSON -fuzztime 30s
+	$(GO) test ./web -run '^$$' -fuzz FuzzParseSearchBody -fuzztime 30s
+	$(GO) test ./corpus -run '^$$' -fuzz FuzzReader -fuzztime 30s
+
+vet:
+	$(GO) vet $(PKGS)
+
+## image: a FROM-scratch container image of the static binary
+image:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-s -w' -o deploy/shoal ./cmd/shoal
+	docker build -t shoal:dev -f deploy/Dockerfile deploy
+
+clean:
+	rm -rf bin shoal-data deploy/shoal

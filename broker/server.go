@@ -1,0 +1,123 @@
+// Package broker is everything Shoal knows about NATS: starting an embedded
+// nats-server with JetStream (alone or as a cluster node), connecting to one,
+// the subject names every other package uses, and the versioned wire types
+// that searchers, indexers and coordinators exchange.
+package broker
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+)
+
+// ServerOptions configure an embedded NATS server node.
+type ServerOptions struct {
+	// Name is the server's name; it must be unique within a cluster.
+	Name string
+	// Listen is the client address, host:port. Port 0 picks a free port.
+	Listen string
+	// DataDir holds JetStream's storage.
+	DataDir string
+	// ClusterName, ClusterListen and Routes make the node part of a
+	// JetStream cluster when ClusterListen is set.
+	ClusterName   string
+	ClusterListen string
+	Routes        []string
+	// MaxPayload is the largest message the server accepts (default 8 MiB).
+	MaxPayload int32
+	// Logs turns on the server's own logging to stderr.
+	Logs bool
+}
+
+// Server is a running embedded NATS server.
+type Server struct {
+	ns *server.Server
+}
+
+// StartServer starts an embedded NATS server with JetStream and waits until
+// it accepts connections (and, in a cluster, until JetStream is ready
+// locally).
+func StartServer(o ServerOptions) (*Server, error) {
+	host, port, err := splitHostPort(o.Listen, "127.0.0.1", 4222)
+	if err != nil {
+		return nil, fmt.Errorf("broker: listen address: %w", err)
+	}
+	if o.MaxPayload == 0 {
+		o.MaxPayload = 8 << 20
+	}
+	opts := &server.Options{
+		ServerName:         o.Name,
+		Host:               host,
+		Port:               port,
+		JetStream:          true,
+		StoreDir:           o.DataDir,
+		MaxPayload:         o.MaxPayload,
+		NoSigs:             true,
+		NoLog:              !o.Logs,
+		PingInterval:       2 * time.Second,
+		MaxPingsOut:        3,
+		JetStreamMaxMemory: 256 << 20,
+		JetStreamMaxStore:  64 << 30,
+	}
+	if o.ClusterListen != "" {
+		ch, cp, err := splitHostPort(o.ClusterListen, "127.0.0.1", 6222)
+		if err != nil {
+			return nil, fmt.Errorf("broker: cluster address: %w", err)
+		}
+		opts.Cluster = server.ClusterOpts{Name: o.ClusterName, Host: ch, Port: cp}
+		if opts.Cluster.Name == "" {
+			opts.Cluster.Name = "shoal"
+		}
+		for _, r := range o.Routes {
+			u, err := url.Parse(r)
+			if err != nil {
+				return nil, fmt.Errorf("broker: route %q: %w", r, err)
+			}
+			opts.Routes = append(opts.Routes, u)
+		}
+	}
+	ns, err := server.NewServer(opts)
+	if err != nil {
+		return nil, fmt.Errorf("broker: new server: %w", err)
+	}
+	if o.Logs {
+		ns.ConfigureLogger()
+	}
+	ns.Start()
+	if !ns.ReadyForConnections(30 * time.Second) {
+		ns.Shutdown()
+		return nil, fmt.Errorf("broker: server %q not ready for connections", o.Name)
+	}
+	return &Server{ns: ns}, nil
+}
+
+// ClientURL is the nats:// URL clients connect to.
+func (s *Server) ClientURL() string { return s.ns.ClientURL() }
+
+// Shutdown stops the server and waits for it to finish.
+func (s *Server) Shutdown() {
+	s.ns.Shutdown()
+	s.ns.WaitForShutdown()
+}
+
+func splitHostPort(addr, defHost string, defPort int) (string, int, error) {
+	if addr == "" {
+		return defHost, defPort, nil
+	}
+	h, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, err
+	}
+	if h == "" {
+		h = defHost
+	}
+	port, err := strconv.Atoi(p)
+	if err != nil || port < -1 || port > 65535 {
+		return "", 0, fmt.Errorf("bad port %q", p)
+	}
+	return h, port, nil
+}

@@ -1,0 +1,97 @@
+package broker
+
+import (
+	"encoding/base64"
+	"fmt"
+	"regexp"
+	"strconv"
+)
+
+// Names of the JetStream KV buckets that hold the cluster's metadata.
+const (
+	// BucketIndexes maps an index name to its IndexDef.
+	BucketIndexes = "shoal_indexes"
+	// BucketPlacement maps an index name to its ShardMap.
+	BucketPlacement = "shoal_placement"
+	// BucketNodes maps a searcher node name to its latest NodeStatus
+	// heartbeat; entries expire when a node stops beating.
+	BucketNodes = "shoal_nodes"
+)
+
+// QueueGroup is the queue group every copy of a shard answers in, so one
+// request reaches exactly one live copy.
+const QueueGroup = "shoal"
+
+// ShardService is the micro service name each hosted shard copy registers.
+const ShardService = "shoal-shard"
+
+// Shard operations, the last token of a shard request subject.
+const (
+	OpSearch    = "search"
+	OpPresearch = "presearch"
+	OpGet       = "get"
+	OpStats     = "stats"
+	OpWait      = "wait"
+)
+
+var (
+	indexNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
+	nodeNameRE  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$`)
+)
+
+// ValidIndexName reports whether name can name an index: 1-64 characters of
+// lower-case letters, digits, '-' and '_', starting with a letter or digit.
+func ValidIndexName(name string) error {
+	if !indexNameRE.MatchString(name) {
+		return fmt.Errorf("invalid index name %q: use 1-64 characters a-z, 0-9, '-' or '_', starting with a letter or digit", name)
+	}
+	return nil
+}
+
+// ValidNodeName reports whether name can name a searcher node.
+func ValidNodeName(name string) error {
+	if !nodeNameRE.MatchString(name) {
+		return fmt.Errorf("invalid node name %q: use 1-64 characters A-Z, a-z, 0-9, '-' or '_'", name)
+	}
+	return nil
+}
+
+// StreamName is the JetStream stream holding an index's writes.
+func StreamName(index string) string { return "SHOAL_" + index }
+
+// IngestSubject is the subject a write of document id to shard is published
+// on. The id is one subject token (base64url), so the stream can keep only
+// the latest write of each document (MaxMsgsPerSubject = 1).
+func IngestSubject(index string, shard int, id string) string {
+	return "shoal.ingest." + index + "." + strconv.Itoa(shard) + "." + base64.RawURLEncoding.EncodeToString([]byte(id))
+}
+
+// IngestStreamSubjects is the subject filter of an index's stream.
+func IngestStreamSubjects(index string) string { return "shoal.ingest." + index + ".>" }
+
+// IngestShardFilter is the subject filter that selects one shard's writes.
+func IngestShardFilter(index string, shard int) string {
+	return "shoal.ingest." + index + "." + strconv.Itoa(shard) + ".>"
+}
+
+// ShardSubject is the subject on which any caught-up copy of a shard answers
+// op, in the QueueGroup.
+func ShardSubject(index string, shard int, op string) string {
+	return "shoal.shard." + index + "." + strconv.Itoa(shard) + "." + op
+}
+
+// ShardGroup is the micro endpoint group prefix for ShardSubject.
+func ShardGroup(index string, shard int) string {
+	return "shoal.shard." + index + "." + strconv.Itoa(shard)
+}
+
+// CopySubject is the subject on which the copy of a shard on one node
+// answers op, so a coordinator can address (and fail over between) copies.
+func CopySubject(node, index string, shard int, op string) string {
+	return CopyGroup(node, index, shard) + "." + op
+}
+
+// CopyGroup is the micro endpoint group prefix for CopySubject.
+func CopyGroup(node, index string, shard int) string {
+	return "shoal.copy." + node + "." + index + "." + strconv.Itoa(shard)
+}

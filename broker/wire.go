@@ -1,0 +1,209 @@
+package broker
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go"
+)
+
+// Headers carried by ingest messages.
+const (
+	// HeaderOp is "put" or "delete".
+	HeaderOp = "Shoal-Op"
+	// HeaderID is the document id, verbatim.
+	HeaderID = "Shoal-Id"
+)
+
+// Ingest operations.
+const (
+	OpPut    = "put"
+	OpDelete = "delete"
+)
+
+// IndexDef is an index's definition, stored in BucketIndexes.
+type IndexDef struct {
+	Name string `json:"name"`
+	// UID tells apart indexes created under the same name over time.
+	UID      string              `json:"uid"`
+	Shards   int                 `json:"shards"`
+	Replicas int                 `json:"replicas"`
+	Mapping  json.RawMessage     `json:"mapping,omitempty"`
+	Facets   map[string]FacetDef `json:"facets,omitempty"`
+	Created  time.Time           `json:"created"`
+}
+
+// FacetDef is a term facet an index defines for its search page.
+type FacetDef struct {
+	Field string `json:"field"`
+	Size  int    `json:"size"`
+}
+
+// ShardMap says which nodes hold copies of each shard of an index; it is
+// stored in BucketPlacement under the index name.
+type ShardMap struct {
+	Index string `json:"index"`
+	// Copies[s] lists the nodes holding a copy of shard s; empty when the
+	// shard has not been placed yet.
+	Copies [][]string `json:"copies"`
+}
+
+// Holds reports whether node holds a copy of shard.
+func (m *ShardMap) Holds(node string, shard int) bool {
+	if shard < 0 || shard >= len(m.Copies) {
+		return false
+	}
+	for _, n := range m.Copies[shard] {
+		if n == node {
+			return true
+		}
+	}
+	return false
+}
+
+// NodeStatus is a searcher node's heartbeat, stored in BucketNodes.
+type NodeStatus struct {
+	Node      string       `json:"node"`
+	Heartbeat time.Time    `json:"heartbeat"`
+	Copies    []CopyStatus `json:"copies"`
+}
+
+// CopyStatus describes one shard copy hosted by a node.
+type CopyStatus struct {
+	Index      string `json:"index"`
+	Shard      int    `json:"shard"`
+	Node       string `json:"node"`
+	Docs       uint64 `json:"docs"`
+	AppliedSeq uint64 `json:"applied_seq"`
+	// Pending is the number of stream messages not yet applied.
+	Pending  uint64 `json:"pending"`
+	CaughtUp bool   `json:"caught_up"`
+}
+
+// GlobalStats are corpus statistics summed over every shard of an index,
+// so that each shard scores with the figures of the whole index.
+type GlobalStats struct {
+	DocCount uint64 `json:"doc_count"`
+	// Fields maps a field to its total token count (BM25 field length).
+	Fields map[string]int `json:"fields"`
+	// Terms maps field → term → number of documents containing it.
+	Terms map[string]map[string]uint64 `json:"terms"`
+}
+
+// Add sums o into s.
+func (s *GlobalStats) Add(o *GlobalStats) {
+	s.DocCount += o.DocCount
+	if s.Fields == nil {
+		s.Fields = make(map[string]int, len(o.Fields))
+	}
+	for f, c := range o.Fields {
+		s.Fields[f] += c
+	}
+	if s.Terms == nil {
+		s.Terms = make(map[string]map[string]uint64, len(o.Terms))
+	}
+	for f, terms := range o.Terms {
+		dst := s.Terms[f]
+		if dst == nil {
+			dst = make(map[string]uint64, len(terms))
+			s.Terms[f] = dst
+		}
+		for t, n := range terms {
+			dst[t] += n
+		}
+	}
+}
+
+// PresearchRequest asks a shard for the statistics a query touches.
+type PresearchRequest struct {
+	// Query is a bleve query in its JSON form.
+	Query json.RawMessage `json:"query"`
+}
+
+// PresearchResponse carries one shard's local statistics.
+type PresearchResponse struct {
+	Node       string      `json:"node"`
+	AppliedSeq uint64      `json:"applied_seq"`
+	Stats      GlobalStats `json:"stats"`
+}
+
+// SearchRequest asks one shard to run a search.
+type SearchRequest struct {
+	// Request is a bleve SearchRequest in its JSON form, already widened
+	// by the coordinator (from+size, facet sizes).
+	Request json.RawMessage `json:"request"`
+	// Stats, when set, are the global statistics to score with.
+	Stats *GlobalStats `json:"stats,omitempty"`
+	// Timeout bounds the shard's work.
+	Timeout time.Duration `json:"timeout,omitempty"`
+}
+
+// SearchResponse is one shard's answer.
+type SearchResponse struct {
+	Node       string `json:"node"`
+	AppliedSeq uint64 `json:"applied_seq"`
+	// Result is a bleve SearchResult in its JSON form.
+	Result json.RawMessage `json:"result"`
+}
+
+// GetRequest asks a shard for a stored document.
+type GetRequest struct {
+	ID string `json:"id"`
+}
+
+// GetResponse is a stored document, if found.
+type GetResponse struct {
+	Node  string          `json:"node"`
+	Found bool            `json:"found"`
+	Doc   json.RawMessage `json:"doc,omitempty"`
+}
+
+// WaitRequest asks a copy to answer once it has applied stream sequence
+// Seq (or when Timeout passes).
+type WaitRequest struct {
+	Seq     uint64        `json:"seq"`
+	Timeout time.Duration `json:"timeout"`
+}
+
+// Micro service error codes a shard answers with.
+const (
+	CodeBadRequest  = 400
+	CodeNotHere     = 404
+	CodeTimeout     = 408
+	CodeUnavailable = 503
+	CodeInternal    = 500
+)
+
+// ShardError is an error answered by a shard copy.
+type ShardError struct {
+	Code        int
+	Description string
+}
+
+func (e *ShardError) Error() string {
+	return fmt.Sprintf("shard error %d: %s", e.Code, e.Description)
+}
+
+// ErrBadRequest is matched by errors.Is for shard errors with CodeBadRequest.
+var ErrBadRequest = errors.New("bad request")
+
+// Is lets errors.Is(err, ErrBadRequest) recognise a rejected request.
+func (e *ShardError) Is(target error) bool {
+	return target == ErrBadRequest && e.Code == CodeBadRequest
+}
+
+// DecodeReply decodes a micro reply into v, turning a service error header
+// into a *ShardError.
+func DecodeReply(msg *nats.Msg, v any) error {
+	if code := msg.Header.Get("Nats-Service-Error-Code"); code != "" {
+		c, _ := strconv.Atoi(code)
+		return &ShardError{Code: c, Description: msg.Header.Get("Nats-Service-Error")}
+	}
+	if err := json.Unmarshal(msg.Data, v); err != nil {
+		return fmt.Errorf("decode reply: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,355 @@
+// Package catalog is the cluster's metadata as every role sees it: index
+// definitions, shard maps and searcher heartbeats, kept current in memory by
+// watching Shoal's JetStream KV buckets, plus the changes to them (creating
+// and deleting indexes, placing shard copies on live nodes).
+package catalog
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/shoal-search/shoal/broker"
+)
+
+// ErrIndexNotFound is returned for an index that does not exist.
+var ErrIndexNotFound = errors.New("index not found")
+
+// ErrIndexExists is returned when creating an index that already exists.
+var ErrIndexExists = errors.New("index already exists")
+
+// Options configure a catalog.
+type Options struct {
+	// NodeTimeout is how long a node may go without a heartbeat before it
+	// counts as dead (default 5s).
+	NodeTimeout time.Duration
+	// StreamReplicas is the replica count of index streams (1 or 3).
+	StreamReplicas int
+	// MetaReplicas is the replica count of the metadata buckets.
+	MetaReplicas int
+	Logger       *slog.Logger
+}
+
+// Catalog is a live view of the cluster metadata.
+type Catalog struct {
+	opts Options
+	js   jetstream.JetStream
+	meta *broker.Meta
+	log  *slog.Logger
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu      sync.RWMutex
+	indexes map[string]*broker.IndexDef
+	maps    map[string]*broker.ShardMap
+	nodes   map[string]*broker.NodeStatus
+	changed chan struct{}
+}
+
+// Open opens the metadata buckets and starts following them; it returns
+// once the current state has been loaded.
+func Open(ctx context.Context, js jetstream.JetStream, opts Options) (*Catalog, error) {
+	if opts.NodeTimeout <= 0 {
+		opts.NodeTimeout = 5 * time.Second
+	}
+	if opts.StreamReplicas <= 0 {
+		opts.StreamReplicas = 1
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	meta, err := broker.OpenMeta(ctx, js, broker.MetaOptions{Replicas: opts.MetaReplicas})
+	if err != nil {
+		return nil, err
+	}
+	cctx, cancel := context.WithCancel(context.Background())
+	c := &Catalog{
+		opts: opts, js: js, meta: meta, log: opts.Logger,
+		ctx: cctx, cancel: cancel,
+		indexes: map[string]*broker.IndexDef{},
+		maps:    map[string]*broker.ShardMap{},
+		nodes:   map[string]*broker.NodeStatus{},
+		changed: make(chan struct{}),
+	}
+	ready := make(chan struct{}, 3)
+	for _, kv := range []jetstream.KeyValue{meta.Indexes, meta.Placement, meta.Nodes} {
+		w, err := kv.WatchAll(ctx)
+		if err != nil {
+			cancel()
+			c.wg.Wait()
+			return nil, fmt.Errorf("catalog: watch %s: %w", kv.Bucket(), err)
+		}
+		c.wg.Add(1)
+		go c.follow(kv.Bucket(), w, ready)
+	}
+	for i := 0; i < 3; i++ {
+		select {
+		case <-ready:
+		case <-ctx.Done():
+			c.Close()
+			return nil, fmt.Errorf("catalog: initial load: %w", ctx.Err())
+		}
+	}
+	return c, nil
+}
+
+// Close stops following the buckets.
+func (c *Catalog) Close() {
+	c.cancel()
+	c.wg.Wait()
+}
+
+// Meta exposes the underlying buckets.
+func (c *Catalog) Meta() *broker.Meta { return c.meta }
+
+// NodeTimeout is how long a node may be silent before it counts as dead.
+func (c *Catalog) NodeTimeout() time.Duration { return c.opts.NodeTimeout }
+
+func (c *Catalog) follow(bucket string, w jetstream.KeyWatcher, ready chan<- struct{}) {
+	defer c.wg.Done()
+	defer w.Stop()
+	for {
+		select {
+		case <-c.ctx.Done():
+			return
+		case e, ok := <-w.Updates():
+			if !ok {
+				return
+			}
+			if e == nil {
+				ready <- struct{}{}
+				continue
+			}
+			c.apply(bucket, e)
+		}
+	}
+}
+
+func (c *Catalog) apply(bucket string, e jetstream.KeyValueEntry) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	del := e.Operation() != jetstream.KeyValuePut
+	key := e.Key()
+	var err error
+	switch bucket {
+	case broker.BucketIndexes:
+		if del {
+			delete(c.indexes, key)
+			break
+		}
+		var d broker.IndexDef
+		if err = json.Unmarshal(e.Value(), &d); err == nil {
+			c.indexes[key] = &d
+		}
+	case broker.BucketPlacement:
+		if del {
+			delete(c.maps, key)
+			break
+		}
+		var m broker.ShardMap
+		if err = json.Unmarshal(e.Value(), &m); err == nil {
+			c.maps[key] = &m
+		}
+	case broker.BucketNodes:
+		if del {
+			delete(c.nodes, key)
+			break
+		}
+		var n broker.NodeStatus
+		if err = json.Unmarshal(e.Value(), &n); err == nil {
+			n.Heartbeat = e.Created() // broker time, not the node's clock
+			c.nodes[key] = &n
+		}
+	}
+	if err != nil {
+		c.log.Error("catalog: bad entry", "bucket", bucket, "key", key, "err", err)
+	}
+	close(c.changed)
+	c.changed = make(chan struct{})
+}
+
+// Changed returns a channel closed at the next metadata change.
+func (c *Catalog) Changed() <-chan struct{} {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.changed
+}
+
+// Index returns an index's definition.
+func (c *Catalog) Index(name string) (*broker.IndexDef, error) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	d, ok := c.indexes[name]
+	if !ok {
+		return nil, fmt.Errorf("%w: %s", ErrIndexNotFound, name)
+	}
+	return d, nil
+}
+
+// Indexes lists all index definitions by name.
+func (c *Catalog) Indexes() []*broker.IndexDef {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	out := make([]*broker.IndexDef, 0, len(c.indexes))
+	for _, d := range c.indexes {
+		out = append(out, d)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// ShardMap returns an index's placement (nil when not placed yet).
+func (c *Catalog) ShardMap(index string) *broker.ShardMap {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.maps[index]
+}
+
+// Nodes returns every node with a heartbeat entry, live or not, by name.
+func (c *Catalog) Nodes() []broker.NodeStatus {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	out := make([]broker.NodeStatus, 0, len(c.nodes))
+	for _, n := range c.nodes {
+		out = append(out, *n)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Node < out[j].Node })
+	return out
+}
+
+// LiveNodes returns the names of nodes that beat within NodeTimeout.
+func (c *Catalog) LiveNodes() []string {
+	now := time.Now()
+	var out []string
+	for _, n := range c.Nodes() {
+		if now.Sub(n.Heartbeat) <= c.opts.NodeTimeout {
+			out = append(out, n.Node)
+		}
+	}
+	return out
+}
+
+// Copy returns the heartbeat status of one shard copy, if reported.
+func (c *Catalog) Copy(node, index string, shard int) (broker.CopyStatus, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	n, ok := c.nodes[node]
+	if !ok {
+		return broker.CopyStatus{}, false
+	}
+	for _, cp := range n.Copies {
+		if cp.Index == index && cp.Shard == shard {
+			return cp, true
+		}
+	}
+	return broker.CopyStatus{}, false
+}
+
+// CreateIndex creates the index's stream and definition and places its
+// shards on the live nodes.
+func (c *Catalog) CreateIndex(ctx context.Context, def broker.IndexDef) (*broker.IndexDef, error) {
+	if err := broker.ValidIndexName(def.Name); err != nil {
+		return nil, err
+	}
+	var uid [8]byte
+	if _, err := rand.Read(uid[:]); err != nil {
+		return nil, err
+	}
+	def.UID = hex.EncodeToString(uid[:])
+	def.Created = time.Now().UTC()
+	raw, err := json.Marshal(def)
+	if err != nil {
+		return nil, err
+	}
+	// Claim the name first, so two creators cannot both succeed.
+	if _, err := c.meta.Indexes.Create(ctx, def.Name, raw); err != nil {
+		if errors.Is(err, jetstream.ErrKeyExists) {
+			return nil, fmt.Errorf("%w: %s", ErrIndexExists, def.Name)
+		}
+		return nil, fmt.Errorf("catalog: create %s: %w", def.Name, err)
+	}
+	_, err = c.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:              broker.StreamName(def.Name),
+		Subjects:          []string{broker.IngestStreamSubjects(def.Name)},
+		Retention:         jetstream.LimitsPolicy,
+		MaxMsgsPerSubject: 1, // keep only each document's latest write
+		Storage:           jetstream.FileStorage,
+		Replicas:          c.opts.StreamReplicas,
+		Discard:           jetstream.DiscardOld,
+		Duplicates:        2 * time.Minute,
+	})
+	if err != nil {
+		_ = c.meta.Indexes.Delete(ctx, def.Name)
+		return nil, fmt.Errorf("catalog: create stream for %s: %w", def.Name, err)
+	}
+	m := &broker.ShardMap{Index: def.Name, Copies: make([][]string, def.Shards)}
+	for i := range m.Copies {
+		m.Copies[i] = []string{}
+	}
+	Place(m, def.Replicas, c.LiveNodes(), nil)
+	if err := c.putMap(ctx, m, 0, true); err != nil {
+		return nil, err
+	}
+	c.waitFor(ctx, func() bool { _, err := c.Index(def.Name); return err == nil && c.ShardMap(def.Name) != nil })
+	return &def, nil
+}
+
+// waitFor blocks until cond holds in the local view or ctx ends.
+func (c *Catalog) waitFor(ctx context.Context, cond func() bool) {
+	for {
+		ch := c.Changed()
+		if cond() {
+			return
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// DeleteIndex removes the index, its placement and its stream.
+func (c *Catalog) DeleteIndex(ctx context.Context, name string) error {
+	if _, err := c.Index(name); err != nil {
+		return err
+	}
+	if err := c.meta.Placement.Delete(ctx, name); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+		return fmt.Errorf("catalog: delete placement %s: %w", name, err)
+	}
+	if err := c.js.DeleteStream(ctx, broker.StreamName(name)); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
+		return fmt.Errorf("catalog: delete stream %s: %w", name, err)
+	}
+	if err := c.meta.Indexes.Delete(ctx, name); err != nil {
+		return fmt.Errorf("catalog: delete %s: %w", name, err)
+	}
+	c.waitFor(ctx, func() bool { _, err := c.Index(name); return err != nil })
+	return nil
+}
+
+func (c *Catalog) putMap(ctx context.Context, m *broker.ShardMap, rev uint64, create bool) error {
+	raw, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	if create {
+		_, err = c.meta.Placement.Put(ctx, m.Index, raw)
+	} else {
+		_, err = c.meta.Placement.Update(ctx, m.Index, raw, rev)
+	}
+	if err != nil {
+		return fmt.Errorf("catalog: placement %s: %w", m.Index, err)
+	}
+	return nil
+}

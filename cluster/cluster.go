@@ -1,0 +1,198 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/shoal-search/shoal/broker"
+	"github.com/shoal-search/shoal/searcher"
+)
+
+// Options configure an all-in-one cluster.
+type Options struct {
+	// DataDir holds the broker's and every searcher's data.
+	DataDir string
+	// NATSListen is the embedded broker's client address
+	// ("127.0.0.1:0" picks a free port).
+	NATSListen string
+	// Searchers is the number of searcher nodes (default 4).
+	Searchers int
+	Frontend  FrontendOptions
+	// Searcher is the template for every node; Name and DataDir are set
+	// per node.
+	Searcher searcher.Options
+	Logger   *slog.Logger
+}
+
+// Cluster is a whole Shoal in one process.
+type Cluster struct {
+	opts     Options
+	Broker   *broker.Server
+	Frontend *Frontend
+	frontNC  *nats.Conn
+
+	mu    sync.Mutex
+	nodes []*node
+}
+
+type node struct {
+	name string
+	nc   *nats.Conn
+	n    *searcher.Node
+}
+
+// Start starts the broker, the searchers and the frontend.
+func Start(ctx context.Context, o Options) (*Cluster, error) {
+	if o.Searchers <= 0 {
+		o.Searchers = 4
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Frontend.Logger == nil {
+		o.Frontend.Logger = o.Logger
+	}
+	if o.Searcher.Logger == nil {
+		o.Searcher.Logger = o.Logger
+	}
+	srv, err := broker.StartServer(broker.ServerOptions{Name: "shoal-dev", Listen: o.NATSListen, DataDir: filepath.Join(o.DataDir, "nats")})
+	if err != nil {
+		return nil, err
+	}
+	c := &Cluster{opts: o, Broker: srv}
+	for i := 0; i < o.Searchers; i++ {
+		c.nodes = append(c.nodes, &node{name: fmt.Sprintf("searcher-%d", i)})
+		if err := c.StartSearcher(ctx, i); err != nil {
+			c.Close()
+			return nil, err
+		}
+	}
+	c.frontNC, err = broker.Connect(ctx, srv.ClientURL(), "shoal-coordinator")
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	c.Frontend, err = StartFrontend(ctx, c.frontNC, o.Frontend)
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// URL is the HTTP API's base URL.
+func (c *Cluster) URL() string { return c.Frontend.URL() }
+
+// NATSURL is the embedded broker's URL.
+func (c *Cluster) NATSURL() string { return c.Broker.ClientURL() }
+
+// Searchers is the number of searcher slots.
+func (c *Cluster) Searchers() int { return len(c.nodes) }
+
+// Searcher returns the running node in slot i (nil when stopped).
+func (c *Cluster) Searcher(i int) *searcher.Node {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.nodes[i].n
+}
+
+// StartSearcher (re)starts the searcher in slot i on its own connection and
+// data directory.
+func (c *Cluster) StartSearcher(ctx context.Context, i int) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	nd := c.nodes[i]
+	if nd.n != nil {
+		return nil
+	}
+	nc, err := broker.Connect(ctx, c.Broker.ClientURL(), nd.name)
+	if err != nil {
+		return err
+	}
+	opts := c.opts.Searcher
+	opts.Name = nd.name
+	opts.DataDir = filepath.Join(c.opts.DataDir, nd.name)
+	n, err := searcher.Start(ctx, nc, opts)
+	if err != nil {
+		nc.Close()
+		return err
+	}
+	nd.nc, nd.n = nc, n
+	return nil
+}
+
+// StopSearcher stops the searcher in slot i gracefully.
+func (c *Cluster) StopSearcher(i int) error {
+	c.mu.Lock()
+	nd := c.nodes[i]
+	n, nc := nd.n, nd.nc
+	nd.n, nd.nc = nil, nil
+	c.mu.Unlock()
+	if n == nil {
+		return nil
+	}
+	err := n.Close()
+	nc.Close()
+	return err
+}
+
+// KillSearcher cuts the searcher in slot i off the network first, as a
+// crash would: its subscriptions vanish at once and its heartbeat is left
+// to expire. Its files are then closed so it can be started again.
+func (c *Cluster) KillSearcher(i int) error {
+	c.mu.Lock()
+	nd := c.nodes[i]
+	n, nc := nd.n, nd.nc
+	nd.n, nd.nc = nil, nil
+	c.mu.Unlock()
+	if n == nil {
+		return nil
+	}
+	nc.Close()
+	err := n.Close()
+	if errors.Is(err, nats.ErrConnectionClosed) {
+		err = nil
+	}
+	return err
+}
+
+// WaitReady waits until every shard of every index has a live, caught-up
+// copy.
+func (c *Cluster) WaitReady(ctx context.Context) error {
+	for {
+		if len(c.Frontend.Coordinator.Unserved()) == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("cluster not ready: unserved shards %v: %w", c.Frontend.Coordinator.Unserved(), ctx.Err())
+		case <-c.Frontend.Catalog.Changed():
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// Close stops everything.
+func (c *Cluster) Close() error {
+	var errs []error
+	if c.Frontend != nil {
+		errs = append(errs, c.Frontend.Close())
+	}
+	if c.frontNC != nil {
+		c.frontNC.Close()
+	}
+	for i := range c.nodes {
+		if err := c.StopSearcher(i); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
+			errs = append(errs, err)
+		}
+	}
+	c.Broker.Shutdown()
+	return errors.Join(errs...)
+}

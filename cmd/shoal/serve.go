@@ -1,0 +1,211 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/shoal-search/shoal/broker"
+	"github.com/shoal-search/shoal/cluster"
+	"github.com/shoal-search/shoal/searcher"
+)
+
+func newLogger(level string) *slog.Logger {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		l = slog.LevelInfo
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
+}
+
+// frontendFlags are the coordinator's flags, shared by dev and coordinator.
+type frontendFlags struct {
+	http        string
+	apiKey      string
+	nodeTimeout time.Duration
+	healAfter   time.Duration
+	hedgeAfter  time.Duration
+	timeout     time.Duration
+	replicas    int
+}
+
+func (f *frontendFlags) register(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&f.http, "http", "127.0.0.1:8080", "HTTP API listen address")
+	cmd.Flags().StringVar(&f.apiKey, "api-key", "", "require this key (Authorization: Bearer KEY) for writes and admin")
+	cmd.Flags().DurationVar(&f.nodeTimeout, "node-timeout", 5*time.Second, "a searcher silent this long counts as dead")
+	cmd.Flags().DurationVar(&f.healAfter, "heal-after", 15*time.Second, "move shard copies off a node silent this long (0 = never)")
+	cmd.Flags().DurationVar(&f.hedgeAfter, "hedge-after", 0, "send a hedged request to another copy after this long (0 = off)")
+	cmd.Flags().DurationVar(&f.timeout, "search-timeout", 10*time.Second, "default search timeout")
+	cmd.Flags().IntVar(&f.replicas, "meta-replicas", 1, "replicas of streams and KV buckets (3 on a 3-broker cluster)")
+}
+
+func (f *frontendFlags) options(log *slog.Logger) cluster.FrontendOptions {
+	o := cluster.FrontendOptions{
+		HTTPAddr: f.http, NodeTimeout: f.nodeTimeout, HealAfter: f.healAfter,
+		StreamReplicas: f.replicas, MetaReplicas: f.replicas, Logger: log,
+	}
+	o.Coordinator.HedgeAfter = f.hedgeAfter
+	o.Coordinator.DefaultTimeout = f.timeout
+	o.Web.APIKey = f.apiKey
+	return o
+}
+
+func newDevCmd() *cobra.Command {
+	var (
+		data       string
+		natsListen string
+		searchers  int
+		shards     int
+		noSample   bool
+		logLevel   string
+		front      frontendFlags
+	)
+	cmd := &cobra.Command{
+		Use:   "dev",
+		Short: "Run a whole Shoal in one process: embedded NATS, searchers, coordinator, sample corpus",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			log := newLogger(logLevel)
+			c, err := cluster.Start(ctx, cluster.Options{
+				DataDir: data, NATSListen: natsListen, Searchers: searchers,
+				Frontend: front.options(log), Logger: log,
+			})
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			if err := c.WaitReady(ctx); err != nil {
+				return err
+			}
+			if !noSample {
+				start := time.Now()
+				n, err := c.Frontend.LoadSample(ctx, shards)
+				if err != nil {
+					return fmt.Errorf("load sample corpus: %w", err)
+				}
+				if n > 0 {
+					fmt.Printf("loaded %d sample documents into index %q in %s\n", n, cluster.SampleIndex, time.Since(start).Round(time.Millisecond))
+				}
+			}
+			fmt.Printf("Shoal is running: %s  (NATS %s, %d searchers, data in %s)\n", c.URL(), c.NATSURL(), searchers, data)
+			fmt.Printf("  search page:  %s/\n  try the API:  curl '%s/v1/indexes/%s/search?q=http+client'\n", c.URL(), c.URL(), cluster.SampleIndex)
+			<-ctx.Done()
+			fmt.Println("shutting down")
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&data, "data", "./shoal-data", "data directory")
+	cmd.Flags().StringVar(&natsListen, "nats-listen", "127.0.0.1:4222", "embedded NATS client address (other processes may join here)")
+	cmd.Flags().IntVar(&searchers, "searchers", 4, "number of searcher nodes")
+	cmd.Flags().IntVar(&shards, "sample-shards", 4, "shards of the sample index")
+	cmd.Flags().BoolVar(&noSample, "no-sample", false, "do not load the sample corpus")
+	cmd.Flags().StringVar(&logLevel, "log-level", "warn", "debug, info, warn or error")
+	front.register(cmd)
+	bindEnv(cmd)
+	return cmd
+}
+
+func newBrokerCmd() *cobra.Command {
+	var o broker.ServerOptions
+	var logs bool
+	cmd := &cobra.Command{
+		Use:   "broker",
+		Short: "Run an embedded NATS server node with JetStream (clusterable)",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Logs = logs
+			srv, err := broker.StartServer(o)
+			if err != nil {
+				return err
+			}
+			fmt.Printf("NATS broker %q listening on %s\n", o.Name, srv.ClientURL())
+			<-cmd.Context().Done()
+			srv.Shutdown()
+			return nil
+		},
+	}
+	host, _ := os.Hostname()
+	cmd.Flags().StringVar(&o.Name, "name", host, "server name (unique in a cluster)")
+	cmd.Flags().StringVar(&o.Listen, "listen", "127.0.0.1:4222", "client listen address")
+	cmd.Flags().StringVar(&o.DataDir, "data", "./shoal-data/nats", "JetStream storage directory")
+	cmd.Flags().StringVar(&o.ClusterName, "cluster-name", "shoal", "cluster name")
+	cmd.Flags().StringVar(&o.ClusterListen, "cluster", "", "cluster listen address (host:port) to form a JetStream cluster")
+	cmd.Flags().StringSliceVar(&o.Routes, "routes", nil, "routes to other cluster nodes (nats://host:port, comma separated)")
+	cmd.Flags().BoolVar(&logs, "logs", false, "print the server's log")
+	bindEnv(cmd)
+	return cmd
+}
+
+func newSearcherCmd() *cobra.Command {
+	var (
+		natsURL  string
+		o        searcher.Options
+		logLevel string
+	)
+	cmd := &cobra.Command{
+		Use:   "searcher",
+		Short: "Run a searcher node hosting shard copies",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			o.Logger = newLogger(logLevel)
+			nc, err := broker.Connect(ctx, natsURL, "shoal-searcher-"+o.Name)
+			if err != nil {
+				return err
+			}
+			defer nc.Close()
+			n, err := searcher.Start(ctx, nc, o)
+			if err != nil {
+				return err
+			}
+			fmt.Printf("searcher %q connected to %s, data in %s\n", o.Name, natsURL, o.DataDir)
+			<-ctx.Done()
+			return n.Close()
+		},
+	}
+	host, _ := os.Hostname()
+	cmd.Flags().StringVar(&natsURL, "nats", "nats://127.0.0.1:4222", "NATS URL(s), comma separated")
+	cmd.Flags().StringVar(&o.Name, "node", host, "node name, stable across restarts")
+	cmd.Flags().StringVar(&o.DataDir, "data", "./shoal-data/searcher", "shard data directory")
+	cmd.Flags().DurationVar(&o.HeartbeatInterval, "heartbeat", time.Second, "heartbeat interval")
+	cmd.Flags().IntVar(&o.BatchSize, "batch", 1000, "most writes applied per Bleve batch")
+	cmd.Flags().DurationVar(&o.SearchDelay, "debug-search-delay", 0, "add this delay to every search (failure tests, benchmarks)")
+	cmd.Flags().IntVar(&o.MetaReplicas, "meta-replicas", 1, "replicas of the KV buckets (3 on a 3-broker cluster)")
+	cmd.Flags().StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	bindEnv(cmd)
+	return cmd
+}
+
+func newCoordinatorCmd() *cobra.Command {
+	var (
+		natsURL  string
+		front    frontendFlags
+		logLevel string
+	)
+	cmd := &cobra.Command{
+		Use:   "coordinator",
+		Short: "Run a coordinator: the HTTP API, scatter/gather and shard placement",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			log := newLogger(logLevel)
+			nc, err := broker.Connect(ctx, natsURL, "shoal-coordinator")
+			if err != nil {
+				return err
+			}
+			defer nc.Close()
+			f, err := cluster.StartFrontend(ctx, nc, front.options(log))
+			if err != nil {
+				return err
+			}
+			fmt.Printf("coordinator serving %s (NATS %s)\n", f.URL(), natsURL)
+			<-ctx.Done()
+			return f.Close()
+		},
+	}
+	cmd.Flags().StringVar(&natsURL, "nats", "nats://127.0.0.1:4222", "NATS URL(s), comma separated")
+	cmd.Flags().StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	front.register(cmd)
+	bindEnv(cmd)
+	return cmd
+}

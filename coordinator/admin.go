@@ -1,0 +1,197 @@
+package coordinator
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/shoal-search/shoal/broker"
+	"github.com/shoal-search/shoal/indexer"
+)
+
+// ErrDocNotFound is returned by Get for a document the index does not hold.
+var ErrDocNotFound = errors.New("document not found")
+
+// Get returns the stored JSON of a document.
+func (c *Coordinator) Get(ctx context.Context, index, id string) (json.RawMessage, error) {
+	def, err := c.cat.Index(index)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.opts.DefaultTimeout)
+	defer cancel()
+	payload, _ := json.Marshal(broker.GetRequest{ID: id})
+	var resp broker.GetResponse
+	shard := indexer.ShardOf(id, def.Shards)
+	if _, err := c.ask(ctx, def.Name, shard, broker.OpGet, payload, &resp); err != nil {
+		return nil, &UnavailableError{Shards: ShardsAccount{Total: 1, Failed: 1, Failures: []ShardFailure{{Shard: shard, Reason: err.Error()}}}}
+	}
+	if !resp.Found {
+		return nil, fmt.Errorf("%w: %s", ErrDocNotFound, id)
+	}
+	return resp.Doc, nil
+}
+
+// IndexInfo describes an index and each of its shard copies.
+type IndexInfo struct {
+	Name       string                     `json:"name"`
+	Shards     int                        `json:"shards"`
+	Replicas   int                        `json:"replicas"`
+	Docs       uint64                     `json:"docs"`
+	Created    time.Time                  `json:"created"`
+	Mapping    json.RawMessage            `json:"mapping,omitempty"`
+	Facets     map[string]broker.FacetDef `json:"facets,omitempty"`
+	ShardStats []ShardStat                `json:"shard_stats"`
+}
+
+// ShardStat is the state of one copy of one shard.
+type ShardStat struct {
+	Shard      int    `json:"shard"`
+	Node       string `json:"node"`
+	Docs       uint64 `json:"docs"`
+	AppliedSeq uint64 `json:"applied_seq"`
+	Pending    uint64 `json:"pending"`
+	CaughtUp   bool   `json:"caught_up"`
+	// Live is false when the copy did not answer; its figures then come
+	// from its last heartbeat.
+	Live bool `json:"live"`
+}
+
+// IndexInfo asks every placed copy of every shard for its state. Documents
+// are counted once: for each shard, the most complete live copy.
+func (c *Coordinator) IndexInfo(ctx context.Context, index string) (*IndexInfo, error) {
+	def, err := c.cat.Index(index)
+	if err != nil {
+		return nil, err
+	}
+	info := &IndexInfo{Name: def.Name, Shards: def.Shards, Replicas: def.Replicas, Created: def.Created, Mapping: def.Mapping, Facets: def.Facets, ShardStats: []ShardStat{}}
+	m := c.cat.ShardMap(index)
+	if m == nil {
+		return info, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for s, nodes := range m.Copies {
+		if len(nodes) == 0 {
+			info.ShardStats = append(info.ShardStats, ShardStat{Shard: s})
+			continue
+		}
+		for _, node := range nodes {
+			wg.Add(1)
+			go func(s int, node string) {
+				defer wg.Done()
+				st := ShardStat{Shard: s, Node: node}
+				var cs broker.CopyStatus
+				msg, err := c.nc.RequestWithContext(ctx, broker.CopySubject(node, index, s, broker.OpStats), nil)
+				if err == nil {
+					err = broker.DecodeReply(msg, &cs)
+				}
+				if err == nil {
+					st.Live = true
+				} else if hb, ok := c.cat.Copy(node, index, s); ok {
+					cs = hb
+				}
+				st.Docs, st.AppliedSeq, st.Pending, st.CaughtUp = cs.Docs, cs.AppliedSeq, cs.Pending, cs.CaughtUp
+				mu.Lock()
+				info.ShardStats = append(info.ShardStats, st)
+				mu.Unlock()
+			}(s, node)
+		}
+	}
+	wg.Wait()
+	sortStats(info.ShardStats)
+	best := map[int]uint64{}
+	for _, st := range info.ShardStats {
+		if st.Live && st.Docs > best[st.Shard] {
+			best[st.Shard] = st.Docs
+		}
+	}
+	for _, d := range best {
+		info.Docs += d
+	}
+	return info, nil
+}
+
+func sortStats(s []ShardStat) {
+	for i := 1; i < len(s); i++ {
+		for j := i; j > 0 && (s[j].Shard < s[j-1].Shard || (s[j].Shard == s[j-1].Shard && s[j].Node < s[j-1].Node)); j-- {
+			s[j], s[j-1] = s[j-1], s[j]
+		}
+	}
+}
+
+// NodeInfo is a searcher node as the cluster sees it.
+type NodeInfo struct {
+	Node          string              `json:"node"`
+	LastHeartbeat time.Time           `json:"last_heartbeat"`
+	Live          bool                `json:"live"`
+	Copies        []broker.CopyStatus `json:"copies"`
+}
+
+// ClusterInfo is the cluster's state.
+type ClusterInfo struct {
+	Connected bool                        `json:"nats_connected"`
+	Server    string                      `json:"nats_server,omitempty"`
+	Nodes     []NodeInfo                  `json:"nodes"`
+	Placement map[string]*broker.ShardMap `json:"placement"`
+	Unserved  map[string][]int            `json:"unserved_shards,omitempty"`
+}
+
+// ClusterInfo reports nodes, their heartbeats and copies, and placement.
+func (c *Coordinator) ClusterInfo() *ClusterInfo {
+	ci := &ClusterInfo{Connected: c.nc.IsConnected(), Server: c.nc.ConnectedUrlRedacted(), Nodes: []NodeInfo{}, Placement: map[string]*broker.ShardMap{}}
+	now := time.Now()
+	for _, n := range c.cat.Nodes() {
+		copies := n.Copies
+		if copies == nil {
+			copies = []broker.CopyStatus{}
+		}
+		ci.Nodes = append(ci.Nodes, NodeInfo{Node: n.Node, LastHeartbeat: n.Heartbeat, Live: now.Sub(n.Heartbeat) <= c.cat.NodeTimeout(), Copies: copies})
+	}
+	for _, def := range c.cat.Indexes() {
+		if m := c.cat.ShardMap(def.Name); m != nil {
+			ci.Placement[def.Name] = m
+		}
+	}
+	ci.Unserved = c.Unserved()
+	return ci
+}
+
+// Unserved lists, per index, the shards that have no live, caught-up copy.
+func (c *Coordinator) Unserved() map[string][]int {
+	out := map[string][]int{}
+	live := map[string]bool{}
+	for _, n := range c.cat.LiveNodes() {
+		live[n] = true
+	}
+	for _, def := range c.cat.Indexes() {
+		m := c.cat.ShardMap(def.Name)
+		for s := 0; s < def.Shards; s++ {
+			ok := false
+			if m != nil && s < len(m.Copies) {
+				for _, n := range m.Copies[s] {
+					if st, has := c.cat.Copy(n, def.Name, s); has && live[n] && st.CaughtUp {
+						ok = true
+					}
+				}
+			}
+			if !ok {
+				out[def.Name] = append(out[def.Name], s)
+			}
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+// Connected reports whether the NATS connection is up.
+func (c *Coordinator) Connected() bool { return c.nc.Status() == nats.CONNECTED }

@@ -1,0 +1,187 @@
+package coordinator
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/shoal-search/shoal/broker"
+)
+
+var errNotPlaced = errors.New("shard not placed")
+
+// copiesOf lists the nodes to try for a shard: the caught-up copies first,
+// rotated so load spreads over them, then copies of unknown state.
+func (c *Coordinator) copiesOf(index string, shard int) []string {
+	m := c.cat.ShardMap(index)
+	if m == nil || shard >= len(m.Copies) {
+		return nil
+	}
+	var ready, other []string
+	for _, n := range m.Copies[shard] {
+		if st, ok := c.cat.Copy(n, index, shard); ok && st.CaughtUp {
+			ready = append(ready, n)
+		} else {
+			other = append(other, n)
+		}
+	}
+	if len(ready) > 1 {
+		k := int(c.rr.Add(1) % uint64(len(ready)))
+		ready = append(ready[k:], ready[:k]...)
+	}
+	return append(ready, other...)
+}
+
+type reply struct {
+	node string
+	msg  *nats.Msg
+	err  error
+}
+
+// ask sends one shard request, trying the shard's copies in turn inside
+// ctx's deadline: a copy with no responders is skipped at once, and with
+// hedging on, a copy slow past HedgeAfter gets company from the next one.
+// The first good answer wins. It returns the node that answered (or was
+// tried last).
+func (c *Coordinator) ask(ctx context.Context, index string, shard int, op string, payload []byte, v any) (string, error) {
+	nodes := c.copiesOf(index, shard)
+	subjects := make([]string, 0, len(nodes)+1)
+	for _, n := range nodes {
+		subjects = append(subjects, broker.CopySubject(n, index, shard, op))
+	}
+	// Any copy that serves the shard but is not in our view of the map.
+	subjects = append(subjects, broker.ShardSubject(index, shard, op))
+	nodes = append(nodes, "")
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	replies := make(chan reply, len(subjects))
+	send := func(i int) {
+		c.requests.Add(1)
+		go func() {
+			msg, err := c.nc.RequestWithContext(ctx, subjects[i], payload)
+			replies <- reply{node: nodes[i], msg: msg, err: err}
+		}()
+	}
+	next, inflight := 0, 0
+	send(next)
+	next++
+	inflight++
+	var hedge <-chan time.Time
+	if c.opts.HedgeAfter > 0 && next < len(subjects)-1 {
+		t := time.NewTimer(c.opts.HedgeAfter)
+		defer t.Stop()
+		hedge = t.C
+	}
+	lastNode, lastErr := nodes[0], error(nil)
+	for inflight > 0 {
+		select {
+		case <-hedge:
+			hedge = nil
+			if next < len(subjects)-1 { // hedge only to a named copy
+				c.hedges.Add(1)
+				send(next)
+				next++
+				inflight++
+			}
+		case r := <-replies:
+			inflight--
+			err := r.err
+			if err == nil {
+				err = broker.DecodeReply(r.msg, v)
+			}
+			if err == nil {
+				if r.node == "" {
+					r.node = r.msg.Header.Get("Shoal-Node")
+				}
+				return r.node, nil
+			}
+			lastErr = err
+			if r.node != "" {
+				lastNode = r.node
+			}
+			var se *broker.ShardError
+			if errors.As(err, &se) && se.Code == broker.CodeBadRequest {
+				return r.node, err // every copy would say the same
+			}
+			if ctx.Err() != nil {
+				continue
+			}
+			if inflight == 0 && next < len(subjects) {
+				send(next)
+				next++
+				inflight++
+			}
+		}
+	}
+	if lastErr == nil {
+		lastErr = errNotPlaced
+	}
+	if ctx.Err() != nil && !errors.Is(lastErr, context.DeadlineExceeded) {
+		lastErr = fmt.Errorf("%w (last error: %v)", context.DeadlineExceeded, lastErr)
+	}
+	return lastNode, lastErr
+}
+
+// globalStats returns the index-wide statistics q touches, from the cache
+// or by a presearch to every shard. Shards that fail the presearch are
+// simply not counted; the search that follows reports them.
+func (c *Coordinator) globalStats(ctx context.Context, def *broker.IndexDef, q interface{}) (*broker.GlobalStats, string, error) {
+	qraw, err := json.Marshal(q)
+	if err != nil {
+		return nil, "", &RequestError{Type: "invalid_request", Err: fmt.Errorf("encode query: %w", err)}
+	}
+	key := def.Name + "\x00" + def.UID + "\x00" + string(qraw)
+	if st := c.cache.get(key); st != nil {
+		return st, key, nil
+	}
+	v, err, _ := c.sf.Do(key, func() (any, error) {
+		payload, err := json.Marshal(broker.PresearchRequest{Query: qraw})
+		if err != nil {
+			return nil, err
+		}
+		type res struct {
+			pr  broker.PresearchResponse
+			err error
+		}
+		results := make([]res, def.Shards)
+		done := make(chan struct{}, def.Shards)
+		for s := 0; s < def.Shards; s++ {
+			go func(s int) {
+				_, err := c.ask(ctx, def.Name, s, broker.OpPresearch, payload, &results[s].pr)
+				results[s].err = err
+				done <- struct{}{}
+			}(s)
+		}
+		for s := 0; s < def.Shards; s++ {
+			<-done
+		}
+		total := &broker.GlobalStats{}
+		seqs := make(map[int]uint64, def.Shards)
+		complete := true
+		for s, r := range results {
+			if r.err != nil {
+				var se *broker.ShardError
+				if errors.As(r.err, &se) && se.Code == broker.CodeBadRequest {
+					return nil, &RequestError{Type: "search_error", Err: errors.New(se.Description)}
+				}
+				complete = false
+				continue
+			}
+			total.Add(&r.pr.Stats)
+			seqs[s] = r.pr.AppliedSeq
+		}
+		if complete {
+			c.cache.put(key, total, seqs)
+		}
+		return total, nil
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	return v.(*broker.GlobalStats), key, nil
+}

@@ -1,0 +1,72 @@
+package coordinator
+
+import (
+	"sync"
+	"time"
+
+	"github.com/shoal-search/shoal/broker"
+)
+
+// statsCache keeps the global statistics of recent queries, so that the
+// presearch round trip is paid once per query and index state, not per
+// search. An entry is dropped when it is older than its TTL or when a shard
+// reports having applied writes the statistics did not see.
+type statsCache struct {
+	ttl time.Duration
+	max int
+
+	mu      sync.Mutex
+	entries map[string]*statsEntry
+}
+
+type statsEntry struct {
+	stats   *broker.GlobalStats
+	seq     map[int]uint64 // per shard: applied sequence at presearch
+	expires time.Time
+}
+
+func newStatsCache(ttl time.Duration, max int) *statsCache {
+	return &statsCache{ttl: ttl, max: max, entries: map[string]*statsEntry{}}
+}
+
+func (c *statsCache) get(key string) *broker.GlobalStats {
+	if c.ttl <= 0 {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.entries[key]
+	if !ok {
+		return nil
+	}
+	if time.Now().After(e.expires) {
+		delete(c.entries, key)
+		return nil
+	}
+	return e.stats
+}
+
+func (c *statsCache) put(key string, st *broker.GlobalStats, seq map[int]uint64) {
+	if c.ttl <= 0 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.entries) >= c.max {
+		for k := range c.entries { // evict an arbitrary entry
+			delete(c.entries, k)
+			break
+		}
+	}
+	c.entries[key] = &statsEntry{stats: st, seq: seq, expires: time.Now().Add(c.ttl)}
+}
+
+// observe drops key's entry if shard has applied writes past what the
+// cached statistics counted.
+func (c *statsCache) observe(key string, shard int, applied uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.entries[key]; ok && applied > e.seq[shard] {
+		delete(c.entries, key)
+	}
+}

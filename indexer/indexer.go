@@ -1,0 +1,296 @@
+// Package indexer turns incoming documents into durable, routed writes: it
+// validates them, assigns each to a shard by a stable hash of its id,
+// publishes it to the index's JetStream stream and reports per-document
+// results. A write counts as accepted only once JetStream has stored it.
+package indexer
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/shoal-search/shoal/broker"
+	"github.com/shoal-search/shoal/catalog"
+)
+
+// MaxIDBytes is the longest document id accepted.
+const MaxIDBytes = 512
+
+// ShardOf is the shard a document id belongs to: FNV-1a of the id modulo the
+// shard count. It must never change for existing indexes.
+func ShardOf(id string, shards int) int {
+	h := fnv.New64a()
+	h.Write([]byte(id))
+	return int(h.Sum64() % uint64(shards))
+}
+
+// Op is one document write.
+type Op struct {
+	// Line is the 1-based line of the op in its request body (0 if none).
+	Line   int
+	ID     string
+	Delete bool
+	// Doc is the document's JSON object (nil for a delete).
+	Doc json.RawMessage
+}
+
+// DocError is a document that was not written, and why.
+type DocError struct {
+	Line int    `json:"line"`
+	ID   string `json:"id,omitempty"`
+	Err  string `json:"error"`
+}
+
+// Result is the outcome of a set of writes.
+type Result struct {
+	Indexed int        `json:"indexed"`
+	Deleted int        `json:"deleted"`
+	Failed  int        `json:"failed"`
+	Errors  []DocError `json:"errors"`
+	// Refreshed is set when the caller waited for the writes to become
+	// searchable: true if every shard confirmed.
+	Refreshed *bool `json:"refreshed,omitempty"`
+
+	// maxSeq is the highest stream sequence stored per shard.
+	maxSeq map[int]uint64
+}
+
+// Indexer publishes writes.
+type Indexer struct {
+	js  jetstream.JetStream
+	nc  *nats.Conn
+	cat *catalog.Catalog
+}
+
+// New returns an indexer publishing through js.
+func New(nc *nats.Conn, js jetstream.JetStream, cat *catalog.Catalog) *Indexer {
+	return &Indexer{nc: nc, js: js, cat: cat}
+}
+
+// ParseNDJSON reads a bulk body: one JSON object per line, each with a
+// string "id"; {"id":"x","_delete":true} deletes x. Lines that are not
+// valid come back as DocErrors; blank lines are skipped.
+func ParseNDJSON(r io.Reader, maxLine int) ([]Op, []DocError, error) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64*1024), maxLine)
+	var ops []Op
+	var bad []DocError
+	line := 0
+	for sc.Scan() {
+		line++
+		b := bytes.TrimSpace(sc.Bytes())
+		if len(b) == 0 {
+			continue
+		}
+		op, err := ParseDoc(b)
+		if err != nil {
+			bad = append(bad, DocError{Line: line, ID: op.ID, Err: err.Error()})
+			continue
+		}
+		op.Line = line
+		ops = append(ops, op)
+	}
+	if err := sc.Err(); err != nil {
+		if errors.Is(err, bufio.ErrTooLong) {
+			return ops, bad, fmt.Errorf("line %d is longer than %d bytes: %w", line+1, maxLine, err)
+		}
+		return ops, bad, err
+	}
+	return ops, bad, nil
+}
+
+// ParseDoc validates one document (or delete marker) given as a JSON object.
+func ParseDoc(b []byte) (Op, error) {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(b, &fields); err != nil {
+		return Op{}, fmt.Errorf("invalid JSON object: %w", err)
+	}
+	if fields == nil {
+		return Op{}, errors.New("document must be a JSON object")
+	}
+	rawID, ok := fields["id"]
+	if !ok {
+		return Op{}, errors.New(`document has no "id" field`)
+	}
+	var id string
+	if err := json.Unmarshal(rawID, &id); err != nil {
+		return Op{}, errors.New(`"id" must be a string`)
+	}
+	if err := ValidID(id); err != nil {
+		return Op{ID: id}, err
+	}
+	op := Op{ID: id}
+	if del, ok := fields["_delete"]; ok {
+		var d bool
+		if err := json.Unmarshal(del, &d); err != nil {
+			return op, errors.New(`"_delete" must be a boolean`)
+		}
+		if d {
+			op.Delete = true
+			return op, nil
+		}
+	}
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, b); err != nil {
+		return op, err
+	}
+	op.Doc = buf.Bytes()
+	return op, nil
+}
+
+// ValidID checks a document id.
+func ValidID(id string) error {
+	switch {
+	case id == "":
+		return errors.New(`"id" must not be empty`)
+	case len(id) > MaxIDBytes:
+		return fmt.Errorf(`"id" is longer than %d bytes`, MaxIDBytes)
+	}
+	return nil
+}
+
+// Write publishes ops to index and waits until JetStream has stored each.
+// A document that JetStream did not store is reported in the result.
+func (ix *Indexer) Write(ctx context.Context, index string, ops []Op) (*Result, error) {
+	def, err := ix.cat.Index(index)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{Errors: []DocError{}, maxSeq: map[int]uint64{}}
+	futures := make([]jetstream.PubAckFuture, len(ops))
+	shards := make([]int, len(ops))
+	for i, op := range ops {
+		shard := ShardOf(op.ID, def.Shards)
+		shards[i] = shard
+		msg := nats.NewMsg(broker.IngestSubject(def.Name, shard, op.ID))
+		msg.Header.Set(broker.HeaderID, op.ID)
+		if op.Delete {
+			msg.Header.Set(broker.HeaderOp, broker.OpDelete)
+		} else {
+			msg.Header.Set(broker.HeaderOp, broker.OpPut)
+			msg.Data = op.Doc
+		}
+		f, err := ix.js.PublishMsgAsync(msg, jetstream.WithExpectStream(broker.StreamName(def.Name)))
+		if err != nil {
+			res.fail(op, fmt.Errorf("publish: %w", err))
+			continue
+		}
+		futures[i] = f
+	}
+	for i, f := range futures {
+		if f == nil {
+			continue
+		}
+		op := ops[i]
+		select {
+		case ack := <-f.Ok():
+			if ack.Sequence > res.maxSeq[shards[i]] {
+				res.maxSeq[shards[i]] = ack.Sequence
+			}
+			if op.Delete {
+				res.Deleted++
+			} else {
+				res.Indexed++
+			}
+		case err := <-f.Err():
+			res.fail(op, fmt.Errorf("not stored: %w", err))
+		case <-ctx.Done():
+			res.fail(op, fmt.Errorf("not confirmed: %w", ctx.Err()))
+		}
+	}
+	return res, nil
+}
+
+func (r *Result) fail(op Op, err error) {
+	r.Failed++
+	r.Errors = append(r.Errors, DocError{Line: op.Line, ID: op.ID, Err: err.Error()})
+}
+
+// AddInvalid records documents rejected before publishing.
+func (r *Result) AddInvalid(bad []DocError) {
+	r.Failed += len(bad)
+	r.Errors = append(r.Errors, bad...)
+}
+
+// WaitSearchable blocks until every caught-up copy of every shard written by
+// res has applied its writes, or until ctx ends. It sets res.Refreshed.
+func (ix *Indexer) WaitSearchable(ctx context.Context, index string, res *Result) error {
+	m := ix.cat.ShardMap(index)
+	ok := true
+	defer func() { res.Refreshed = &ok }()
+	if m == nil {
+		ok = len(res.maxSeq) == 0
+		if !ok {
+			return fmt.Errorf("index %s has no placement yet", index)
+		}
+		return nil
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	timeout := 30 * time.Second
+	if dl, has := ctx.Deadline(); has {
+		timeout = time.Until(dl)
+	}
+	for shard, seq := range res.maxSeq {
+		if shard >= len(m.Copies) {
+			continue
+		}
+		nodes := m.Copies[shard]
+		shard, seq := shard, seq
+		g.Go(func() error {
+			confirmed := 0
+			for _, node := range nodes {
+				data, _ := json.Marshal(broker.WaitRequest{Seq: seq, Timeout: timeout})
+				msg, err := ix.nc.RequestWithContext(gctx, broker.CopySubject(node, index, shard, broker.OpWait), data)
+				for errors.Is(err, nats.ErrNoResponders) && ix.isLive(node) {
+					// A live copy that is still opening or catching up
+					// will serve soon; one on a dead node is not searched.
+					select {
+					case <-gctx.Done():
+						return fmt.Errorf("shard %d on %s: %w", shard, node, gctx.Err())
+					case <-time.After(50 * time.Millisecond):
+					}
+					msg, err = ix.nc.RequestWithContext(gctx, broker.CopySubject(node, index, shard, broker.OpWait), data)
+				}
+				if errors.Is(err, nats.ErrNoResponders) {
+					continue
+				}
+				if err != nil {
+					return fmt.Errorf("shard %d on %s: %w", shard, node, err)
+				}
+				var st broker.CopyStatus
+				if err := broker.DecodeReply(msg, &st); err != nil {
+					return fmt.Errorf("shard %d on %s: %w", shard, node, err)
+				}
+				confirmed++
+			}
+			if confirmed == 0 {
+				return fmt.Errorf("shard %d: no copy is serving", shard)
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		ok = false
+		return err
+	}
+	return nil
+}
+
+func (ix *Indexer) isLive(node string) bool {
+	for _, n := range ix.cat.LiveNodes() {
+		if n == node {
+			return true
+		}
+	}
+	return false
+}

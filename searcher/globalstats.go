@@ -1,0 +1,222 @@
+package searcher
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/blevesearch/bleve/v2"
+	"github.com/blevesearch/bleve/v2/index/scorch"
+	"github.com/blevesearch/bleve/v2/mapping"
+	"github.com/blevesearch/bleve/v2/registry"
+	"github.com/blevesearch/bleve/v2/search"
+	"github.com/blevesearch/bleve/v2/search/query"
+	index "github.com/blevesearch/bleve_index_api"
+
+	"github.com/shoal-search/shoal/broker"
+)
+
+// How global statistics reach Bleve's scorer without forking it.
+//
+// Bleve's BM25 term scorer takes the corpus size and average field length
+// from its BM25 presearch data, but each term's document frequency from
+// TermFieldReader.Count() of the local index. Shoal registers its own index
+// type, IndexType: Bleve's scorch whose readers wrap TermFieldReader. The
+// reader sees the request's context; when that context carries global
+// statistics, the returned term reader counts the term's documents over the
+// whole index instead of this shard. During a presearch the same hook records
+// every (field, term) the query touches, fuzzy and prefix expansions
+// included, with its local count.
+//
+// Multi-term queries (prefix, fuzzy, regexp, wildcard) expand against the
+// local term dictionary. So that every shard builds the same searcher tree
+// (and so the same query normalisation), the globally known terms are handed
+// to Bleve as a synonym-term map (FieldTermSynonymMapKey): Bleve's expansion
+// code adds those of them that match the pattern, with their edit distance.
+
+// IndexType is the name under which the stats-aware scorch index type is
+// registered with Bleve.
+const IndexType = "shoal-scorch"
+
+func init() {
+	// Registering an index type is Bleve's extension point; it is a
+	// process-wide registry by Bleve's design.
+	if err := registry.RegisterIndexType(IndexType, newStatsIndex); err != nil {
+		panic(err)
+	}
+}
+
+type ctxKey int
+
+const (
+	statsKey ctxKey = iota
+	recorderKey
+)
+
+// statsIndex is a scorch index whose readers apply global statistics.
+type statsIndex struct {
+	*scorch.Scorch
+}
+
+func newStatsIndex(storeName string, config map[string]interface{}, q *index.AnalysisQueue) (index.Index, error) {
+	idx, err := scorch.NewScorch(storeName, config, q)
+	if err != nil {
+		return nil, err
+	}
+	s, ok := idx.(*scorch.Scorch)
+	if !ok {
+		return nil, fmt.Errorf("searcher: scorch returned %T", idx)
+	}
+	return &statsIndex{Scorch: s}, nil
+}
+
+// Reader wraps scorch's snapshot reader.
+func (s *statsIndex) Reader() (index.IndexReader, error) {
+	r, err := s.Scorch.Reader()
+	if err != nil {
+		return nil, err
+	}
+	snap, ok := r.(*scorch.IndexSnapshot)
+	if !ok {
+		return r, nil
+	}
+	return &statsReader{IndexSnapshot: snap}, nil
+}
+
+// statsReader is a scorch snapshot whose term readers honour global
+// statistics and record presearch terms.
+type statsReader struct {
+	*scorch.IndexSnapshot
+}
+
+// TermFieldReader returns scorch's term reader, with its document count
+// replaced by the global one when the context carries global statistics.
+func (r *statsReader) TermFieldReader(ctx context.Context, term []byte, field string,
+	includeFreq, includeNorm, includeTermVectors bool) (index.TermFieldReader, error) {
+	tfr, err := r.IndexSnapshot.TermFieldReader(ctx, term, field, includeFreq, includeNorm, includeTermVectors)
+	if err != nil || ctx == nil {
+		return tfr, err
+	}
+	if rec, ok := ctx.Value(recorderKey).(*termRecorder); ok {
+		rec.add(field, string(term), tfr.Count())
+	}
+	if st, ok := ctx.Value(statsKey).(*broker.GlobalStats); ok {
+		if df, ok := st.Terms[field][string(term)]; ok {
+			return &globalCountReader{TermFieldReader: tfr, count: df}, nil
+		}
+	}
+	return tfr, nil
+}
+
+// globalCountReader reports the index-wide document count of its term.
+type globalCountReader struct {
+	index.TermFieldReader
+	count uint64
+}
+
+func (g *globalCountReader) Count() uint64 { return g.count }
+
+// termRecorder collects the terms a query touches during presearch.
+type termRecorder struct {
+	mu    sync.Mutex
+	terms map[string]map[string]uint64
+}
+
+func (t *termRecorder) add(field, term string, count uint64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	m := t.terms[field]
+	if m == nil {
+		m = make(map[string]uint64)
+		t.terms[field] = m
+	}
+	m[term] = count
+}
+
+// presearch gathers the local statistics q touches: the document count, the
+// token count of every field it reads, and the local document frequency of
+// every term it would score, expansions included. It builds the query's
+// searcher (which expands multi-term queries) but does not run it.
+func presearch(ctx context.Context, idx bleve.Index, m mapping.IndexMapping, q query.Query) (*broker.GlobalStats, error) {
+	adv, err := idx.Advanced()
+	if err != nil {
+		return nil, fmt.Errorf("presearch: %w", err)
+	}
+	reader, err := adv.Reader()
+	if err != nil {
+		return nil, fmt.Errorf("presearch: reader: %w", err)
+	}
+	defer reader.Close()
+
+	rec := &termRecorder{terms: make(map[string]map[string]uint64)}
+	sctx := context.WithValue(ctx, recorderKey, rec)
+	s, err := q.Searcher(sctx, reader, m, search.SearcherOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("presearch: %w", err)
+	}
+	if err := s.Close(); err != nil {
+		return nil, fmt.Errorf("presearch: close searcher: %w", err)
+	}
+
+	docs, err := reader.DocCount()
+	if err != nil {
+		return nil, fmt.Errorf("presearch: doc count: %w", err)
+	}
+	fields, err := query.ExtractFields(q, m, search.NewFieldSet())
+	if err != nil {
+		return nil, fmt.Errorf("presearch: fields: %w", err)
+	}
+	for f := range rec.terms {
+		fields[f] = struct{}{}
+	}
+	st := &broker.GlobalStats{DocCount: docs, Fields: make(map[string]int, len(fields)), Terms: rec.terms}
+	bm, _ := reader.(index.BM25Reader)
+	for f := range fields {
+		if bm == nil {
+			st.Fields[f] = 0
+			continue
+		}
+		c, err := bm.FieldCardinality(f)
+		if err != nil {
+			return nil, fmt.Errorf("presearch: field %s: %w", f, err)
+		}
+		st.Fields[f] = c
+	}
+	return st, nil
+}
+
+// withGlobalStats prepares ctx and req so that Bleve scores req with st.
+func withGlobalStats(ctx context.Context, req *bleve.SearchRequest, st *broker.GlobalStats) context.Context {
+	if st == nil {
+		return ctx
+	}
+	ctx = context.WithValue(ctx, statsKey, st)
+	fields := make(map[string]int, len(st.Fields))
+	for f, c := range st.Fields {
+		fields[f] = c
+	}
+	for f := range st.Terms {
+		if _, ok := fields[f]; !ok {
+			fields[f] = 0
+		}
+	}
+	if req.PreSearchData == nil {
+		req.PreSearchData = make(map[string]interface{})
+	}
+	req.PreSearchData[search.BM25PreSearchDataKey] = &search.BM25Stats{
+		DocCount:         float64(st.DocCount),
+		FieldCardinality: fields,
+	}
+	if len(st.Terms) > 0 {
+		fts := make(search.FieldTermSynonymMap, len(st.Terms))
+		for f, terms := range st.Terms {
+			m := make(map[string][]string, len(terms))
+			for t := range terms {
+				m[t] = nil
+			}
+			fts[f] = m
+		}
+		ctx = context.WithValue(ctx, search.FieldTermSynonymMapKey, fts)
+	}
+	return ctx
+}

@@ -1,0 +1,680 @@
+// Package searcher is a Shoal shard node. It hosts copies of index shards
+// placed on it (a Bleve index on disk each), applies each shard's writes from
+// its JetStream stream in batches, and answers presearch, search, get and
+// stats requests for every caught-up copy over NATS micro services, both in
+// the shard's queue group and on a per-copy subject.
+package searcher
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/blevesearch/bleve/v2"
+	"github.com/blevesearch/bleve/v2/search/query"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nats.go/micro"
+
+	"github.com/shoal-search/shoal/broker"
+)
+
+// Options configure a searcher node.
+type Options struct {
+	// Name identifies the node in placement; it must be stable across
+	// restarts so the node finds its shards again.
+	Name string
+	// DataDir holds the node's shard indexes.
+	DataDir string
+	// HeartbeatInterval is how often the node reports itself (default 1s).
+	HeartbeatInterval time.Duration
+	// BatchSize is the most writes applied in one Bleve batch (default 1000).
+	BatchSize int
+	// Concurrency bounds the requests handled at once (default 4×CPUs).
+	Concurrency int
+	// SearchDelay is added before every search answer. It exists for
+	// failure tests and the tail-latency benchmark.
+	SearchDelay time.Duration
+	// MetaReplicas is the replica count of the metadata buckets.
+	MetaReplicas int
+	// Logger receives operational messages (default slog.Default()).
+	Logger *slog.Logger
+}
+
+func (o *Options) setDefaults() {
+	if o.HeartbeatInterval <= 0 {
+		o.HeartbeatInterval = time.Second
+	}
+	if o.BatchSize <= 0 {
+		o.BatchSize = 1000
+	}
+	if o.Concurrency <= 0 {
+		o.Concurrency = 4 * runtime.GOMAXPROCS(0)
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+}
+
+type copyKey struct {
+	index string
+	shard int
+}
+
+// Node is a running searcher node.
+type Node struct {
+	opts  Options
+	nc    *nats.Conn
+	js    jetstream.JetStream
+	meta  *broker.Meta
+	log   *slog.Logger
+	sem   chan struct{}
+	delay atomic.Int64
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu     sync.Mutex
+	copies map[copyKey]*replica
+}
+
+// Start starts a searcher node on an open NATS connection. The node owns
+// its goroutines until Close.
+func Start(ctx context.Context, nc *nats.Conn, opts Options) (*Node, error) {
+	opts.setDefaults()
+	if err := broker.ValidNodeName(opts.Name); err != nil {
+		return nil, err
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, fmt.Errorf("searcher: jetstream: %w", err)
+	}
+	meta, err := broker.OpenMeta(ctx, js, broker.MetaOptions{Replicas: opts.MetaReplicas})
+	if err != nil {
+		return nil, fmt.Errorf("searcher: %w", err)
+	}
+	if err := os.MkdirAll(opts.DataDir, 0o755); err != nil {
+		return nil, fmt.Errorf("searcher: data dir: %w", err)
+	}
+	nctx, cancel := context.WithCancel(context.Background())
+	n := &Node{
+		opts:   opts,
+		nc:     nc,
+		js:     js,
+		meta:   meta,
+		log:    opts.Logger.With("node", opts.Name),
+		sem:    make(chan struct{}, opts.Concurrency),
+		ctx:    nctx,
+		cancel: cancel,
+		copies: make(map[copyKey]*replica),
+	}
+	n.delay.Store(int64(opts.SearchDelay))
+	if err := n.heartbeat(ctx); err != nil {
+		cancel()
+		return nil, err
+	}
+	watcher, err := meta.Placement.WatchAll(ctx)
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("searcher: watch placement: %w", err)
+	}
+	n.wg.Add(2)
+	go n.heartbeatLoop()
+	go n.placementLoop(watcher)
+	return n, nil
+}
+
+// Name is the node's name.
+func (n *Node) Name() string { return n.opts.Name }
+
+// SetSearchDelay changes the delay added before every search answer.
+func (n *Node) SetSearchDelay(d time.Duration) { n.delay.Store(int64(d)) }
+
+// Close stops serving, removes the node's heartbeat and closes its shards.
+func (n *Node) Close() error {
+	n.cancel()
+	n.wg.Wait()
+	n.mu.Lock()
+	copies := n.copies
+	n.copies = map[copyKey]*replica{}
+	n.mu.Unlock()
+	var errs []error
+	for _, r := range copies {
+		errs = append(errs, r.stop())
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := n.meta.Nodes.Delete(ctx, n.opts.Name); err != nil && n.nc.IsConnected() {
+		errs = append(errs, fmt.Errorf("searcher: remove heartbeat: %w", err))
+	}
+	return errors.Join(errs...)
+}
+
+// Status reports the node's hosted copies.
+func (n *Node) Status() broker.NodeStatus {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	st := broker.NodeStatus{Node: n.opts.Name, Heartbeat: time.Now().UTC()}
+	for _, r := range n.copies {
+		st.Copies = append(st.Copies, r.status())
+	}
+	return st
+}
+
+func (n *Node) heartbeat(ctx context.Context) error {
+	b, err := json.Marshal(n.Status())
+	if err != nil {
+		return err
+	}
+	if _, err := n.meta.Nodes.Put(ctx, n.opts.Name, b); err != nil {
+		return fmt.Errorf("searcher: heartbeat: %w", err)
+	}
+	return nil
+}
+
+func (n *Node) heartbeatLoop() {
+	defer n.wg.Done()
+	t := time.NewTicker(n.opts.HeartbeatInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-n.ctx.Done():
+			return
+		case <-t.C:
+			ctx, cancel := context.WithTimeout(n.ctx, 2*n.opts.HeartbeatInterval)
+			if err := n.heartbeat(ctx); err != nil && n.ctx.Err() == nil {
+				n.log.Warn("heartbeat failed", "err", err)
+			}
+			cancel()
+		}
+	}
+}
+
+// placementLoop follows the placement bucket and opens or drops copies.
+func (n *Node) placementLoop(w jetstream.KeyWatcher) {
+	defer n.wg.Done()
+	defer w.Stop()
+	maps := map[string]*broker.ShardMap{}
+	for {
+		select {
+		case <-n.ctx.Done():
+			return
+		case e, ok := <-w.Updates():
+			if !ok {
+				return
+			}
+			if e == nil { // initial values delivered
+				n.removeStale(maps)
+				continue
+			}
+			if e.Operation() != jetstream.KeyValuePut {
+				delete(maps, e.Key())
+				n.reconcile(e.Key(), nil)
+				continue
+			}
+			var m broker.ShardMap
+			if err := json.Unmarshal(e.Value(), &m); err != nil {
+				n.log.Error("bad shard map", "index", e.Key(), "err", err)
+				continue
+			}
+			maps[e.Key()] = &m
+			n.reconcile(e.Key(), &m)
+		}
+	}
+}
+
+// reconcile makes the copies this node hosts for index match m.
+func (n *Node) reconcile(index string, m *broker.ShardMap) {
+	want := map[int]bool{}
+	if m != nil {
+		for s := range m.Copies {
+			if m.Holds(n.opts.Name, s) {
+				want[s] = true
+			}
+		}
+	}
+	var def *broker.IndexDef
+	if len(want) > 0 {
+		e, err := n.meta.Indexes.Get(n.ctx, index)
+		if err != nil {
+			n.log.Error("index definition", "index", index, "err", err)
+			return
+		}
+		def = new(broker.IndexDef)
+		if err := json.Unmarshal(e.Value(), def); err != nil {
+			n.log.Error("bad index definition", "index", index, "err", err)
+			return
+		}
+	}
+	n.mu.Lock()
+	var drop []*replica
+	for k, r := range n.copies {
+		if k.index != index {
+			continue
+		}
+		if !want[k.shard] || (def != nil && r.def.UID != def.UID) {
+			drop = append(drop, r)
+			delete(n.copies, k)
+		}
+	}
+	n.mu.Unlock()
+	for _, r := range drop {
+		if err := r.stop(); err != nil {
+			n.log.Warn("close copy", "index", r.def.Name, "shard", r.num, "err", err)
+		}
+		if err := os.RemoveAll(r.dir); err != nil {
+			n.log.Warn("remove copy", "dir", r.dir, "err", err)
+		}
+	}
+	for s := range want {
+		n.mu.Lock()
+		_, have := n.copies[copyKey{index, s}]
+		n.mu.Unlock()
+		if have {
+			continue
+		}
+		r, err := n.openCopy(def, s)
+		if err != nil {
+			n.log.Error("open copy", "index", index, "shard", s, "err", err)
+			continue
+		}
+		n.mu.Lock()
+		n.copies[copyKey{index, s}] = r
+		n.mu.Unlock()
+	}
+}
+
+// removeStale deletes shard directories no placement refers to any more
+// (an index deleted while this node was down).
+func (n *Node) removeStale(maps map[string]*broker.ShardMap) {
+	entries, err := os.ReadDir(n.opts.DataDir)
+	if err != nil {
+		return
+	}
+	n.mu.Lock()
+	keep := map[string]bool{}
+	for _, r := range n.copies {
+		keep[filepath.Dir(r.dir)] = true
+	}
+	n.mu.Unlock()
+	for _, e := range entries {
+		p := filepath.Join(n.opts.DataDir, e.Name())
+		if !e.IsDir() || keep[p] {
+			continue
+		}
+		n.log.Info("removing data of an index no longer placed here", "dir", p)
+		os.RemoveAll(p)
+	}
+}
+
+func (n *Node) copyDir(def *broker.IndexDef, shard int) string {
+	return filepath.Join(n.opts.DataDir, def.Name+"."+def.UID, strconv.Itoa(shard))
+}
+
+func (n *Node) openCopy(def *broker.IndexDef, shard int) (*replica, error) {
+	m, err := BuildMapping(def.Mapping)
+	if err != nil {
+		return nil, err
+	}
+	dir := n.copyDir(def, shard)
+	sh, err := OpenShard(dir, m)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(n.ctx)
+	r := &replica{node: n, def: *def, num: shard, dir: dir, shard: sh, cancel: cancel, done: make(chan struct{})}
+	go r.run(ctx)
+	return r, nil
+}
+
+// dispatch runs h for req on its own goroutine, bounded by the node's
+// concurrency; the subscription goroutine waits for a free slot, which
+// pushes back on a flood of requests.
+func (n *Node) dispatch(h func(micro.Request)) micro.HandlerFunc {
+	return func(req micro.Request) {
+		select {
+		case n.sem <- struct{}{}:
+		case <-n.ctx.Done():
+			return
+		}
+		go func() {
+			defer func() { <-n.sem }()
+			h(req)
+		}()
+	}
+}
+
+// replica is one hosted copy of a shard.
+type replica struct {
+	node   *Node
+	def    broker.IndexDef
+	num    int
+	dir    string
+	shard  *Shard
+	cancel context.CancelFunc
+	done   chan struct{}
+
+	pending  atomic.Uint64
+	caughtUp atomic.Bool
+	svcMu    sync.Mutex
+	svc      micro.Service
+}
+
+func (r *replica) status() broker.CopyStatus {
+	docs, _ := r.shard.Docs()
+	return broker.CopyStatus{
+		Index:      r.def.Name,
+		Shard:      r.num,
+		Node:       r.node.opts.Name,
+		Docs:       docs,
+		AppliedSeq: r.shard.AppliedSeq(),
+		Pending:    r.pending.Load(),
+		CaughtUp:   r.caughtUp.Load(),
+	}
+}
+
+func (r *replica) stop() error {
+	r.cancel()
+	<-r.done
+	r.svcMu.Lock()
+	if r.svc != nil {
+		r.svc.Stop()
+		r.svc = nil
+	}
+	r.svcMu.Unlock()
+	return r.shard.Close()
+}
+
+// run applies the shard's stream until ctx ends, reconnecting the consumer
+// after errors.
+func (r *replica) run(ctx context.Context) {
+	defer close(r.done)
+	backoff := 100 * time.Millisecond
+	for ctx.Err() == nil {
+		err := r.consume(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		r.node.log.Warn("shard consumer stopped; retrying", "index", r.def.Name, "shard", r.num, "err", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		if backoff < 2*time.Second {
+			backoff *= 2
+		}
+	}
+}
+
+func (r *replica) consume(ctx context.Context) error {
+	stream, err := r.node.js.Stream(ctx, broker.StreamName(r.def.Name))
+	if err != nil {
+		return fmt.Errorf("stream: %w", err)
+	}
+	cfg := jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{broker.IngestShardFilter(r.def.Name, r.num)},
+		DeliverPolicy:  jetstream.DeliverAllPolicy,
+	}
+	if applied := r.shard.AppliedSeq(); applied > 0 {
+		cfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
+		cfg.OptStartSeq = applied + 1
+	}
+	cons, err := stream.OrderedConsumer(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("consumer: %w", err)
+	}
+	info, err := cons.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("consumer info: %w", err)
+	}
+	r.pending.Store(info.NumPending)
+	if info.NumPending == 0 {
+		r.markCaughtUp()
+	}
+	it, err := cons.Messages(jetstream.PullMaxMessages(2 * r.node.opts.BatchSize))
+	if err != nil {
+		return fmt.Errorf("messages: %w", err)
+	}
+	defer it.Stop()
+
+	msgs := make(chan jetstream.Msg, r.node.opts.BatchSize)
+	errc := make(chan error, 1)
+	readerDone := make(chan struct{})
+	go func() {
+		defer close(readerDone)
+		for {
+			m, err := it.Next()
+			if err != nil {
+				errc <- err
+				return
+			}
+			select {
+			case msgs <- m:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	defer func() { it.Stop(); <-readerDone }()
+
+	batch := make([]Write, 0, r.node.opts.BatchSize)
+	for {
+		var first jetstream.Msg
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case err := <-errc:
+			return err
+		case first = <-msgs:
+		}
+		batch = append(batch[:0], decodeWrite(first))
+		last := first
+	drain:
+		for len(batch) < r.node.opts.BatchSize {
+			select {
+			case m := <-msgs:
+				batch = append(batch, decodeWrite(m))
+				last = m
+			default:
+				break drain
+			}
+		}
+		if err := r.shard.Apply(batch); err != nil {
+			return err
+		}
+		if md, err := last.Metadata(); err == nil {
+			r.pending.Store(md.NumPending)
+			if md.NumPending == 0 {
+				r.markCaughtUp()
+			}
+		}
+	}
+}
+
+func decodeWrite(m jetstream.Msg) Write {
+	w := Write{Op: m.Headers().Get(broker.HeaderOp), ID: m.Headers().Get(broker.HeaderID), Doc: m.Data()}
+	if md, err := m.Metadata(); err == nil {
+		w.Seq = md.Sequence.Stream
+	}
+	return w
+}
+
+// markCaughtUp starts serving queries the first time the copy has applied
+// everything in its stream; a copy that is still rebuilding never answers.
+func (r *replica) markCaughtUp() {
+	if r.caughtUp.Swap(true) {
+		return
+	}
+	if err := r.serve(); err != nil {
+		r.node.log.Error("serve copy", "index", r.def.Name, "shard", r.num, "err", err)
+		r.caughtUp.Store(false)
+	}
+}
+
+func (r *replica) serve() error {
+	r.svcMu.Lock()
+	defer r.svcMu.Unlock()
+	if r.svc != nil {
+		return nil
+	}
+	n := r.node
+	svc, err := micro.AddService(n.nc, micro.Config{
+		Name:        broker.ShardService,
+		Version:     "1.0.0",
+		Description: "a copy of a Shoal index shard",
+		QueueGroup:  broker.QueueGroup,
+		Metadata: map[string]string{
+			"index": r.def.Name, "shard": strconv.Itoa(r.num), "node": n.opts.Name,
+		},
+	})
+	if err != nil {
+		return err
+	}
+	handlers := map[string]func(micro.Request){
+		broker.OpSearch:    r.handleSearch,
+		broker.OpPresearch: r.handlePresearch,
+		broker.OpGet:       r.handleGet,
+		broker.OpStats:     r.handleStats,
+	}
+	shared := svc.AddGroup(broker.ShardGroup(r.def.Name, r.num))
+	direct := svc.AddGroup(broker.CopyGroup(n.opts.Name, r.def.Name, r.num), micro.WithGroupQueueGroupDisabled())
+	for op, h := range handlers {
+		if err := shared.AddEndpoint(op, n.dispatch(h)); err != nil {
+			svc.Stop()
+			return err
+		}
+		if err := direct.AddEndpoint(op, n.dispatch(h)); err != nil {
+			svc.Stop()
+			return err
+		}
+	}
+	if err := direct.AddEndpoint(broker.OpWait, n.dispatch(r.handleWait)); err != nil {
+		svc.Stop()
+		return err
+	}
+	r.svc = svc
+	return nil
+}
+
+func respondJSON(req micro.Request, v any) {
+	if err := req.RespondJSON(v); err != nil {
+		_ = req.Error(strconv.Itoa(broker.CodeInternal), "encode reply: "+err.Error(), nil)
+	}
+}
+
+func respondErr(req micro.Request, code int, err error) {
+	_ = req.Error(strconv.Itoa(code), err.Error(), nil)
+}
+
+func (r *replica) handleSearch(req micro.Request) {
+	var sr broker.SearchRequest
+	if err := json.Unmarshal(req.Data(), &sr); err != nil {
+		respondErr(req, broker.CodeBadRequest, fmt.Errorf("decode search request: %w", err))
+		return
+	}
+	var breq bleve.SearchRequest
+	if err := json.Unmarshal(sr.Request, &breq); err != nil {
+		respondErr(req, broker.CodeBadRequest, fmt.Errorf("decode bleve request: %w", err))
+		return
+	}
+	timeout := sr.Timeout
+	if timeout <= 0 || timeout > searchTimeout {
+		timeout = searchTimeout
+	}
+	ctx, cancel := context.WithTimeout(r.node.ctx, timeout)
+	defer cancel()
+	if d := time.Duration(r.node.delay.Load()); d > 0 {
+		select {
+		case <-time.After(d):
+		case <-ctx.Done():
+			respondErr(req, broker.CodeTimeout, ctx.Err())
+			return
+		}
+	}
+	res, err := r.shard.Search(ctx, &breq, sr.Stats)
+	if err != nil {
+		code := broker.CodeBadRequest
+		if ctx.Err() != nil {
+			code = broker.CodeTimeout
+		}
+		respondErr(req, code, err)
+		return
+	}
+	raw, err := json.Marshal(res)
+	if err != nil {
+		respondErr(req, broker.CodeInternal, err)
+		return
+	}
+	respondJSON(req, broker.SearchResponse{Node: r.node.opts.Name, AppliedSeq: r.shard.AppliedSeq(), Result: raw})
+}
+
+func (r *replica) handlePresearch(req micro.Request) {
+	var pr broker.PresearchRequest
+	if err := json.Unmarshal(req.Data(), &pr); err != nil {
+		respondErr(req, broker.CodeBadRequest, fmt.Errorf("decode presearch request: %w", err))
+		return
+	}
+	q, err := query.ParseQuery(pr.Query)
+	if err != nil {
+		respondErr(req, broker.CodeBadRequest, fmt.Errorf("parse query: %w", err))
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.node.ctx, searchTimeout)
+	defer cancel()
+	st, err := r.shard.Presearch(ctx, q)
+	if err != nil {
+		respondErr(req, broker.CodeBadRequest, err)
+		return
+	}
+	respondJSON(req, broker.PresearchResponse{Node: r.node.opts.Name, AppliedSeq: r.shard.AppliedSeq(), Stats: *st})
+}
+
+func (r *replica) handleGet(req micro.Request) {
+	var gr broker.GetRequest
+	if err := json.Unmarshal(req.Data(), &gr); err != nil {
+		respondErr(req, broker.CodeBadRequest, fmt.Errorf("decode get request: %w", err))
+		return
+	}
+	doc, err := r.shard.Get(gr.ID)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		respondJSON(req, broker.GetResponse{Node: r.node.opts.Name})
+	case err != nil:
+		respondErr(req, broker.CodeInternal, err)
+	default:
+		respondJSON(req, broker.GetResponse{Node: r.node.opts.Name, Found: true, Doc: doc})
+	}
+}
+
+func (r *replica) handleStats(req micro.Request) {
+	respondJSON(req, r.status())
+}
+
+func (r *replica) handleWait(req micro.Request) {
+	var wr broker.WaitRequest
+	if err := json.Unmarshal(req.Data(), &wr); err != nil {
+		respondErr(req, broker.CodeBadRequest, fmt.Errorf("decode wait request: %w", err))
+		return
+	}
+	if wr.Timeout <= 0 || wr.Timeout > time.Minute {
+		wr.Timeout = time.Minute
+	}
+	ctx, cancel := context.WithTimeout(r.node.ctx, wr.Timeout)
+	defer cancel()
+	if err := r.shard.WaitApplied(ctx, wr.Seq); err != nil {
+		respondErr(req, broker.CodeTimeout, fmt.Errorf("wait for seq %d (applied %d): %w", wr.Seq, r.shard.AppliedSeq(), err))
+		return
+	}
+	respondJSON(req, r.status())
+}

@@ -1,0 +1,190 @@
+package searcher
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/blevesearch/bleve/v2"
+	"github.com/blevesearch/bleve/v2/mapping"
+	"github.com/blevesearch/bleve/v2/search/query"
+	index "github.com/blevesearch/bleve_index_api"
+
+	"github.com/shoal-search/shoal/broker"
+)
+
+// appliedKey is the internal key under which a shard stores the last stream
+// sequence it applied, committed in the same batch as the documents.
+var appliedKey = []byte("shoal.applied_seq")
+
+// Write is one document write taken from the shard's stream.
+type Write struct {
+	Seq uint64
+	Op  string // broker.OpPut or broker.OpDelete
+	ID  string
+	Doc json.RawMessage
+}
+
+// Shard is one copy of one shard: a Bleve index on disk plus the stream
+// sequence it has applied.
+type Shard struct {
+	dir     string
+	idx     bleve.Index
+	mapping *mapping.IndexMappingImpl
+
+	applied atomic.Uint64
+	mu      sync.Mutex
+	changed chan struct{} // closed and replaced after every applied batch
+}
+
+// OpenShard opens the shard index in dir, creating it with m if absent.
+func OpenShard(dir string, m *mapping.IndexMappingImpl) (*Shard, error) {
+	var idx bleve.Index
+	var err error
+	if _, statErr := os.Stat(filepath.Join(dir, "index_meta.json")); statErr == nil {
+		idx, err = bleve.Open(dir)
+	} else {
+		if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+			return nil, fmt.Errorf("shard %s: %w", dir, err)
+		}
+		idx, err = bleve.NewUsing(dir, m, IndexType, bleve.Config.DefaultKVStore, nil)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("shard %s: %w", dir, err)
+	}
+	s := &Shard{dir: dir, idx: idx, mapping: m, changed: make(chan struct{})}
+	v, err := idx.GetInternal(appliedKey)
+	if err != nil {
+		idx.Close()
+		return nil, fmt.Errorf("shard %s: read applied seq: %w", dir, err)
+	}
+	if len(v) == 8 {
+		s.applied.Store(binary.BigEndian.Uint64(v))
+	}
+	return s, nil
+}
+
+// Close closes the index.
+func (s *Shard) Close() error { return s.idx.Close() }
+
+// AppliedSeq is the last stream sequence whose write is committed.
+func (s *Shard) AppliedSeq() uint64 { return s.applied.Load() }
+
+// Docs counts the documents in the shard.
+func (s *Shard) Docs() (uint64, error) { return s.idx.DocCount() }
+
+// Apply commits writes in one Bleve batch, together with the sequence of the
+// last one, and wakes anyone waiting for those sequences.
+func (s *Shard) Apply(writes []Write) error {
+	if len(writes) == 0 {
+		return nil
+	}
+	b := s.idx.NewBatch()
+	for _, w := range writes {
+		switch w.Op {
+		case broker.OpDelete:
+			b.Delete(w.ID)
+		default:
+			var doc map[string]any
+			if err := json.Unmarshal(w.Doc, &doc); err != nil {
+				// The indexer validates documents; one that still fails
+				// cannot block the shard's stream.
+				continue
+			}
+			doc[SourceField] = string(w.Doc)
+			if err := b.Index(w.ID, doc); err != nil {
+				continue
+			}
+		}
+	}
+	last := writes[len(writes)-1].Seq
+	var seq [8]byte
+	binary.BigEndian.PutUint64(seq[:], last)
+	b.SetInternal(appliedKey, seq[:])
+	if err := s.idx.Batch(b); err != nil {
+		return fmt.Errorf("shard %s: batch: %w", s.dir, err)
+	}
+	s.applied.Store(last)
+	s.mu.Lock()
+	close(s.changed)
+	s.changed = make(chan struct{})
+	s.mu.Unlock()
+	return nil
+}
+
+// WaitApplied blocks until the shard has applied seq or ctx ends.
+func (s *Shard) WaitApplied(ctx context.Context, seq uint64) error {
+	for {
+		s.mu.Lock()
+		ch := s.changed
+		s.mu.Unlock()
+		if s.applied.Load() >= seq {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// Search runs a bleve search request, scoring with st when given.
+func (s *Shard) Search(ctx context.Context, req *bleve.SearchRequest, st *broker.GlobalStats) (*bleve.SearchResult, error) {
+	wantSource := false
+	for _, f := range req.Fields {
+		if f == SourceField {
+			wantSource = true
+		}
+	}
+	ctx = withGlobalStats(ctx, req, st)
+	res, err := s.idx.SearchInContext(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	if !wantSource {
+		for _, h := range res.Hits {
+			delete(h.Fields, SourceField)
+		}
+	}
+	return res, nil
+}
+
+// Presearch returns the local statistics q touches.
+func (s *Shard) Presearch(ctx context.Context, q query.Query) (*broker.GlobalStats, error) {
+	return presearch(ctx, s.idx, s.mapping, q)
+}
+
+// ErrNotFound is returned by Get for a document the shard does not hold.
+var ErrNotFound = errors.New("document not found")
+
+// Get returns the original JSON of document id.
+func (s *Shard) Get(id string) (json.RawMessage, error) {
+	doc, err := s.idx.Document(id)
+	if err != nil {
+		return nil, fmt.Errorf("get %q: %w", id, err)
+	}
+	if doc == nil {
+		return nil, ErrNotFound
+	}
+	var src json.RawMessage
+	doc.VisitFields(func(f index.Field) {
+		if f.Name() == SourceField {
+			src = append(json.RawMessage(nil), f.Value()...)
+		}
+	})
+	if src == nil {
+		return nil, ErrNotFound
+	}
+	return src, nil
+}
+
+// searchTimeout bounds a shard search whose request carries no timeout.
+const searchTimeout = 30 * time.Second
