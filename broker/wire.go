@@ -121,6 +121,10 @@ func (s *GlobalStats) Add(o *GlobalStats) {
 type PresearchRequest struct {
 	// Query is a bleve query in its JSON form.
 	Query json.RawMessage `json:"query"`
+	// Have maps a field to the applied sequence at which the coordinator
+	// already holds this shard's term set of that field; the shard sends
+	// term sets only for fields not current there.
+	Have map[string]uint64 `json:"have,omitempty"`
 }
 
 // PresearchResponse carries one shard's local statistics.
@@ -128,6 +132,11 @@ type PresearchResponse struct {
 	Node       string      `json:"node"`
 	AppliedSeq uint64      `json:"applied_seq"`
 	Stats      GlobalStats `json:"stats"`
+	// FieldTerms holds, for fields the query reads, a roaring bitmap of
+	// the 32-bit hashes of the field's distinct terms. Bleve's BM25 takes
+	// a field's average length from its number of distinct terms, which
+	// does not add up over shards; the union of these sets does.
+	FieldTerms map[string][]byte `json:"field_terms,omitempty"`
 }
 
 // SearchRequest asks one shard to run a search.

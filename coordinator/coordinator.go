@@ -70,6 +70,7 @@ type Coordinator struct {
 	cache *statsCache
 	sf    singleflight.Group
 	rr    atomic.Uint64
+	terms *termSets
 
 	// Counters for the hedging benchmark.
 	requests atomic.Uint64
@@ -79,7 +80,7 @@ type Coordinator struct {
 // New returns a coordinator that talks to shards over nc.
 func New(nc *nats.Conn, cat *catalog.Catalog, opts Options) *Coordinator {
 	opts.setDefaults()
-	return &Coordinator{nc: nc, cat: cat, opts: opts, cache: newStatsCache(opts.StatsCacheTTL, opts.StatsCacheSize)}
+	return &Coordinator{nc: nc, cat: cat, opts: opts, cache: newStatsCache(opts.StatsCacheTTL, opts.StatsCacheSize), terms: newTermSets()}
 }
 
 // Counters reports how many shard requests were sent, and how many of them

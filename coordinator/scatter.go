@@ -140,10 +140,6 @@ func (c *Coordinator) globalStats(ctx context.Context, def *broker.IndexDef, q i
 		return st, key, nil
 	}
 	v, err, _ := c.sf.Do(key, func() (any, error) {
-		payload, err := json.Marshal(broker.PresearchRequest{Query: qraw})
-		if err != nil {
-			return nil, err
-		}
 		type res struct {
 			pr  broker.PresearchResponse
 			err error
@@ -152,7 +148,15 @@ func (c *Coordinator) globalStats(ctx context.Context, def *broker.IndexDef, q i
 		done := make(chan struct{}, def.Shards)
 		for s := 0; s < def.Shards; s++ {
 			go func(s int) {
-				_, err := c.ask(ctx, def.Name, s, broker.OpPresearch, payload, &results[s].pr)
+				payload, err := json.Marshal(broker.PresearchRequest{Query: qraw, Have: c.terms.have(def.UID, s)})
+				if err == nil {
+					_, err = c.ask(ctx, def.Name, s, broker.OpPresearch, payload, &results[s].pr)
+				}
+				for f, raw := range results[s].pr.FieldTerms {
+					if err == nil {
+						err = c.terms.put(def.UID, s, f, results[s].pr.AppliedSeq, raw)
+					}
+				}
 				results[s].err = err
 				done <- struct{}{}
 			}(s)
@@ -174,6 +178,19 @@ func (c *Coordinator) globalStats(ctx context.Context, def *broker.IndexDef, q i
 			}
 			total.Add(&r.pr.Stats)
 			seqs[s] = r.pr.AppliedSeq
+		}
+		// Bleve's field "cardinality" counts distinct terms: take the
+		// union over the shards that answered.
+		var answered []int
+		for s, r := range results {
+			if r.err == nil {
+				answered = append(answered, s)
+			}
+		}
+		for f := range total.Fields {
+			if n, ok := c.terms.distinct(def.UID, answered, f); ok {
+				total.Fields[f] = n
+			}
 		}
 		if complete {
 			c.cache.put(key, total, seqs)

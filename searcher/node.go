@@ -637,7 +637,23 @@ func (r *replica) handlePresearch(req micro.Request) {
 		respondErr(req, broker.CodeBadRequest, err)
 		return
 	}
-	respondJSON(req, broker.PresearchResponse{Node: r.node.opts.Name, AppliedSeq: r.shard.AppliedSeq(), Stats: *st})
+	resp := broker.PresearchResponse{Node: r.node.opts.Name, AppliedSeq: r.shard.AppliedSeq(), Stats: *st}
+	for f := range st.Fields {
+		raw, seq, err := r.shard.FieldTerms(f)
+		if err != nil {
+			respondErr(req, broker.CodeInternal, err)
+			return
+		}
+		if have, ok := pr.Have[f]; ok && have == seq {
+			continue
+		}
+		if resp.FieldTerms == nil {
+			resp.FieldTerms = map[string][]byte{}
+		}
+		resp.FieldTerms[f] = raw
+		resp.AppliedSeq = seq
+	}
+	respondJSON(req, resp)
 }
 
 func (r *replica) handleGet(req micro.Request) {

@@ -42,6 +42,7 @@ type Shard struct {
 	applied atomic.Uint64
 	mu      sync.Mutex
 	changed chan struct{} // closed and replaced after every applied batch
+	terms   fieldTerms
 }
 
 // OpenShard opens the shard index in dir, creating it with m if absent.

@@ -1,0 +1,46 @@
+package cluster
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"testing"
+	"time"
+)
+
+// StartForTest starts an all-in-one cluster for a test: its data lives in
+// t.TempDir(), the broker and the HTTP API listen on free loopback ports,
+// and it is closed when the test ends. It waits until the cluster is ready.
+// Each opts function may adjust the options before the start (for example a
+// small Frontend.Web.MaxBodyBytes). Logs go to stderr from level Warn on
+// unless an option sets a Logger.
+func StartForTest(t testing.TB, searchers int, opts ...func(*Options)) *Cluster {
+	t.Helper()
+	o := Options{
+		DataDir:    t.TempDir(),
+		NATSListen: "127.0.0.1:-1",
+		Searchers:  searchers,
+		Frontend:   FrontendOptions{HTTPAddr: "127.0.0.1:0"},
+	}
+	for _, f := range opts {
+		f(&o)
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c, err := Start(ctx, o)
+	if err != nil {
+		t.Fatalf("start cluster: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := c.Close(); err != nil {
+			t.Logf("close cluster: %v", err)
+		}
+	})
+	if err := c.WaitReady(ctx); err != nil {
+		t.Fatalf("start cluster: %v", err)
+	}
+	return c
+}

@@ -1,0 +1,400 @@
+// Package e2e proves Shoal's promises with real, separate operating-system
+// processes: a `shoal broker`, several `shoal searcher` nodes and a
+// `shoal coordinator`, all started from the binary built once for the test
+// run, talking over 127.0.0.1 only. The tests kill processes with SIGKILL
+// (as a crash or an out-of-memory kill would), restart them, and check from
+// outside, through the HTTP API, what a user would see: partial answers
+// that come at once and name the missing shards, failover to replicas,
+// self-healing placement, and bulk loads that lose and duplicate nothing.
+//
+// This file holds the process harness; the tests are in e2e_test.go. They
+// are skipped with -short.
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/shoal-search/shoal/client"
+)
+
+// Proc is one shoal process that can be killed and started again with the
+// same arguments and the same log file.
+type Proc struct {
+	// Name identifies the process in logs ("broker", "s1", "coordinator").
+	Name string
+	bin  string
+	args []string
+	log  string
+
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+	done chan struct{} // closed when the current run has exited
+	runs int
+}
+
+// newProc describes a process; it does not start it.
+func newProc(bin, dir, name string, args ...string) *Proc {
+	return &Proc{Name: name, bin: bin, args: args, log: filepath.Join(dir, name+".log")}
+}
+
+// Start starts the process in its own process group, its stdout and stderr
+// appended to its log file.
+func (p *Proc) Start(t testing.TB) {
+	t.Helper()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cmd != nil {
+		select {
+		case <-p.done:
+		default:
+			t.Fatalf("%s: already running", p.Name)
+		}
+	}
+	f, err := os.OpenFile(p.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		t.Fatalf("%s: log file: %v", p.Name, err)
+	}
+	p.runs++
+	run := p.runs
+	fmt.Fprintf(f, "=== run %d at %s: shoal %s\n", run, time.Now().Format("15:04:05.000"), strings.Join(p.args, " "))
+	cmd := exec.Command(p.bin, p.args...)
+	cmd.Stdout, cmd.Stderr = f, f
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		f.Close()
+		t.Fatalf("%s: start: %v", p.Name, err)
+	}
+	done := make(chan struct{})
+	go func() {
+		err := cmd.Wait()
+		fmt.Fprintf(f, "=== run %d ended at %s: %v\n", run, time.Now().Format("15:04:05.000"), err)
+		f.Close()
+		close(done)
+	}()
+	p.cmd, p.done = cmd, done
+}
+
+// Kill sends SIGKILL to the process group and waits until the process has
+// exited, so its sockets are closed when Kill returns.
+func (p *Proc) Kill(t testing.TB) {
+	t.Helper()
+	p.mu.Lock()
+	cmd, done := p.cmd, p.done
+	p.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("%s: still running 10s after SIGKILL", p.Name)
+	}
+}
+
+// Running reports whether the process is alive.
+func (p *Proc) Running() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cmd == nil {
+		return false
+	}
+	select {
+	case <-p.done:
+		return false
+	default:
+		return true
+	}
+}
+
+// Log returns the last max bytes of the process's log.
+func (p *Proc) Log(max int64) string {
+	f, err := os.Open(p.log)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err == nil && st.Size() > max {
+		_, _ = f.Seek(st.Size()-max, io.SeekStart)
+	}
+	b, _ := io.ReadAll(f)
+	return string(b)
+}
+
+// Options shape a test cluster.
+type Options struct {
+	// Searchers is the number of searcher processes (default 4).
+	Searchers int
+	// NodeTimeout and HealAfter are the coordinator's --node-timeout and
+	// --heal-after (defaults 2s and 6s; HealAfter < 0 means 0: never heal).
+	NodeTimeout time.Duration
+	HealAfter   time.Duration
+	// CoordinatorArgs are extra coordinator flags.
+	CoordinatorArgs []string
+}
+
+// Cluster is a broker, searchers and a coordinator running as separate
+// processes on 127.0.0.1.
+type Cluster struct {
+	Dir         string
+	NATSURL     string
+	URL         string
+	Broker      *Proc
+	Searchers   []*Proc
+	Coordinator *Proc
+	Client      *client.Client
+	HTTP        *http.Client
+}
+
+// StartCluster starts a whole cluster and waits until the coordinator
+// answers /healthz and sees every searcher live. Every process is killed
+// when the test ends; the logs of all of them are printed if it failed.
+func StartCluster(t testing.TB, bin string, o Options) *Cluster {
+	t.Helper()
+	if o.Searchers <= 0 {
+		o.Searchers = 4
+	}
+	if o.NodeTimeout <= 0 {
+		o.NodeTimeout = 2 * time.Second
+	}
+	switch {
+	case o.HealAfter == 0:
+		o.HealAfter = 6 * time.Second
+	case o.HealAfter < 0:
+		o.HealAfter = 0
+	}
+	dir := t.TempDir()
+	natsPort, httpPort := FreePort(t), FreePort(t)
+	c := &Cluster{
+		Dir:     dir,
+		NATSURL: fmt.Sprintf("nats://127.0.0.1:%d", natsPort),
+		URL:     fmt.Sprintf("http://127.0.0.1:%d", httpPort),
+		HTTP:    &http.Client{Timeout: 30 * time.Second},
+	}
+	c.Client = client.New(c.URL, client.WithHTTPClient(c.HTTP))
+	c.Broker = newProc(bin, dir, "broker", "broker",
+		"--listen", fmt.Sprintf("127.0.0.1:%d", natsPort),
+		"--data", filepath.Join(dir, "broker"), "--name", "b1")
+	for i := 1; i <= o.Searchers; i++ {
+		name := "s" + strconv.Itoa(i)
+		c.Searchers = append(c.Searchers, newProc(bin, dir, name, "searcher",
+			"--nats", c.NATSURL, "--data", filepath.Join(dir, name), "--node", name))
+	}
+	args := []string{"coordinator", "--nats", c.NATSURL,
+		"--http", fmt.Sprintf("127.0.0.1:%d", httpPort),
+		"--node-timeout", o.NodeTimeout.String(), "--heal-after", o.HealAfter.String()}
+	c.Coordinator = newProc(bin, dir, "coordinator", append(args, o.CoordinatorArgs...)...)
+
+	t.Cleanup(func() {
+		for _, p := range c.all() {
+			p.Kill(t)
+		}
+		if t.Failed() {
+			for _, p := range c.all() {
+				t.Logf("----- log of %s (%s) -----\n%s", p.Name, p.log, p.Log(16<<10))
+			}
+		}
+	})
+
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	c.Broker.Start(t)
+	c.WaitBroker(ctx, t)
+	for _, s := range c.Searchers {
+		s.Start(t)
+	}
+	c.Coordinator.Start(t)
+	c.WaitHealthy(ctx, t)
+	c.WaitLive(ctx, t, c.searcherNames()...)
+	return c
+}
+
+func (c *Cluster) all() []*Proc {
+	out := []*Proc{c.Coordinator}
+	out = append(out, c.Searchers...)
+	return append(out, c.Broker)
+}
+
+func (c *Cluster) searcherNames() []string {
+	var out []string
+	for _, s := range c.Searchers {
+		out = append(out, s.Name)
+	}
+	return out
+}
+
+// Searcher returns the searcher process named name.
+func (c *Cluster) Searcher(t testing.TB, name string) *Proc {
+	t.Helper()
+	for _, s := range c.Searchers {
+		if s.Name == name {
+			return s
+		}
+	}
+	t.Fatalf("no searcher %q", name)
+	return nil
+}
+
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("free port: %v", err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// poll calls cond every interval until it returns true or ctx ends; then
+// it fails the test with what describe says about the last state.
+func poll(ctx context.Context, t testing.TB, what string, cond func() (bool, string)) {
+	t.Helper()
+	tick := time.NewTicker(25 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		ok, state := cond()
+		if ok {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("timed out waiting for %s; last state: %s", what, state)
+		case <-tick.C:
+		}
+	}
+}
+
+// WaitBroker waits until the broker accepts NATS connections (it greets
+// every client with an INFO line).
+func (c *Cluster) WaitBroker(ctx context.Context, t testing.TB) {
+	t.Helper()
+	addr := strings.TrimPrefix(c.NATSURL, "nats://")
+	poll(ctx, t, "the broker to accept connections", func() (bool, string) {
+		if !c.Broker.Running() {
+			t.Fatalf("broker exited:\n%s", c.Broker.Log(4<<10))
+		}
+		conn, err := net.DialTimeout("tcp", addr, time.Second)
+		if err != nil {
+			return false, err.Error()
+		}
+		defer conn.Close()
+		_ = conn.SetReadDeadline(time.Now().Add(time.Second))
+		line, err := bufio.NewReader(conn).ReadString('\n')
+		if err != nil {
+			return false, err.Error()
+		}
+		return strings.HasPrefix(line, "INFO "), line
+	})
+}
+
+// status GETs path and returns the status code and body.
+func (c *Cluster) status(ctx context.Context, path string) (int, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.URL+path, nil)
+	if err != nil {
+		return 0, nil, err
+	}
+	resp, err := c.HTTP.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, b, err
+}
+
+// WaitHealthy waits until the coordinator answers /healthz.
+func (c *Cluster) WaitHealthy(ctx context.Context, t testing.TB) {
+	t.Helper()
+	poll(ctx, t, "coordinator /healthz", func() (bool, string) {
+		if !c.Coordinator.Running() {
+			t.Fatalf("coordinator exited:\n%s", c.Coordinator.Log(4<<10))
+		}
+		code, body, err := c.status(ctx, "/healthz")
+		if err != nil {
+			return false, err.Error()
+		}
+		return code == http.StatusOK, string(body)
+	})
+}
+
+// Ready reports whether /readyz answers 200.
+func (c *Cluster) Ready(ctx context.Context) (bool, string) {
+	code, body, err := c.status(ctx, "/readyz")
+	if err != nil {
+		return false, err.Error()
+	}
+	return code == http.StatusOK, fmt.Sprintf("%d %s", code, body)
+}
+
+// WaitReady waits until /readyz answers 200: every shard of every index
+// has a live, caught-up copy.
+func (c *Cluster) WaitReady(ctx context.Context, t testing.TB) {
+	t.Helper()
+	poll(ctx, t, "/readyz", func() (bool, string) { return c.Ready(ctx) })
+}
+
+// ClusterNode is a node as GET /v1/cluster reports it.
+type ClusterNode struct {
+	Node string `json:"node"`
+	Live bool   `json:"live"`
+}
+
+// Nodes returns GET /v1/cluster's nodes.
+func (c *Cluster) Nodes(ctx context.Context) ([]ClusterNode, error) {
+	code, body, err := c.status(ctx, "/v1/cluster")
+	if err != nil {
+		return nil, err
+	}
+	if code != http.StatusOK {
+		return nil, fmt.Errorf("GET /v1/cluster: %d %s", code, body)
+	}
+	var out struct {
+		Nodes []ClusterNode `json:"nodes"`
+	}
+	if err := json.Unmarshal(body, &out); err != nil {
+		return nil, err
+	}
+	return out.Nodes, nil
+}
+
+// WaitLive waits until the coordinator sees every named searcher live.
+func (c *Cluster) WaitLive(ctx context.Context, t testing.TB, names ...string) {
+	t.Helper()
+	poll(ctx, t, fmt.Sprintf("searchers %v to be live", names), func() (bool, string) {
+		for _, s := range c.Searchers {
+			if !s.Running() {
+				t.Fatalf("searcher %s exited:\n%s", s.Name, s.Log(4<<10))
+			}
+		}
+		nodes, err := c.Nodes(ctx)
+		if err != nil {
+			return false, err.Error()
+		}
+		live := map[string]bool{}
+		for _, n := range nodes {
+			live[n.Node] = n.Live
+		}
+		for _, n := range names {
+			if !live[n] {
+				return false, fmt.Sprintf("%+v", nodes)
+			}
+		}
+		return true, ""
+	})
+}

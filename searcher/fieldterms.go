@@ -1,0 +1,78 @@
+package searcher
+
+import (
+	"fmt"
+	"hash/fnv"
+	"sync"
+
+	"github.com/RoaringBitmap/roaring/v2"
+)
+
+// fieldTerms caches, per field, the roaring bitmap of the hashes of a
+// shard's distinct terms, valid for one applied sequence.
+type fieldTerms struct {
+	mu      sync.Mutex
+	entries map[string]fieldTermsEntry
+}
+
+type fieldTermsEntry struct {
+	seq uint64
+	raw []byte
+}
+
+// TermHash is the 32-bit hash under which a term enters a field's term set.
+func TermHash(term string) uint32 {
+	h := fnv.New32a()
+	h.Write([]byte(term))
+	return h.Sum32()
+}
+
+// FieldTerms returns the serialized term-hash set of field and the applied
+// sequence it describes.
+func (s *Shard) FieldTerms(field string) ([]byte, uint64, error) {
+	seq := s.AppliedSeq()
+	s.terms.mu.Lock()
+	if e, ok := s.terms.entries[field]; ok && e.seq == seq {
+		s.terms.mu.Unlock()
+		return e.raw, seq, nil
+	}
+	s.terms.mu.Unlock()
+
+	adv, err := s.idx.Advanced()
+	if err != nil {
+		return nil, 0, err
+	}
+	r, err := adv.Reader()
+	if err != nil {
+		return nil, 0, err
+	}
+	defer r.Close()
+	dict, err := r.FieldDict(field)
+	if err != nil {
+		return nil, 0, fmt.Errorf("field %s: %w", field, err)
+	}
+	defer dict.Close()
+	bm := roaring.New()
+	for {
+		e, err := dict.Next()
+		if err != nil {
+			return nil, 0, fmt.Errorf("field %s: %w", field, err)
+		}
+		if e == nil {
+			break
+		}
+		bm.Add(TermHash(e.Term))
+	}
+	bm.RunOptimize()
+	raw, err := bm.ToBytes()
+	if err != nil {
+		return nil, 0, err
+	}
+	s.terms.mu.Lock()
+	if s.terms.entries == nil {
+		s.terms.entries = map[string]fieldTermsEntry{}
+	}
+	s.terms.entries[field] = fieldTermsEntry{seq: seq, raw: raw}
+	s.terms.mu.Unlock()
+	return raw, seq, nil
+}

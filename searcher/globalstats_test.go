@@ -1,0 +1,103 @@
+package searcher
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"path/filepath"
+	"testing"
+
+	"github.com/blevesearch/bleve/v2"
+	"github.com/blevesearch/bleve/v2/search/query"
+
+	"github.com/shoal-search/shoal/broker"
+)
+
+// TestGlobalStatsScoreLikeOneIndex splits documents over several shards and
+// checks that, scored with the summed presearch statistics, every document
+// gets exactly the score it gets in a single index holding them all.
+func TestGlobalStatsScoreLikeOneIndex(t *testing.T) {
+	m, err := BuildMapping(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	one, err := OpenShard(filepath.Join(dir, "one"), m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer one.Close()
+	const nShards = 3
+	var parts [nShards]*Shard
+	for i := range parts {
+		if parts[i], err = OpenShard(filepath.Join(dir, fmt.Sprint(i)), m); err != nil {
+			t.Fatal(err)
+		}
+		defer parts[i].Close()
+	}
+	words := []string{"river", "rivers", "riverbank", "water", "stone", "light", "sound", "wave", "waves", "bank"}
+	var all []Write
+	split := make([][]Write, nShards)
+	for i := 0; i < 300; i++ {
+		body := ""
+		for j := 0; j <= i%7; j++ {
+			body += words[(i*7+j*3)%len(words)] + " "
+		}
+		doc, _ := json.Marshal(map[string]any{"id": fmt.Sprint("d", i), "title": words[i%len(words)], "body": body})
+		w := Write{Seq: uint64(i + 1), Op: broker.OpPut, ID: fmt.Sprint("d", i), Doc: doc}
+		all = append(all, w)
+		split[i%nShards] = append(split[i%nShards], w)
+	}
+	if err := one.Apply(all); err != nil {
+		t.Fatal(err)
+	}
+	for i := range parts {
+		if err := parts[i].Apply(split[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx := context.Background()
+	for _, qs := range []string{"river", "water stone", `"sound wave"`, "riv*", "rivr~1", "title:bank", "body:waves light", "+river -bank"} {
+		t.Run(qs, func(t *testing.T) {
+			q := query.NewQueryStringQuery(qs)
+			want := scores(t, ctx, one, q, nil)
+			total := &broker.GlobalStats{}
+			for _, p := range parts {
+				st, err := p.Presearch(ctx, q)
+				if err != nil {
+					t.Fatal(err)
+				}
+				total.Add(st)
+			}
+			got := map[string]float64{}
+			for _, p := range parts {
+				for id, s := range scores(t, ctx, p, q, total) {
+					got[id] = s
+				}
+			}
+			if len(got) != len(want) {
+				t.Fatalf("hits: %d vs %d", len(got), len(want))
+			}
+			for id, w := range want {
+				if math.Abs(got[id]-w) > 1e-9 {
+					t.Fatalf("%s: score %v, single index %v", id, got[id], w)
+				}
+			}
+		})
+	}
+}
+
+func scores(t *testing.T, ctx context.Context, s *Shard, q query.Query, st *broker.GlobalStats) map[string]float64 {
+	t.Helper()
+	req := bleve.NewSearchRequestOptions(q, 1000, 0, false)
+	res, err := s.Search(ctx, req, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]float64{}
+	for _, h := range res.Hits {
+		out[h.ID] = h.Score
+	}
+	return out
+}
