@@ -120,11 +120,84 @@ func (c *Catalog) placeOnce(ctx context.Context, healAfter time.Duration) {
 		if err := json.Unmarshal(e.Value(), &m); err != nil {
 			continue
 		}
-		if !Place(&m, def.Replicas, live, dead) {
+		changed := Place(&m, def.Replicas, live, dead)
+		if c.rebalance(&m, def.Replicas, live) {
+			changed = true
+		}
+		if !changed {
 			continue
 		}
 		if err := c.putMap(ctx, &m, e.Revision(), false); err != nil && !errors.Is(err, jetstream.ErrKeyExists) {
 			c.log.Warn("placement update", "index", def.Name, "err", err)
 		}
 	}
+}
+
+// rebalance evens out load one step at a time without ever lowering
+// coverage: when the busiest live node holds at least two copies more than
+// the idlest, a shard of the busiest gets an extra copy on the idlest; once
+// every copy of an over-replicated shard has caught up, the copy on the
+// busiest node is dropped. It reports whether m changed.
+func (c *Catalog) rebalance(m *broker.ShardMap, replicas int, live []string) bool {
+	if replicas < 1 {
+		replicas = 1
+	}
+	isLive := map[string]bool{}
+	load := map[string]int{}
+	for _, n := range live {
+		isLive[n] = true
+		load[n] = 0
+	}
+	for _, nodes := range m.Copies {
+		for _, n := range nodes {
+			if isLive[n] {
+				load[n]++
+			}
+		}
+	}
+	// Trim shards that carry an extra copy once all copies are caught up.
+	for s, nodes := range m.Copies {
+		if len(nodes) <= replicas {
+			continue
+		}
+		ready := true
+		for _, n := range nodes {
+			st, ok := c.Copy(n, m.Index, s)
+			if !ok || !st.CaughtUp || !isLive[n] {
+				ready = false
+			}
+		}
+		if !ready {
+			return false // wait for the move in flight
+		}
+		busiest := nodes[0]
+		for _, n := range nodes {
+			if load[n] > load[busiest] {
+				busiest = n
+			}
+		}
+		kept := make([]string, 0, len(nodes)-1)
+		for _, n := range nodes {
+			if n != busiest {
+				kept = append(kept, n)
+			}
+		}
+		m.Copies[s] = kept
+		return true
+	}
+	order := sortedByLoad(load)
+	if len(order) < 2 {
+		return false
+	}
+	idle, busy := order[0], order[len(order)-1]
+	if load[busy]-load[idle] < 2 {
+		return false
+	}
+	for s, nodes := range m.Copies {
+		if contains(nodes, busy) && !contains(nodes, idle) {
+			m.Copies[s] = append(m.Copies[s], idle)
+			return true
+		}
+	}
+	return false
 }
