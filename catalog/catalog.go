@@ -84,7 +84,9 @@ func Open(ctx context.Context, js jetstream.JetStream, opts Options) (*Catalog, 
 	}
 	ready := make(chan struct{}, 3)
 	for _, kv := range []jetstream.KeyValue{meta.Indexes, meta.Placement, meta.Nodes} {
-		w, err := kv.WatchAll(ctx)
+		// The watchers live as long as the catalog, not as long as ctx,
+		// which bounds only the opening.
+		w, err := kv.WatchAll(cctx)
 		if err != nil {
 			cancel()
 			c.wg.Wait()
@@ -163,7 +165,12 @@ func (c *Catalog) apply(bucket string, e jetstream.KeyValueEntry) {
 		}
 	case broker.BucketNodes:
 		if del {
-			delete(c.nodes, key)
+			// A node that stopped cleanly removed its heartbeat. Keep it,
+			// without copies and with its last beat, so that it ages into
+			// a dead node (and its copies move) like one that crashed.
+			if n, ok := c.nodes[key]; ok {
+				n.Copies = nil
+			}
 			break
 		}
 		var n broker.NodeStatus
@@ -216,7 +223,9 @@ func (c *Catalog) ShardMap(index string) *broker.ShardMap {
 	return c.maps[index]
 }
 
-// Nodes returns every node with a heartbeat entry, live or not, by name.
+// Nodes returns every node seen beating since the catalog opened, live or
+// not (stopped or silent ones with no copies and their last heartbeat), by
+// name.
 func (c *Catalog) Nodes() []broker.NodeStatus {
 	c.mu.RLock()
 	defer c.mu.RUnlock()

@@ -14,7 +14,10 @@ import (
 
 // Place fills m so that every shard has up to replicas copies, each on a
 // different node of live, preferring the least-loaded nodes. Copies on nodes
-// in dead are removed first. It reports whether m changed.
+// in dead are removed first, but only as many as live nodes can take over:
+// a copy nobody can replace stays where it is, so that its node serves it
+// again when it comes back instead of the shard losing its place. It
+// reports whether m changed.
 func Place(m *broker.ShardMap, replicas int, live []string, dead map[string]bool) bool {
 	if replicas < 1 {
 		replicas = 1
@@ -25,11 +28,32 @@ func Place(m *broker.ShardMap, replicas int, live []string, dead map[string]bool
 		load[n] = 0
 	}
 	for s := range m.Copies {
+		alive, gone := 0, 0
+		for _, n := range m.Copies[s] {
+			if dead[n] {
+				gone++
+			} else {
+				alive++
+			}
+		}
+		free := 0 // live nodes that could take a copy of s
+		for n := range load {
+			if !contains(m.Copies[s], n) {
+				free++
+			}
+		}
+		keepDead := 0
+		if need := replicas - alive; need > 0 {
+			keepDead = min(gone, need-min(free, need))
+		}
 		kept := m.Copies[s][:0:0]
 		for _, n := range m.Copies[s] {
 			if dead[n] {
-				changed = true
-				continue
+				if keepDead == 0 {
+					changed = true
+					continue
+				}
+				keepDead--
 			}
 			kept = append(kept, n)
 			if _, ok := load[n]; ok {
@@ -89,8 +113,9 @@ func contains(list []string, s string) bool {
 func (c *Catalog) RunPlacement(ctx context.Context, healAfter time.Duration) {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
+	started := time.Now()
 	for {
-		c.placeOnce(ctx, healAfter)
+		c.placeOnce(ctx, healAfter, started)
 		select {
 		case <-ctx.Done():
 			return
@@ -100,14 +125,39 @@ func (c *Catalog) RunPlacement(ctx context.Context, healAfter time.Duration) {
 	}
 }
 
-func (c *Catalog) placeOnce(ctx context.Context, healAfter time.Duration) {
+// placeOnce places and heals every index once. A node holding copies
+// counts as dead when its last heartbeat is older than healAfter (a node
+// never seen beating since watching started counts from then) and the
+// nodes bucket itself confirms the silence.
+func (c *Catalog) placeOnce(ctx context.Context, healAfter time.Duration, started time.Time) {
 	live := c.LiveNodes()
 	dead := map[string]bool{}
 	if healAfter > 0 {
-		now := time.Now()
+		last := map[string]time.Time{}
 		for _, n := range c.Nodes() {
-			if now.Sub(n.Heartbeat) > healAfter {
-				dead[n.Node] = true
+			last[n.Node] = n.Heartbeat
+		}
+		now := time.Now()
+		judged := map[string]bool{}
+		for _, def := range c.Indexes() {
+			m := c.ShardMap(def.Name)
+			if m == nil {
+				continue
+			}
+			for _, nodes := range m.Copies {
+				for _, n := range nodes {
+					if judged[n] {
+						continue
+					}
+					judged[n] = true
+					hb, ok := last[n]
+					if !ok {
+						hb = started
+					}
+					if now.Sub(hb) > healAfter && c.confirmSilent(ctx, n, healAfter) {
+						dead[n] = true
+					}
+				}
 			}
 		}
 	}
@@ -131,6 +181,25 @@ func (c *Catalog) placeOnce(ctx context.Context, healAfter time.Duration) {
 			c.log.Warn("placement update", "index", def.Name, "err", err)
 		}
 	}
+}
+
+// confirmSilent asks the nodes bucket itself whether node has really not
+// beaten for longer than d. The catalog's view follows a KV watcher, which
+// stalls for many seconds when the broker restarts or the connection moves
+// to another broker; on such a stale view every node looks dead, and moving
+// their copies would take every shard off every node at once. When the
+// bucket cannot be read, nothing is moved.
+func (c *Catalog) confirmSilent(ctx context.Context, node string, d time.Duration) bool {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	e, err := c.meta.Nodes.Get(ctx, node)
+	switch {
+	case errors.Is(err, jetstream.ErrKeyNotFound):
+		return true // stopped (heartbeat removed) or silent past the bucket's TTL
+	case err != nil:
+		return false
+	}
+	return time.Since(e.Created()) > d
 }
 
 // rebalance evens out load one step at a time without ever lowering

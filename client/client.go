@@ -19,6 +19,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // maxErrorBody bounds how much of a non-2xx response body is kept.
@@ -37,8 +38,9 @@ type Client struct {
 // Option configures a Client built by New.
 type Option func(*Client)
 
-// WithHTTPClient makes the Client send its requests with hc instead of
-// http.DefaultClient.
+// WithHTTPClient makes the Client send its requests with hc instead of its
+// own http.Client (which has no timeout: bound requests with their
+// context).
 func WithHTTPClient(hc *http.Client) Option {
 	return func(c *Client) {
 		if hc != nil {
@@ -61,7 +63,7 @@ func WithUserAgent(agent string) Option {
 // "http://127.0.0.1:8080". A baseURL without a scheme is taken as http. A
 // malformed baseURL is reported by the first request, not here.
 func New(baseURL string, opts ...Option) *Client {
-	c := &Client{raw: baseURL, hc: http.DefaultClient, agent: "shoal-client"}
+	c := &Client{raw: baseURL, agent: "shoal-client"}
 	raw := strings.TrimSpace(baseURL)
 	if raw != "" && !strings.Contains(raw, "://") {
 		raw = "http://" + raw
@@ -73,8 +75,23 @@ func New(baseURL string, opts ...Option) *Client {
 	for _, o := range opts {
 		o(c)
 	}
+	if c.hc == nil {
+		// Like http.DefaultClient, but keeping enough idle connections for
+		// many requests in flight to one server (the default keeps two).
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.MaxIdleConnsPerHost = defaultMaxIdleConnsPerHost
+		c.hc = &http.Client{Transport: tr}
+	}
 	return c
 }
+
+// defaultMaxIdleConnsPerHost sizes the connection pool of a Client built
+// without WithHTTPClient.
+const defaultMaxIdleConnsPerHost = 64
+
+// CloseIdleConnections closes the idle connections of the Client's
+// http.Client.
+func (c *Client) CloseIdleConnections() { c.hc.CloseIdleConnections() }
 
 // BaseURL returns the server address the Client sends requests to.
 func (c *Client) BaseURL() string {
@@ -86,10 +103,11 @@ func (c *Client) BaseURL() string {
 
 // IndexSettings is the definition of a new index, sent by CreateIndex.
 type IndexSettings struct {
-	// Shards is the number of shards; it is fixed for the index's lifetime.
-	Shards int `json:"shards"`
-	// Replicas is the number of replicas per shard; 0 leaves the server's
-	// default.
+	// Shards is the number of shards, fixed for the index's lifetime; 0
+	// leaves the server's default.
+	Shards int `json:"shards,omitempty"`
+	// Replicas is the number of copies of each shard (1 = a single copy);
+	// 0 leaves the server's default.
 	Replicas int `json:"replicas,omitempty"`
 	// Mapping is an optional Bleve index mapping.
 	Mapping json.RawMessage `json:"mapping,omitempty"`
@@ -112,10 +130,14 @@ type IndexInfo struct {
 	Name string `json:"name"`
 	// Shards is the number of shards.
 	Shards int `json:"shards"`
-	// Replicas is the number of replicas per shard.
+	// Replicas is the number of copies of each shard.
 	Replicas int `json:"replicas"`
 	// Docs is the number of documents, each counted once.
 	Docs uint64 `json:"docs"`
+	// Created is when the index was created, if the server says.
+	Created time.Time `json:"created,omitzero"`
+	// Mapping is the index's Bleve mapping, if it has a custom one.
+	Mapping json.RawMessage `json:"mapping,omitempty"`
 	// Facets are the index's default term facets.
 	Facets map[string]FacetDef `json:"facets,omitempty"`
 	// ShardStats reports each shard copy; GetIndex fills it, ListIndexes
@@ -133,8 +155,13 @@ type ShardStat struct {
 	Docs uint64 `json:"docs"`
 	// AppliedSeq is the last write-stream sequence applied to the shard.
 	AppliedSeq uint64 `json:"applied_seq"`
+	// Pending is the number of stored writes not applied yet.
+	Pending uint64 `json:"pending"`
 	// CaughtUp reports whether the shard has applied every stored write.
 	CaughtUp bool `json:"caught_up"`
+	// Live is false when the copy did not answer; its figures are then
+	// from its last heartbeat.
+	Live bool `json:"live"`
 }
 
 // CreateIndex creates index name with the given settings. If the index
@@ -184,6 +211,9 @@ type BulkResult struct {
 	Failed int `json:"failed"`
 	// Errors details the rejected lines.
 	Errors []BulkError `json:"errors,omitempty"`
+	// Refreshed is set when the request asked to wait until its writes
+	// are searchable: true if every shard confirmed.
+	Refreshed *bool `json:"refreshed,omitempty"`
 }
 
 // BulkError is one line of a bulk body that the server rejected.
@@ -194,6 +224,9 @@ type BulkError struct {
 	ID string `json:"id,omitempty"`
 	// Error is the server's reason.
 	Error string `json:"error"`
+	// Retryable is set by the server when the line failed for a passing
+	// reason (the write could not be stored) rather than for its content.
+	Retryable bool `json:"retryable,omitempty"`
 }
 
 // Bulk sends ndjson, one JSON document per line (a line
@@ -242,9 +275,10 @@ func (c *Client) GetDoc(ctx context.Context, index, id string) (json.RawMessage,
 	return doc, nil
 }
 
-// DeleteDoc deletes document id of index.
-func (c *Client) DeleteDoc(ctx context.Context, index, id string) error {
-	return c.do(ctx, http.MethodDelete, docPath(index, id), nil, "", nil, nil)
+// DeleteDoc deletes document id of index. With refreshWait the server
+// answers only once the deletion is visible to searches.
+func (c *Client) DeleteDoc(ctx context.Context, index, id string, refreshWait bool) error {
+	return c.do(ctx, http.MethodDelete, docPath(index, id), refreshQuery(refreshWait), "", nil, nil)
 }
 
 // Search runs req against index (POST /v1/indexes/{index}/search).

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -72,16 +73,16 @@ func TestRequests(t *testing.T) {
 		},
 		{
 			name: "get index", status: 200,
-			respond: `{"name":"books","shards":2,"replicas":1,"docs":10,"facets":{"g":{"field":"genre","size":5}},
-				"shard_stats":[{"shard":0,"node":"a","docs":4,"applied_seq":7,"caught_up":true},{"shard":1,"node":"b","docs":6,"applied_seq":9}]}`,
+			respond: `{"name":"books","shards":2,"replicas":1,"docs":10,"created":"2025-01-02T03:04:05Z","facets":{"g":{"field":"genre","size":5}},
+				"shard_stats":[{"shard":0,"node":"a","docs":4,"applied_seq":7,"caught_up":true,"live":true},{"shard":1,"node":"b","docs":6,"applied_seq":9,"pending":2}]}`,
 			call: func(c *client.Client) (any, error) { return c.GetIndex(ctx, "books") },
 			want: recorded{Method: "GET", Path: "/v1/indexes/books"},
 			wantOut: &client.IndexInfo{
-				Name: "books", Shards: 2, Replicas: 1, Docs: 10,
+				Name: "books", Shards: 2, Replicas: 1, Docs: 10, Created: time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC),
 				Facets: map[string]client.FacetDef{"g": {Field: "genre", Size: 5}},
 				ShardStats: []client.ShardStat{
-					{Shard: 0, Node: "a", Docs: 4, AppliedSeq: 7, CaughtUp: true},
-					{Shard: 1, Node: "b", Docs: 6, AppliedSeq: 9},
+					{Shard: 0, Node: "a", Docs: 4, AppliedSeq: 7, CaughtUp: true, Live: true},
+					{Shard: 1, Node: "b", Docs: 6, AppliedSeq: 9, Pending: 2},
 				},
 			},
 		},
@@ -98,21 +99,21 @@ func TestRequests(t *testing.T) {
 		},
 		{
 			name: "bulk", status: 200,
-			respond: `{"indexed":1,"deleted":1,"failed":1,"errors":[{"line":2,"id":"b","error":"bad json"}]}`,
+			respond: `{"indexed":1,"deleted":1,"failed":2,"errors":[{"line":2,"id":"b","error":"bad json"},{"line":3,"id":"c","error":"not stored","retryable":true}]}`,
 			call: func(c *client.Client) (any, error) {
 				return c.Bulk(ctx, "books", []byte("{\"id\":\"a\"}\n{\"id\":\"b\"\n{\"id\":\"c\",\"_delete\":true}\n"), false)
 			},
 			want: recorded{Method: "POST", Path: "/v1/indexes/books/bulk", ContentType: "application/x-ndjson",
 				Body: "{\"id\":\"a\"}\n{\"id\":\"b\"\n{\"id\":\"c\",\"_delete\":true}\n"},
-			wantOut: &client.BulkResult{Indexed: 1, Deleted: 1, Failed: 1,
-				Errors: []client.BulkError{{Line: 2, ID: "b", Error: "bad json"}}},
+			wantOut: &client.BulkResult{Indexed: 1, Deleted: 1, Failed: 2,
+				Errors: []client.BulkError{{Line: 2, ID: "b", Error: "bad json"}, {Line: 3, ID: "c", Error: "not stored", Retryable: true}}},
 		},
 		{
-			name: "bulk refresh", status: 200, respond: `{"indexed":0,"deleted":0,"failed":0}`,
+			name: "bulk refresh", status: 200, respond: `{"indexed":0,"deleted":0,"failed":0,"refreshed":true}`,
 			call: func(c *client.Client) (any, error) { return c.Bulk(ctx, "books", []byte("\n"), true) },
 			want: recorded{Method: "POST", Path: "/v1/indexes/books/bulk", Query: "refresh=wait_for",
 				ContentType: "application/x-ndjson", Body: "\n"},
-			wantOut: &client.BulkResult{},
+			wantOut: &client.BulkResult{Refreshed: new(true)},
 		},
 		{
 			name: "put doc struct", status: 200, respond: `{"result":"created"}`,
@@ -139,8 +140,8 @@ func TestRequests(t *testing.T) {
 		},
 		{
 			name: "delete doc", status: 200, respond: `{}`,
-			call: func(c *client.Client) (any, error) { return nil, c.DeleteDoc(ctx, "books", "1") },
-			want: recorded{Method: "DELETE", Path: "/v1/indexes/books/docs/1"},
+			call: func(c *client.Client) (any, error) { return nil, c.DeleteDoc(ctx, "books", "1", true) },
+			want: recorded{Method: "DELETE", Path: "/v1/indexes/books/docs/1", Query: "refresh=wait_for"},
 		},
 		{
 			name: "search query", status: 200, respond: `{"hits":[],"total_hits":0,"max_score":0,"took_ms":1,"shards":{"total":1,"successful":1,"failed":0},"partial":false,"timed_out":false}`,
@@ -383,6 +384,7 @@ func TestIsUnavailableOther(t *testing.T) {
 		{&client.APIError{Status: 503}, true},
 		{&client.APIError{Status: 500}, false},
 		{&client.ConnError{Err: errors.New("reset")}, true},
+		{fmt.Errorf("gave up: %w", client.ErrUnavailable), true},
 	}
 	for _, tt := range tests {
 		if got := client.IsUnavailable(tt.err); got != tt.want {

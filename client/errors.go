@@ -117,14 +117,10 @@ func (e *ConnError) Is(target error) bool { return target == ErrUnavailable }
 // IsUnavailable reports whether err means the server could not be reached
 // or answered 502, 503 or 504: a failure that may pass, so the request is
 // worth retrying. It is false for a cancelled or expired context.
-func IsUnavailable(err error) bool {
-	var ce *ConnError
-	if errors.As(err, &ce) {
-		return true
-	}
-	var ae *APIError
-	return errors.As(err, &ae) && isUnavailableStatus(ae.Status)
-}
+// It is the same as errors.Is(err, ErrUnavailable), so errors of callers
+// that wrap ErrUnavailable (for example a loader that gave up retrying)
+// count too.
+func IsUnavailable(err error) bool { return errors.Is(err, ErrUnavailable) }
 
 // IsNotFound reports whether err is a 404 answer.
 func IsNotFound(err error) bool { return errors.Is(err, ErrNotFound) }

@@ -144,7 +144,7 @@ func (c *Coordinator) Search(ctx context.Context, index string, req Request) (*R
 		wg.Add(1)
 		go func(s int) {
 			defer wg.Done()
-			var resp broker.SearchResponse
+			var resp searchReply
 			node, err := c.ask(ctx, def.Name, s, broker.OpSearch, payload, &resp)
 			outcomes[s] = shardOutcome{node: node, err: err}
 			if err != nil {
@@ -153,12 +153,7 @@ func (c *Coordinator) Search(ctx context.Context, index string, req Request) (*R
 			if cacheKey != "" {
 				c.cache.observe(cacheKey, s, resp.AppliedSeq)
 			}
-			var res bleve.SearchResult
-			if err := json.Unmarshal(resp.Result, &res); err != nil {
-				outcomes[s].err = fmt.Errorf("decode shard result: %w", err)
-				return
-			}
-			outcomes[s].res = &res
+			outcomes[s].res = &resp.Result
 		}(s)
 	}
 	wg.Wait()
@@ -177,6 +172,13 @@ func (c *Coordinator) Search(ctx context.Context, index string, req Request) (*R
 		}
 	}
 	return out, nil
+}
+
+// searchReply decodes a broker.SearchResponse with its result in one pass,
+// rather than keeping the result as raw JSON to decode again.
+type searchReply struct {
+	AppliedSeq uint64             `json:"applied_seq"`
+	Result     bleve.SearchResult `json:"result"`
 }
 
 func deadlineOf(ctx context.Context) time.Time {

@@ -14,16 +14,21 @@ import (
 
 var errNotPlaced = errors.New("shard not placed")
 
-// copiesOf lists the nodes to try for a shard: the caught-up copies first,
-// rotated so load spreads over them, then copies of unknown state.
+// copiesOf lists the nodes to try for a shard: the caught-up copies on live
+// nodes first, rotated so load spreads over them, then copies of unknown
+// state or on nodes that stopped beating.
 func (c *Coordinator) copiesOf(index string, shard int) []string {
 	m := c.cat.ShardMap(index)
 	if m == nil || shard >= len(m.Copies) {
 		return nil
 	}
+	live := map[string]bool{}
+	for _, n := range c.cat.LiveNodes() {
+		live[n] = true
+	}
 	var ready, other []string
 	for _, n := range m.Copies[shard] {
-		if st, ok := c.cat.Copy(n, index, shard); ok && st.CaughtUp {
+		if st, ok := c.cat.Copy(n, index, shard); ok && st.CaughtUp && live[n] {
 			ready = append(ready, n)
 		} else {
 			other = append(other, n)
@@ -43,10 +48,12 @@ type reply struct {
 }
 
 // ask sends one shard request, trying the shard's copies in turn inside
-// ctx's deadline: a copy with no responders is skipped at once, and with
-// hedging on, a copy slow past HedgeAfter gets company from the next one.
-// The first good answer wins. It returns the node that answered (or was
-// tried last).
+// ctx's deadline: a copy with no responders is skipped at once, and a copy
+// silent past HedgeAfter (with hedging off: past a quarter of the time
+// left) gets company from the next one, since a copy killed with the
+// request in hand, or cut off the network, never answers at all. The
+// first good answer wins. It returns the node that answered (or was tried
+// last).
 func (c *Coordinator) ask(ctx context.Context, index string, shard int, op string, payload []byte, v any) (string, error) {
 	nodes := c.copiesOf(index, shard)
 	subjects := make([]string, 0, len(nodes)+1)
@@ -71,11 +78,16 @@ func (c *Coordinator) ask(ctx context.Context, index string, shard int, op strin
 	send(next)
 	next++
 	inflight++
+	wait := c.opts.HedgeAfter
+	if dl, ok := ctx.Deadline(); wait <= 0 && ok {
+		wait = time.Until(dl) / 4
+	}
+	var timer *time.Timer
 	var hedge <-chan time.Time
-	if c.opts.HedgeAfter > 0 && next < len(subjects)-1 {
-		t := time.NewTimer(c.opts.HedgeAfter)
-		defer t.Stop()
-		hedge = t.C
+	if wait > 0 && next < len(subjects)-1 {
+		timer = time.NewTimer(wait)
+		defer timer.Stop()
+		hedge = timer.C
 	}
 	lastNode, lastErr := nodes[0], error(nil)
 	for inflight > 0 {
@@ -87,6 +99,10 @@ func (c *Coordinator) ask(ctx context.Context, index string, shard int, op strin
 				send(next)
 				next++
 				inflight++
+			}
+			if next < len(subjects)-1 {
+				timer.Reset(wait)
+				hedge = timer.C
 			}
 		case r := <-replies:
 			inflight--
@@ -140,6 +156,15 @@ func (c *Coordinator) globalStats(ctx context.Context, def *broker.IndexDef, q i
 		return st, key, nil
 	}
 	v, err, _ := c.sf.Do(key, func() (any, error) {
+		// Statistics are worth at most half of the time: a shard whose
+		// copies are all silent must leave the search time to answer with
+		// the others.
+		ctx := ctx
+		if dl, ok := ctx.Deadline(); ok {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, time.Until(dl)/2)
+			defer cancel()
+		}
 		type res struct {
 			pr  broker.PresearchResponse
 			err error
@@ -191,6 +216,10 @@ func (c *Coordinator) globalStats(ctx context.Context, def *broker.IndexDef, q i
 			if n, ok := c.terms.distinct(def.UID, answered, f); ok {
 				total.Fields[f] = n
 			}
+		}
+		if len(answered) == 0 {
+			// No statistics at all: let each shard score with its own.
+			return (*broker.GlobalStats)(nil), nil
 		}
 		if complete {
 			c.cache.put(key, total, seqs)

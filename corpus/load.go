@@ -1,6 +1,7 @@
 package corpus
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,6 +12,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -23,11 +25,17 @@ import (
 
 // Defaults of [LoadOptions].
 const (
-	DefaultBatchDocs          = 1000
-	DefaultBatchBytes         = 4 << 20
-	DefaultConcurrency        = 2
-	DefaultMaxRetryTime       = 2 * time.Minute
-	DefaultProgressInterval   = 200 * time.Millisecond
+	// DefaultBatchDocs is the most documents per bulk request.
+	DefaultBatchDocs = 1000
+	// DefaultBatchBytes is the most body bytes per bulk request.
+	DefaultBatchBytes = 4 << 20
+	// DefaultConcurrency is the number of bulk requests in flight.
+	DefaultConcurrency = 2
+	// DefaultMaxRetryTime bounds the retries of one batch.
+	DefaultMaxRetryTime = 2 * time.Minute
+	// DefaultProgressInterval is the time between Progress calls.
+	DefaultProgressInterval = 200 * time.Millisecond
+	// DefaultCheckpointInterval is the least time between checkpoint saves.
 	DefaultCheckpointInterval = 500 * time.Millisecond
 
 	// CheckpointSuffix is appended to the first input file's path to name
@@ -68,7 +76,8 @@ type LoadOptions struct {
 	Refresh bool
 	// Checkpoint is the file recording which lines are finished. Empty
 	// means the first input file's path plus CheckpointSuffix, or no
-	// checkpoint when the first input is standard input.
+	// checkpoint when the first input is standard input. Without Resume an
+	// existing checkpoint is replaced.
 	Checkpoint string
 	// NoCheckpoint disables the checkpoint.
 	NoCheckpoint bool
@@ -76,7 +85,9 @@ type LoadOptions struct {
 	// counted in Summary.Skipped. A line is finished when the server
 	// acknowledged it, and also when it was rejected for its content (by
 	// the reader or by the server), since sending it again would fail the
-	// same way. Resuming refuses (ErrCheckpointMismatch) if the checkpoint
+	// same way; such lines were reported to Errors by the run that
+	// rejected them. A document the server could not store for a passing
+	// reason is retried, never recorded as finished. Resuming refuses (ErrCheckpointMismatch) if the checkpoint
 	// is for another index or an input file changed since; without a
 	// checkpoint file to resume from, everything is loaded. Standard input
 	// is keyed by "-" alone, so resuming it trusts the caller to supply the
@@ -96,8 +107,9 @@ type LoadOptions struct {
 	// the end, also when the load is cancelled or fails.
 	CheckpointInterval time.Duration
 	// MaxRetryTime bounds how long one batch is retried while the server
-	// is unavailable (connection failures, 502, 503, 504) before the load
-	// gives up (default 2 minutes).
+	// is unavailable (connection failures, 502, 503, 504, or documents it
+	// could not store) before the load gives up with an error wrapping
+	// client.ErrUnavailable (default 2 minutes).
 	MaxRetryTime time.Duration
 }
 
@@ -315,11 +327,12 @@ func (l *Loader) prepare() (*loadRun, error) {
 // batch is a run of documents of one file, sent as one bulk request (or
 // split further if the server finds it too large).
 type batch struct {
-	file    int      // index into loadRun.files
-	lines   []uint32 // file line of each document
-	ids     []string // id of each document
-	ends    []int    // end offset in body of each document's line
-	body    []byte   // NDJSON
+	done    chan struct{} // closed once the collector has recorded the outcome
+	file    int           // index into loadRun.files
+	lines   []uint32      // file line of each document
+	ids     []string      // id of each document
+	ends    []int         // end offset in body of each document's line
+	body    []byte        // NDJSON
 	invalid []rejected
 }
 
@@ -389,11 +402,67 @@ func (r *loadRun) run(parent context.Context) (Summary, error) {
 	return r.summary(), err
 }
 
+func newBatch(file int) *batch {
+	return &batch{file: file, done: make(chan struct{})}
+}
+
+// orderGuard keeps writes to one id in file order although batches are
+// sent in parallel: a document whose id is in a batch still in flight
+// waits until that batch is finished. Ids of finished batches are pruned
+// as the map grows, so it holds about the in-flight documents only.
+type orderGuard struct {
+	last  map[string]*batch // the latest batch holding each id
+	limit int               // prune when the map grows past this
+	floor int
+}
+
+func newOrderGuard(floor int) *orderGuard {
+	return &orderGuard{last: make(map[string]*batch), limit: floor, floor: floor}
+}
+
+// inFlight returns the unfinished batch other than cur holding id, or nil.
+func (g *orderGuard) inFlight(id string, cur *batch) *batch {
+	b, ok := g.last[id]
+	if !ok || b == cur || isDone(b) {
+		return nil
+	}
+	return b
+}
+
+// add records that b holds id.
+func (g *orderGuard) add(id string, b *batch) {
+	g.last[id] = b
+	if len(g.last) <= g.limit {
+		return
+	}
+	for id, b := range g.last {
+		if isDone(b) {
+			delete(g.last, id)
+		}
+	}
+	g.limit = max(g.floor, 2*len(g.last))
+}
+
+func isDone(b *batch) bool {
+	select {
+	case <-b.done:
+		return true
+	default:
+		return false
+	}
+}
+
 // produce reads the input files in order and sends batches to out.
 func (r *loadRun) produce(ctx context.Context, out chan<- *batch) error {
+	var guard *orderGuard
+	if r.opts.Concurrency > 1 {
+		// Batches in flight: one per worker, the channel's, the one
+		// being built.
+		guard = newOrderGuard(2 * (2*r.opts.Concurrency + 2) * r.opts.BatchDocs)
+	}
 	var base int64 // bytes of the files already read
 	for i := range r.files {
-		n, err := r.produceFile(ctx, i, base, out)
+		n, err := r.produceFile(ctx, i, base, guard, out)
 		if err != nil {
 			return err
 		}
@@ -404,7 +473,7 @@ func (r *loadRun) produce(ctx context.Context, out chan<- *batch) error {
 
 // produceFile batches the documents of file i, returning the file's size
 // as read.
-func (r *loadRun) produceFile(ctx context.Context, i int, base int64, out chan<- *batch) (int64, error) {
+func (r *loadRun) produceFile(ctx context.Context, i int, base int64, guard *orderGuard, out chan<- *batch) (int64, error) {
 	in := &r.files[i]
 	f, err := OpenFile(in.path)
 	if err != nil {
@@ -413,11 +482,11 @@ func (r *loadRun) produceFile(ctx context.Context, i int, base int64, out chan<-
 	defer f.Close() // read-only: a close error changes nothing
 
 	rd := NewReader(f, ReaderOptions{IDField: r.opts.IDField, MaxLineBytes: r.opts.MaxLineBytes})
-	b := &batch{file: i}
+	b := newBatch(i)
 	send := func() error {
 		select {
 		case out <- b:
-			b = &batch{file: i}
+			b = newBatch(i)
 			return nil
 		case <-ctx.Done():
 			return ctx.Err()
@@ -447,6 +516,23 @@ func (r *loadRun) produceFile(ctx context.Context, i int, base int64, out chan<-
 				if err := send(); err != nil {
 					return 0, err
 				}
+			}
+			if guard != nil {
+				if prev := guard.inFlight(d.ID, b); prev != nil {
+					// An earlier write of this id is in flight: send what
+					// is batched, and let that write finish first.
+					if len(b.lines)+len(b.invalid) > 0 {
+						if err := send(); err != nil {
+							return 0, err
+						}
+					}
+					select {
+					case <-prev.done:
+					case <-ctx.Done():
+						return 0, ctx.Err()
+					}
+				}
+				guard.add(d.ID, b)
 			}
 			b.lines = append(b.lines, line)
 			b.ids = append(b.ids, d.ID)
@@ -485,62 +571,149 @@ func (r *loadRun) work(ctx context.Context, in <-chan *batch, out chan<- outcome
 		o := outcome{b: b, rejected: slices.Clone(b.invalid), failed: len(b.invalid)}
 		if len(b.lines) > 0 {
 			r.sent.Add(int64(len(b.lines)))
-			if err := r.send(ctx, b, 0, len(b.lines), &o); err != nil {
+			all := make([]int, len(b.lines))
+			for i := range all {
+				all[i] = i
+			}
+			if err := r.send(ctx, b, all, &o); err != nil {
 				return err
 			}
 		}
+		slices.SortFunc(o.rejected, func(a, b rejected) int { return cmp.Compare(a.line, b.line) })
 		out <- o // the collector drains outcomes until they are closed
 	}
 }
 
-// send delivers documents lo..hi-1 of b and adds the result to o. A
-// request refused as too large is split in halves; a single document
-// refused so is recorded as rejected.
-func (r *loadRun) send(ctx context.Context, b *batch, lo, hi int, o *outcome) error {
-	start := 0
-	if lo > 0 {
-		start = b.ends[lo-1]
-	}
-	res, err := r.bulk(ctx, b.body[start:b.ends[hi-1]])
-	var ae *client.APIError
-	if errors.As(err, &ae) && ae.Status == http.StatusRequestEntityTooLarge {
-		if hi-lo == 1 {
+// send delivers the documents idx (indexes into b's documents, in file
+// order) and adds the result to o. A request refused as too large is split
+// in halves; a single document refused so is recorded as rejected.
+// Documents the server could not store for a passing reason are sent
+// again with backoff, for at most MaxRetryTime.
+func (r *loadRun) send(ctx context.Context, b *batch, idx []int, o *outcome) error {
+	var deadline time.Time
+	wait := retryFirstWait
+	for {
+		res, err := r.bulk(ctx, b.bodyOf(idx))
+		var ae *client.APIError
+		if errors.As(err, &ae) && ae.Status == http.StatusRequestEntityTooLarge {
+			if len(idx) == 1 {
+				o.failed++
+				o.rejected = append(o.rejected, rejected{line: b.lines[idx[0]], id: b.ids[idx[0]],
+					err: "document too large for the server: " + ae.Reason})
+				return nil
+			}
+			mid := len(idx) / 2
+			if err := r.send(ctx, b, idx[:mid], o); err != nil {
+				return err
+			}
+			return r.send(ctx, b, idx[mid:], o)
+		}
+		if err != nil {
+			return fmt.Errorf("corpus: load %s, lines %d-%d: %w",
+				r.files[b.file].path, b.lines[idx[0]], b.lines[idx[len(idx)-1]], err)
+		}
+		o.indexed += res.Indexed
+		o.deleted += res.Deleted
+		var again []int
+		var reason string
+		for _, e := range res.Errors {
+			k := -1 // index into idx
+			if e.Line >= 1 && e.Line <= len(idx) {
+				k = e.Line - 1
+			} else if e.ID != "" {
+				// The server's line number is out of range: find the id.
+				k = slices.IndexFunc(idx, func(j int) bool { return b.ids[j] == e.ID })
+			}
+			if k >= 0 && transientDocError(e) {
+				again = append(again, idx[k])
+				reason = e.Error
+				continue
+			}
+			rj := rejected{id: e.ID, err: e.Error}
+			if k >= 0 {
+				rj.line = b.lines[idx[k]]
+				rj.id = cmp.Or(rj.id, b.ids[idx[k]])
+			}
 			o.failed++
-			o.rejected = append(o.rejected, rejected{line: b.lines[lo], id: b.ids[lo],
-				err: "document too large for the server: " + ae.Reason})
+			o.rejected = append(o.rejected, rj)
+		}
+		// Failures the server counted without detailing them.
+		o.failed += max(0, res.Failed-len(res.Errors))
+		if len(again) == 0 {
 			return nil
 		}
-		mid := lo + (hi-lo)/2
-		if err := r.send(ctx, b, lo, mid, o); err != nil {
+		slices.Sort(again)
+		now := time.Now()
+		if deadline.IsZero() {
+			deadline = now.Add(r.opts.MaxRetryTime)
+		}
+		d := jitter(wait)
+		if now.Add(d).After(deadline) {
+			return fmt.Errorf("corpus: load %s: %d documents not stored for %v, giving up (last: %s): %w",
+				r.files[b.file].path, len(again), r.opts.MaxRetryTime, reason, client.ErrUnavailable)
+		}
+		if err := sleep(ctx, d); err != nil {
 			return err
 		}
-		return r.send(ctx, b, mid, hi, o)
+		r.retries.Add(1)
+		wait = min(2*wait, retryMaxWait)
+		idx = again
 	}
-	if err != nil {
-		return fmt.Errorf("corpus: load %s, lines %d-%d: %w", r.files[b.file].path, b.lines[lo], b.lines[hi-1], err)
+}
+
+// transientDocError reports whether the server failed a document for a
+// passing reason (it could not be stored), so that sending it again may
+// succeed, rather than for its content. Besides the explicit flag it
+// recognises the indexer's wording for a write JetStream did not store.
+func transientDocError(e client.BulkError) bool {
+	if e.Retryable {
+		return true
 	}
-	o.indexed += res.Indexed
-	o.deleted += res.Deleted
-	o.failed += max(res.Failed, len(res.Errors))
-	for _, e := range res.Errors {
-		rj := rejected{id: e.ID, err: e.Error}
-		if k := lo + e.Line - 1; e.Line >= 1 && k < hi {
-			rj.line = b.lines[k]
-			if rj.id == "" {
-				rj.id = b.ids[k]
-			}
-		} else {
-			// The server's line number is out of range: find the id.
-			for k := lo; k < hi; k++ {
-				if e.ID != "" && b.ids[k] == e.ID {
-					rj.line = b.lines[k]
-					break
-				}
-			}
+	for _, p := range []string{"publish:", "not stored:", "not confirmed:"} {
+		if strings.HasPrefix(e.Error, p) {
+			return true
 		}
-		o.rejected = append(o.rejected, rj)
 	}
-	return nil
+	return false
+}
+
+// bodyOf returns the NDJSON of documents idx, without copying when they
+// are consecutive.
+func (b *batch) bodyOf(idx []int) []byte {
+	first, last := idx[0], idx[len(idx)-1]
+	start := 0
+	if first > 0 {
+		start = b.ends[first-1]
+	}
+	if last-first == len(idx)-1 {
+		return b.body[start:b.ends[last]]
+	}
+	var out []byte
+	for _, j := range idx {
+		s := 0
+		if j > 0 {
+			s = b.ends[j-1]
+		}
+		out = append(out, b.body[s:b.ends[j]]...)
+	}
+	return out
+}
+
+// jitter returns a duration between half and all of d.
+func jitter(d time.Duration) time.Duration {
+	return d/2 + rand.N(d/2+1)
+}
+
+// sleep waits for d or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
 
 // bulk sends one bulk request, retrying with jittered exponential backoff
@@ -557,17 +730,12 @@ func (r *loadRun) bulk(ctx context.Context, body []byte) (*client.BulkResult, er
 		if deadline.IsZero() {
 			deadline = now.Add(r.opts.MaxRetryTime)
 		}
-		// Sleep between half and all of wait.
-		d := wait/2 + rand.N(wait/2+1)
+		d := jitter(wait)
 		if now.Add(d).After(deadline) {
 			return nil, fmt.Errorf("server unavailable for %v, giving up: %w", r.opts.MaxRetryTime, err)
 		}
-		t := time.NewTimer(d)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil, ctx.Err()
-		case <-t.C:
+		if err := sleep(ctx, d); err != nil {
+			return nil, err
 		}
 		r.retries.Add(1)
 		wait = min(2*wait, retryMaxWait)
@@ -607,6 +775,7 @@ func (r *loadRun) collect(outcomes <-chan outcome, cancel context.CancelFunc) er
 		r.deleted.Add(int64(o.deleted))
 		r.failed.Add(int64(o.failed))
 		in := &r.files[o.b.file]
+		close(o.b.done)
 		if enc != nil && firstErr == nil {
 			for _, rj := range o.rejected {
 				if err := enc.Encode(errorRecord{File: in.path, Line: rj.line, ID: rj.id, Error: rj.err}); err != nil {
@@ -615,7 +784,9 @@ func (r *loadRun) collect(outcomes <-chan outcome, cancel context.CancelFunc) er
 				}
 			}
 		}
-		if in.done == nil {
+		if in.done == nil || firstErr != nil {
+			// After a failure nothing more is recorded: a rejection that
+			// could not be reported must not count as done.
 			continue
 		}
 		in.done.AddMany(o.b.lines)
@@ -712,7 +883,7 @@ type rateSample struct {
 }
 
 // rateSpan is how far back rateWindow looks.
-const rateSpan = 5 * time.Second
+const rateSpan = 10 * time.Second
 
 // add records a sample and returns the docs and bytes per second over the
 // window, 0 until there are two samples.

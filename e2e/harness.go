@@ -163,7 +163,8 @@ type Cluster struct {
 
 // StartCluster starts a whole cluster and waits until the coordinator
 // answers /healthz and sees every searcher live. Every process is killed
-// when the test ends; the logs of all of them are printed if it failed.
+// when the test ends; the logs of all of them are printed if it failed (or
+// always, with SHOAL_E2E_LOGS=1).
 func StartCluster(t testing.TB, bin string, o Options) *Cluster {
 	t.Helper()
 	if o.Searchers <= 0 {
@@ -201,10 +202,16 @@ func StartCluster(t testing.TB, bin string, o Options) *Cluster {
 	c.Coordinator = newProc(bin, dir, "coordinator", append(args, o.CoordinatorArgs...)...)
 
 	t.Cleanup(func() {
+		if t.Failed() && c.Coordinator.Running() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			_, body, err := c.status(ctx, "/v1/cluster")
+			cancel()
+			t.Logf("GET /v1/cluster at the end: %s %v", body, err)
+		}
 		for _, p := range c.all() {
 			p.Kill(t)
 		}
-		if t.Failed() {
+		if t.Failed() || os.Getenv("SHOAL_E2E_LOGS") == "1" {
 			for _, p := range c.all() {
 				t.Logf("----- log of %s (%s) -----\n%s", p.Name, p.log, p.Log(16<<10))
 			}

@@ -49,6 +49,9 @@ type DocError struct {
 	Line int    `json:"line"`
 	ID   string `json:"id,omitempty"`
 	Err  string `json:"error"`
+	// Retryable is set when the document was fine but was not stored
+	// (the stream was unavailable): sending it again may succeed.
+	Retryable bool `json:"retryable,omitempty"`
 }
 
 // Result is the outcome of a set of writes.
@@ -167,6 +170,18 @@ func (ix *Indexer) Write(ctx context.Context, index string, ops []Op) (*Result, 
 		return nil, err
 	}
 	res := &Result{Errors: []DocError{}, maxSeq: map[int]uint64{}}
+	// Publish in windows so a large body never outruns the client's limit
+	// of unacknowledged asynchronous publishes.
+	for start := 0; start < len(ops); start += publishWindow {
+		ix.publish(ctx, def, ops[start:min(start+publishWindow, len(ops))], res)
+	}
+	return res, nil
+}
+
+// publishWindow is how many writes are in flight to JetStream at once.
+const publishWindow = 4096
+
+func (ix *Indexer) publish(ctx context.Context, def *broker.IndexDef, ops []Op, res *Result) {
 	futures := make([]jetstream.PubAckFuture, len(ops))
 	shards := make([]int, len(ops))
 	for i, op := range ops {
@@ -208,12 +223,12 @@ func (ix *Indexer) Write(ctx context.Context, index string, ops []Op) (*Result, 
 			res.fail(op, fmt.Errorf("not confirmed: %w", ctx.Err()))
 		}
 	}
-	return res, nil
 }
 
+// fail records a document JetStream did not store; it can be retried.
 func (r *Result) fail(op Op, err error) {
 	r.Failed++
-	r.Errors = append(r.Errors, DocError{Line: op.Line, ID: op.ID, Err: err.Error()})
+	r.Errors = append(r.Errors, DocError{Line: op.Line, ID: op.ID, Err: err.Error(), Retryable: true})
 }
 
 // AddInvalid records documents rejected before publishing.

@@ -186,7 +186,9 @@ func presearch(ctx context.Context, idx bleve.Index, m mapping.IndexMapping, q q
 }
 
 // withGlobalStats prepares ctx and req so that Bleve scores req with st.
-func withGlobalStats(ctx context.Context, req *bleve.SearchRequest, st *broker.GlobalStats) context.Context {
+// Fields the query reads that st does not cover (statistics gathered for
+// another state of the index) are scored with local figures from local.
+func withGlobalStats(ctx context.Context, req *bleve.SearchRequest, st *broker.GlobalStats, m mapping.IndexMapping, local func(field string) int) context.Context {
 	if st == nil {
 		return ctx
 	}
@@ -194,6 +196,15 @@ func withGlobalStats(ctx context.Context, req *bleve.SearchRequest, st *broker.G
 	fields := make(map[string]int, len(st.Fields))
 	for f, c := range st.Fields {
 		fields[f] = c
+	}
+	if req.Query != nil && local != nil {
+		if fs, err := query.ExtractFields(req.Query, m, search.NewFieldSet()); err == nil {
+			for f := range fs {
+				if _, ok := fields[f]; !ok {
+					fields[f] = local(f)
+				}
+			}
+		}
 	}
 	for f := range st.Terms {
 		if _, ok := fields[f]; !ok {

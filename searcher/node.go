@@ -123,7 +123,8 @@ func Start(ctx context.Context, nc *nats.Conn, opts Options) (*Node, error) {
 		cancel()
 		return nil, err
 	}
-	watcher, err := meta.Placement.WatchAll(ctx)
+	// The watch lives as long as the node, not as long as ctx.
+	watcher, err := meta.Placement.WatchAll(nctx)
 	if err != nil {
 		cancel()
 		return nil, fmt.Errorf("searcher: watch placement: %w", err)
@@ -349,9 +350,50 @@ func (n *Node) dispatch(h func(micro.Request)) micro.HandlerFunc {
 		}
 		go func() {
 			defer func() { <-n.sem }()
-			h(req)
+			h(asyncRequest{Request: req, nc: n.nc})
 		}()
 	}
+}
+
+// asyncRequest answers a micro request from another goroutine than the
+// one micro called the handler on. micro's own Respond and Error record
+// their outcome on the request, which micro reads as soon as the handler
+// returns: answering through them after dispatch returned is a data race.
+// asyncRequest publishes the same reply (micro's error headers included)
+// on the connection instead.
+type asyncRequest struct {
+	micro.Request
+	nc *nats.Conn
+}
+
+// Respond sends data to the request's reply subject.
+func (r asyncRequest) Respond(data []byte, opts ...micro.RespondOpt) error {
+	m := &nats.Msg{Subject: r.Reply(), Data: data}
+	for _, o := range opts {
+		o(m)
+	}
+	if err := r.nc.PublishMsg(m); err != nil {
+		return fmt.Errorf("%w: %w", micro.ErrRespond, err)
+	}
+	return nil
+}
+
+// RespondJSON sends v as JSON.
+func (r asyncRequest) RespondJSON(v any, opts ...micro.RespondOpt) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return micro.ErrMarshalResponse
+	}
+	return r.Respond(b, opts...)
+}
+
+// Error sends an error reply as micro.Request.Error does.
+func (r asyncRequest) Error(code, description string, data []byte, opts ...micro.RespondOpt) error {
+	if code == "" || description == "" {
+		return micro.ErrArgRequired
+	}
+	hdr := micro.WithHeaders(micro.Headers{micro.ErrorHeader: {description}, micro.ErrorCodeHeader: {code}})
+	return r.Respond(data, append([]micro.RespondOpt{hdr}, opts...)...)
 }
 
 // replica is one hosted copy of a shard.
@@ -611,12 +653,17 @@ func (r *replica) handleSearch(req micro.Request) {
 		respondErr(req, code, err)
 		return
 	}
-	raw, err := json.Marshal(res)
-	if err != nil {
-		respondErr(req, broker.CodeInternal, err)
-		return
-	}
-	respondJSON(req, broker.SearchResponse{Node: r.node.opts.Name, AppliedSeq: r.shard.AppliedSeq(), Result: raw})
+	// One encoding pass: broker.SearchResponse's shape, with the result
+	// encoded in place rather than marshalled first and then copied (and
+	// re-validated) as raw JSON.
+	respondJSON(req, searchReply{Node: r.node.opts.Name, AppliedSeq: r.shard.AppliedSeq(), Result: res})
+}
+
+// searchReply encodes as a broker.SearchResponse.
+type searchReply struct {
+	Node       string              `json:"node"`
+	AppliedSeq uint64              `json:"applied_seq"`
+	Result     *bleve.SearchResult `json:"result"`
 }
 
 func (r *replica) handlePresearch(req micro.Request) {
@@ -683,8 +730,8 @@ func (r *replica) handleWait(req micro.Request) {
 		respondErr(req, broker.CodeBadRequest, fmt.Errorf("decode wait request: %w", err))
 		return
 	}
-	if wr.Timeout <= 0 || wr.Timeout > time.Minute {
-		wr.Timeout = time.Minute
+	if wr.Timeout <= 0 || wr.Timeout > 10*time.Minute {
+		wr.Timeout = 10 * time.Minute
 	}
 	ctx, cancel := context.WithTimeout(r.node.ctx, wr.Timeout)
 	defer cancel()

@@ -137,7 +137,8 @@ func (s *Shard) WaitApplied(ctx context.Context, seq uint64) error {
 	}
 }
 
-// Search runs a bleve search request, scoring with st when given.
+// Search runs a bleve search request, scoring with st when given. The
+// result carries neither the request nor the hits' index names.
 func (s *Shard) Search(ctx context.Context, req *bleve.SearchRequest, st *broker.GlobalStats) (*bleve.SearchResult, error) {
 	wantSource := false
 	for _, f := range req.Fields {
@@ -145,13 +146,18 @@ func (s *Shard) Search(ctx context.Context, req *bleve.SearchRequest, st *broker
 			wantSource = true
 		}
 	}
-	ctx = withGlobalStats(ctx, req, st)
+	ctx = withGlobalStats(ctx, req, st, s.mapping, s.localCardinality)
 	res, err := s.idx.SearchInContext(ctx, req)
 	if err != nil {
 		return nil, err
 	}
-	if !wantSource {
-		for _, h := range res.Hits {
+	// The request is the caller's own and each hit's index is this
+	// shard's local path: neither is worth sending over the wire (decoding
+	// the echoed request cost the coordinator a query parse per shard).
+	res.Request = nil
+	for _, h := range res.Hits {
+		h.Index = ""
+		if !wantSource {
 			delete(h.Fields, SourceField)
 		}
 	}
@@ -189,3 +195,22 @@ func (s *Shard) Get(id string) (json.RawMessage, error) {
 
 // searchTimeout bounds a shard search whose request carries no timeout.
 const searchTimeout = 30 * time.Second
+
+// localCardinality is the shard's own BM25 figure for field (0 if unknown).
+func (s *Shard) localCardinality(field string) int {
+	adv, err := s.idx.Advanced()
+	if err != nil {
+		return 0
+	}
+	r, err := adv.Reader()
+	if err != nil {
+		return 0
+	}
+	defer r.Close()
+	if bm, ok := r.(index.BM25Reader); ok {
+		if n, err := bm.FieldCardinality(field); err == nil {
+			return n
+		}
+	}
+	return 0
+}

@@ -26,11 +26,16 @@ func ParseSearchBody(r io.Reader) (*bleve.SearchRequest, time.Duration, bool, er
 		return nil, 0, false, err
 	}
 	var extra struct {
-		Timeout      *string `json:"timeout"`
-		AllowPartial *bool   `json:"allow_partial"`
+		Query        json.RawMessage `json:"query"`
+		Timeout      *string         `json:"timeout"`
+		AllowPartial *bool           `json:"allow_partial"`
 	}
 	if err := json.Unmarshal(raw, &extra); err != nil {
 		return nil, 0, false, fmt.Errorf("search body: %w", err)
+	}
+	// Bleve turns a missing query into one that matches nothing.
+	if len(extra.Query) == 0 || string(extra.Query) == "null" {
+		return nil, 0, false, errors.New(`search body: "query" is required`)
 	}
 	var timeout string
 	if extra.Timeout != nil {

@@ -219,6 +219,7 @@ func (s *Server) createIndex(c *gin.Context) {
 func decodeStrict(c *gin.Context, v any, allowEmpty bool) error {
 	dec := json.NewDecoder(c.Request.Body)
 	dec.DisallowUnknownFields()
+	dec.UseNumber() // a document's numbers keep their exact digits
 	err := dec.Decode(v)
 	if err == nil && dec.More() {
 		err = errors.New("unexpected data after the JSON value")

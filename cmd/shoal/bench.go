@@ -1,13 +1,76 @@
 package main
 
 import (
-	"errors"
+	"encoding/json"
+	"fmt"
+	"os"
+	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/shoal-search/shoal/bench"
 )
 
 func newBenchCmd() *cobra.Command {
-	return &cobra.Command{Use: "bench", Short: "Benchmark Shoal against plain Bleve", RunE: func(*cobra.Command, []string) error {
-		return errors.New("bench: under construction")
-	}}
+	var (
+		o        bench.Options
+		jsonPath string
+		logLevel string
+	)
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Benchmark Shoal against plain Bleve on the same documents, mapping and queries",
+		Long: `Measures, in one run and on the same documents, mapping and queries:
+indexing into one Bleve index vs Shoal's HTTP bulk path (until searchable);
+top-10 queries (p50, p99, QPS; 1 client and --clients clients) on one Bleve
+index, on the same shards behind a bleve.IndexAlias, on Shoal's coordinator
+over NATS and on Shoal's HTTP API; the p99 with one slow searcher with and
+without hedged requests; and how often Shoal's top 10 equals one index's.
+Prints a table and, with --json, writes the figures as flat JSON.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Progress = os.Stderr
+			o.Logger = newLogger(logLevel)
+			res, err := bench.Run(cmd.Context(), o)
+			if err != nil {
+				return err
+			}
+			if err := res.WriteTable(os.Stdout); err != nil {
+				return err
+			}
+			if jsonPath == "" {
+				return nil
+			}
+			b, err := json.MarshalIndent(res, "", "  ")
+			if err != nil {
+				return err
+			}
+			if err := os.WriteFile(jsonPath, append(b, '\n'), 0o644); err != nil {
+				return fmt.Errorf("bench: %w", err)
+			}
+			fmt.Printf("figures written to %s\n", jsonPath)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.Corpus, "corpus", "", "JSON Lines corpus, plain or .gz (default: the built-in sample corpus)")
+	f.StringVar(&o.Queries, "queries", "", "file of bleve query strings, one per line (default: derived from the corpus with a fixed seed)")
+	f.IntVar(&o.NumQueries, "num-queries", 200, "number of derived queries when --queries is not given")
+	f.IntVar(&o.Shards, "shards", 8, "shards of the alias and of Shoal's index")
+	f.IntVar(&o.Docs, "docs", 0, "read at most this many documents (0 = all)")
+	f.IntVar(&o.Clients, "clients", 8, "concurrent clients of the multi-client query phases")
+	f.DurationVar(&o.Duration, "duration", 10*time.Second, "length of each timed query phase")
+	f.IntVar(&o.Searchers, "searchers", 0, "searcher nodes of the main cluster (0 = min(shards, 4))")
+	f.IntVar(&o.TailSearchers, "tail-searchers", 0, "searcher nodes of the replicas-2 tail cluster (0 = min(2×shards, 16))")
+	f.IntVar(&o.TailQueries, "tail-queries", 200, "queries used by the tail phases")
+	f.DurationVar(&o.SlowDelay, "slow-delay", 200*time.Millisecond, "delay added to one searcher in the tail phases")
+	f.DurationVar(&o.HedgeAfter, "hedge-after", 0, "hedge a shard request after this long (0 = the healthy p95)")
+	f.IntVar(&o.BatchSize, "batch", 1000, "documents per Bleve batch and per bulk request")
+	f.IntVar(&o.BulkConcurrency, "bulk-concurrency", 4, "bulk requests in flight")
+	f.StringVar(&o.DataDir, "data", "", "directory for the indexes (default: a temporary one, removed at the end)")
+	f.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of every phase to PREFIX-<phase>.pprof")
+	f.StringVar(&jsonPath, "json", "", "write the figures as JSON to this file")
+	f.StringVar(&logLevel, "log-level", "warn", "cluster log level: debug, info, warn or error")
+	bindEnv(cmd)
+	return cmd
 }

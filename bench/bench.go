@@ -1,0 +1,392 @@
+// Package bench measures Shoal against plain Bleve on the same documents,
+// mapping and queries.
+//
+// One Run loads a corpus and, in one process, measures:
+//
+//   - indexing throughput of one Bleve index fed in batches (the limit) and
+//     of Shoal's whole write path: HTTP bulk → JetStream → searchers →
+//     committed and searchable (the last batch with refresh=wait_for);
+//   - top-10 query latency (p50, p99) and throughput, with one client and
+//     with several, of one Bleve index, of the same shards in separate
+//     Bleve indexes behind a bleve.IndexAlias, of Shoal's coordinator
+//     talking to the searchers over NATS, and of Shoal's HTTP API;
+//   - the tail: with replicas: 2 and one searcher node (holding as few shard
+//     copies as possible) slowed by a fixed delay, the coordinator's p99
+//     without and with hedged requests, and how many extra requests hedging
+//     sent;
+//   - agreement: how often Shoal's top 10 equals the single index's, ties
+//     aside.
+//
+// The Result prints as a table and encodes as flat JSON for tracking.
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"time"
+
+	"github.com/blevesearch/bleve/v2"
+
+	"github.com/shoal-search/shoal/broker"
+	"github.com/shoal-search/shoal/coordinator"
+)
+
+// Options configure a benchmark run. The zero value runs the defaults on
+// the built-in sample corpus.
+type Options struct {
+	// Corpus is a JSON Lines file (plain or gzip); empty means the sample
+	// corpus built into Shoal.
+	Corpus string
+	// Queries is a file of bleve query strings, one per line; empty means
+	// NumQueries queries derived from the corpus with a fixed seed.
+	Queries string
+	// NumQueries is the size of the derived query set (default 200).
+	NumQueries int
+	// Shards is the shard count of the alias and of Shoal's index
+	// (default 8).
+	Shards int
+	// Docs limits the documents read from the corpus (0: all).
+	Docs int
+	// Clients is the number of concurrent clients of the multi-client
+	// query phases (default 8).
+	Clients int
+	// Duration is the length of each timed query phase (default 10s).
+	Duration time.Duration
+	// Searchers is the number of searcher nodes of the main cluster
+	// (default min(Shards, 4)).
+	Searchers int
+	// TailSearchers is the number of searcher nodes of the replicated
+	// cluster of the tail measurement (default 2×Shards, at most 16, so
+	// that one node holds a single shard copy).
+	TailSearchers int
+	// TailQueries bounds the queries of the tail phases (default 200).
+	TailQueries int
+	// SlowDelay is the delay added to one searcher in the tail phases
+	// (default 200ms).
+	SlowDelay time.Duration
+	// HedgeAfter is when the hedging coordinator sends a second request;
+	// 0 means the healthy p95 latency measured just before.
+	HedgeAfter time.Duration
+	// BatchSize is the number of documents per Bleve batch and per bulk
+	// request (default 1000).
+	BatchSize int
+	// BulkConcurrency is the number of bulk requests in flight (default 4).
+	BulkConcurrency int
+	// DataDir holds the indexes and the broker's data; empty means a
+	// temporary directory removed at the end.
+	DataDir string
+	// CPUProfile, when set, writes a CPU profile of every phase to
+	// CPUProfile-<phase>.pprof.
+	CPUProfile string
+	// Progress receives one line per step (nil: none).
+	Progress io.Writer
+	// Logger receives the clusters' logs (default: warnings to stderr).
+	Logger *slog.Logger
+}
+
+func (o *Options) setDefaults() {
+	if o.NumQueries <= 0 {
+		o.NumQueries = 200
+	}
+	if o.Shards <= 0 {
+		o.Shards = 8
+	}
+	if o.Clients <= 0 {
+		o.Clients = 8
+	}
+	if o.Duration <= 0 {
+		o.Duration = 10 * time.Second
+	}
+	if o.Searchers <= 0 {
+		o.Searchers = min(o.Shards, 4)
+	}
+	if o.TailSearchers <= 0 {
+		o.TailSearchers = max(2, min(2*o.Shards, 16))
+	}
+	if o.TailQueries <= 0 {
+		o.TailQueries = 200
+	}
+	if o.SlowDelay <= 0 {
+		o.SlowDelay = 200 * time.Millisecond
+	}
+	if o.BatchSize <= 0 {
+		o.BatchSize = 1000
+	}
+	if o.BulkConcurrency <= 0 {
+		o.BulkConcurrency = 4
+	}
+	if o.Progress == nil {
+		o.Progress = io.Discard
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+}
+
+// idleWait bounds the wait for background work (Bleve merges) to settle
+// between steps.
+const idleWait = 30 * time.Second
+
+// run is the state of one benchmark run.
+type run struct {
+	o       Options
+	res     *Result
+	docs    []doc
+	queries []string
+	mapping []byte
+	dir     string
+}
+
+func (r *run) logf(format string, args ...any) {
+	fmt.Fprintf(r.o.Progress, format+"\n", args...)
+}
+
+// Run runs the whole benchmark.
+func Run(ctx context.Context, o Options) (*Result, error) {
+	o.setDefaults()
+	began := time.Now()
+	r := &run{o: o, res: &Result{
+		Corpus: o.Corpus, Shards: o.Shards, Searchers: o.Searchers, Clients: o.Clients,
+		DurationS: o.Duration.Seconds(), GOMAXPROCS: runtime.GOMAXPROCS(0),
+		TailSearchers: o.TailSearchers, SlowDelayMs: ms(o.SlowDelay),
+	}}
+	if r.res.Corpus == "" {
+		r.res.Corpus = "sample"
+	}
+	var err error
+	if r.docs, err = loadDocs(o.Corpus, o.Docs); err != nil {
+		return nil, err
+	}
+	r.res.Docs = len(r.docs)
+	if o.Queries != "" {
+		r.queries, err = readQueries(o.Queries)
+	} else {
+		r.queries = deriveQueries(r.docs, o.NumQueries)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if len(r.queries) == 0 {
+		return nil, fmt.Errorf("bench: no queries could be derived from the corpus")
+	}
+	r.res.Queries = len(r.queries)
+	if r.mapping, err = mappingJSON(o.Corpus == ""); err != nil {
+		return nil, err
+	}
+	r.dir = o.DataDir
+	if r.dir == "" {
+		if r.dir, err = os.MkdirTemp("", "shoal-bench-"); err != nil {
+			return nil, fmt.Errorf("bench: %w", err)
+		}
+		defer os.RemoveAll(r.dir)
+	}
+	r.logf("bench: %d documents (%s), %d queries, %d shards, %d clients, %s per phase",
+		len(r.docs), r.res.Corpus, len(r.queries), o.Shards, o.Clients, o.Duration)
+
+	if err := r.main(ctx); err != nil {
+		return nil, err
+	}
+	if err := r.tail(ctx); err != nil {
+		return nil, err
+	}
+	r.res.finish()
+	r.res.ElapsedS = round(time.Since(began).Seconds(), 1)
+	return r.res, nil
+}
+
+// main measures indexing and the four query paths.
+func (r *run) main(ctx context.Context) error {
+	o, res := r.o, r.res
+
+	// 1a. One Bleve index.
+	var single bleve.Index
+	err := profile(o.CPUProfile, "index-bleve", func() error {
+		var took time.Duration
+		var err error
+		single, took, err = indexBleve(filepath.Join(r.dir, "bleve"), r.mapping, r.docs, o.BatchSize)
+		if err == nil {
+			res.IndexDocsPerSBleve = perSecond(len(r.docs), took)
+			r.logf("index  bleve (1 index, batches of %d): %.0f docs/s (%s)", o.BatchSize, res.IndexDocsPerSBleve, took.Round(time.Millisecond))
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	defer single.Close()
+	waitIdle(ctx, idleWait)
+	if err := forceMerge(ctx, single); err != nil {
+		return err
+	}
+
+	// The same shards in separate Bleve indexes behind an alias.
+	alias, shards, took, err := shardedBleve(filepath.Join(r.dir, "alias"), r.mapping, r.docs, o.Shards, o.BatchSize, runtime.GOMAXPROCS(0))
+	if err != nil {
+		return err
+	}
+	defer closeAll(shards)
+	res.IndexDocsPerSAlias = perSecond(len(r.docs), took)
+	r.logf("index  alias (%d bleve indexes, in parallel): %.0f docs/s (%s)", o.Shards, res.IndexDocsPerSAlias, took.Round(time.Millisecond))
+	waitIdle(ctx, idleWait)
+
+	// 1b. Shoal's full write path.
+	sh, err := startShoal(ctx, filepath.Join(r.dir, "shoal"), o.Searchers, o.Logger)
+	if err != nil {
+		return err
+	}
+	defer sh.close()
+	if err := sh.createIndex(ctx, o.Shards, 1, r.mapping); err != nil {
+		return err
+	}
+	err = profile(o.CPUProfile, "index-shoal", func() error {
+		took, err := sh.load(ctx, ndjsonBatches(r.docs, o.BatchSize), o.BulkConcurrency, len(r.docs))
+		if err == nil {
+			res.IndexDocsPerSShoal = perSecond(len(r.docs), took)
+			r.logf("index  shoal (HTTP bulk, %d in flight, %d searchers): %.0f docs/s (%s)", o.BulkConcurrency, o.Searchers, res.IndexDocsPerSShoal, took.Round(time.Millisecond))
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	waitIdle(ctx, idleWait)
+
+	// 2. Queries.
+	engines := []struct {
+		name string
+		fn   searchFunc
+	}{
+		{"bleve", bleveSearch(single, false)},
+		{"alias", bleveSearch(alias, true)},
+		{"shoal", coordSearch(sh.c.Frontend.Coordinator)},
+		{"http", sh.httpSearch()},
+	}
+	for _, e := range engines {
+		if e.name == "shoal" {
+			// 4. Agreement, which also warms the coordinator's
+			// statistics cache with every query.
+			ag, n := agreement(ctx, r.queries, engines[0].fn, engines[2].fn, engines[1].fn)
+			res.Top10Agreement, res.Top10AgreementAlias, res.AgreementQueries = ag[0], ag[1], n
+			r.logf("top-10 agreement with one index over %d queries: shoal %.4f, alias %.4f", n, ag[0], ag[1])
+		} else {
+			warm(ctx, r.queries, 100, e.fn)
+		}
+		for _, clients := range []int{1, o.Clients} {
+			name := e.name
+			if clients == 1 {
+				name += "_1c"
+			}
+			var p Phase
+			_ = profile(o.CPUProfile, "query-"+name, func() error {
+				p = runPhase(ctx, name, clients, o.Duration, r.queries, e.fn)
+				return nil
+			})
+			res.Phases = append(res.Phases, p)
+			r.logPhase(p)
+		}
+	}
+	return ctx.Err()
+}
+
+func (r *run) logPhase(p Phase) {
+	r.logf("query  %-22s %2d clients: %8.1f q/s  p50 %7.2f ms  p99 %7.2f ms  cpu %5.2f ms/q  (%d queries, %d errors)",
+		p.Name, p.Clients, p.QPS, p.P50Ms, p.P99Ms, p.CPUMsPerQuery, p.Queries, p.Errors)
+	if p.FirstError != "" {
+		r.logf("       first error: %s", p.FirstError)
+	}
+}
+
+// tail measures the coordinator's p99 with one slow searcher, with and
+// without hedging, on a cluster whose shards have two copies each.
+func (r *run) tail(ctx context.Context) error {
+	o, res := r.o, r.res
+	sh, err := startShoal(ctx, filepath.Join(r.dir, "tail"), o.TailSearchers, o.Logger)
+	if err != nil {
+		return err
+	}
+	defer sh.close()
+	if err := sh.createIndex(ctx, o.Shards, 2, r.mapping); err != nil {
+		return err
+	}
+	took, err := sh.load(ctx, ndjsonBatches(r.docs, o.BatchSize), o.BulkConcurrency, len(r.docs))
+	if err != nil {
+		return err
+	}
+	res.IndexDocsPerSShoalR2 = perSecond(len(r.docs), took)
+	r.logf("index  shoal, replicas 2 (%d searchers): %.0f docs/s", o.TailSearchers, res.IndexDocsPerSShoalR2)
+	if err := sh.waitCopies(ctx, 2); err != nil {
+		return err
+	}
+	waitIdle(ctx, idleWait)
+
+	queries := r.queries[:min(len(r.queries), o.TailQueries)]
+	res.TailQueries = len(queries)
+	plain := sh.c.Frontend.Coordinator
+	warm(ctx, queries, len(queries), coordSearch(plain))
+	healthy := runPhase(ctx, "tail_healthy", o.Clients, o.Duration, queries, coordSearch(plain))
+	res.Phases = append(res.Phases, healthy)
+	r.logPhase(healthy)
+
+	hedgeAfter := o.HedgeAfter
+	if hedgeAfter <= 0 {
+		hedgeAfter = max(time.Millisecond, time.Duration(healthy.P95Ms*float64(time.Millisecond)).Round(100*time.Microsecond))
+	}
+	res.HedgeAfterMs = ms(hedgeAfter)
+	// A second coordinator on the same catalog, with hedging on; it has
+	// its own connection, statistics cache and request counters.
+	nc, err := broker.Connect(ctx, sh.c.NATSURL(), "shoal-bench-hedging")
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	hedging := coordinator.New(nc, sh.c.Frontend.Catalog, coordinator.Options{HedgeAfter: hedgeAfter})
+	warm(ctx, queries, len(queries), coordSearch(hedging))
+
+	slot, node, copies, err := sh.slowestCandidate()
+	if err != nil {
+		return err
+	}
+	res.SlowCopies = copies
+	slow := sh.c.Searcher(slot)
+	slow.SetSearchDelay(o.SlowDelay)
+	defer slow.SetSearchDelay(0)
+	r.logf("tail   searcher %s (%d of %d shard copies) answers %s late; hedging after %s",
+		node, copies, 2*o.Shards, o.SlowDelay, hedgeAfter)
+
+	var p Phase
+	_ = profile(o.CPUProfile, "tail-nohedge", func() error {
+		p = runPhase(ctx, "slow_replica_nohedge", o.Clients, o.Duration, queries, coordSearch(plain))
+		return nil
+	})
+	res.Phases = append(res.Phases, p)
+	r.logPhase(p)
+
+	req0, hedges0 := hedging.Counters()
+	_ = profile(o.CPUProfile, "tail-hedge", func() error {
+		p = runPhase(ctx, "slow_replica_hedge", o.Clients, o.Duration, queries, coordSearch(hedging))
+		return nil
+	})
+	req1, hedges1 := hedging.Counters()
+	res.Phases = append(res.Phases, p)
+	r.logPhase(p)
+	res.HedgeRequests, res.Hedges = req1-req0, hedges1-hedges0
+	if sent := res.HedgeRequests - res.Hedges; sent > 0 {
+		res.HedgeExtraRequestsPct = round(100*float64(res.Hedges)/float64(sent), 2)
+	}
+	r.logf("tail   hedging sent %d extra requests on top of %d (%.2f%%)", res.Hedges, res.HedgeRequests-res.Hedges, res.HedgeExtraRequestsPct)
+	return ctx.Err()
+}
+
+func perSecond(n int, d time.Duration) float64 {
+	if d <= 0 {
+		return 0
+	}
+	return round(float64(n)/d.Seconds(), 1)
+}
+
+func ms(d time.Duration) float64 { return round(float64(d)/float64(time.Millisecond), 3) }

@@ -1,0 +1,216 @@
+package bench
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+)
+
+// Result is the outcome of a Run.
+type Result struct {
+	Corpus     string  `json:"corpus"`
+	Docs       int     `json:"docs"`
+	Shards     int     `json:"shards"`
+	Searchers  int     `json:"searchers"`
+	Queries    int     `json:"queries"`
+	Clients    int     `json:"clients"`
+	DurationS  float64 `json:"duration_s"`
+	GOMAXPROCS int     `json:"gomaxprocs"`
+
+	// Indexing throughput, documents per second.
+	IndexDocsPerSBleve   float64 `json:"index_docs_per_s_bleve"`
+	IndexDocsPerSAlias   float64 `json:"index_docs_per_s_alias"`
+	IndexDocsPerSShoal   float64 `json:"index_docs_per_s_shoal"`
+	IndexDocsPerSShoalR2 float64 `json:"index_docs_per_s_shoal_r2"`
+	// IndexRatio is shoal/bleve.
+	IndexRatio float64 `json:"index_ratio"`
+
+	// Phases are the timed query phases; their figures also appear flat
+	// in the JSON as query_qps_<name>, p50_ms_<name>, p99_ms_<name>.
+	Phases []Phase `json:"phases"`
+	// QPSRatio is shoal/alias QPS and P99Ratio shoal/alias p99, with
+	// Clients clients.
+	QPSRatio float64 `json:"qps_ratio"`
+	P99Ratio float64 `json:"p99_ratio"`
+
+	// Top10Agreement is the fraction of queries whose top 10 from Shoal
+	// equals the single Bleve index's, up to ties; Top10AgreementAlias the
+	// same for the alias.
+	Top10Agreement      float64 `json:"top10_agreement"`
+	Top10AgreementAlias float64 `json:"top10_agreement_alias"`
+	AgreementQueries    int     `json:"agreement_queries"`
+
+	// The tail measurement.
+	TailSearchers int     `json:"tail_searchers"`
+	TailQueries   int     `json:"tail_queries"`
+	SlowCopies    int     `json:"slow_copies"`
+	SlowDelayMs   float64 `json:"slow_delay_ms"`
+	HedgeAfterMs  float64 `json:"hedge_after_ms"`
+	// HedgeRequests counts the shard requests (presearch included) the
+	// hedging coordinator sent in its phase, Hedges the hedged ones among
+	// them; HedgeExtraRequestsPct is Hedges over the rest, in percent.
+	HedgeRequests         uint64  `json:"hedge_requests"`
+	Hedges                uint64  `json:"hedges"`
+	HedgeExtraRequestsPct float64 `json:"hedge_extra_requests_pct"`
+	// HedgeP99Ratio is the hedged p99 over the healthy p99 of the same
+	// cluster.
+	HedgeP99Ratio float64 `json:"hedge_p99_ratio"`
+
+	// Targets are issue 5's goals, checked on this run.
+	Targets  []Target `json:"targets"`
+	ElapsedS float64  `json:"elapsed_s"`
+}
+
+// Target is one goal and whether this run met it.
+type Target struct {
+	Name  string  `json:"name"`
+	Value float64 `json:"value"`
+	// Op is ">=" or "<=".
+	Op    string  `json:"op"`
+	Limit float64 `json:"limit"`
+	Met   bool    `json:"met"`
+}
+
+// Phase returns the phase called name.
+func (r *Result) Phase(name string) (Phase, bool) {
+	for _, p := range r.Phases {
+		if p.Name == name {
+			return p, true
+		}
+	}
+	return Phase{}, false
+}
+
+// finish computes the ratios and checks the targets.
+func (r *Result) finish() {
+	if r.IndexDocsPerSBleve > 0 {
+		r.IndexRatio = round(r.IndexDocsPerSShoal/r.IndexDocsPerSBleve, 3)
+	}
+	alias, _ := r.Phase("alias")
+	shoal, _ := r.Phase("shoal")
+	if alias.QPS > 0 {
+		r.QPSRatio = round(shoal.QPS/alias.QPS, 3)
+	}
+	if alias.P99Ms > 0 {
+		r.P99Ratio = round(shoal.P99Ms/alias.P99Ms, 3)
+	}
+	healthy, _ := r.Phase("tail_healthy")
+	hedged, _ := r.Phase("slow_replica_hedge")
+	if healthy.P99Ms > 0 {
+		r.HedgeP99Ratio = round(hedged.P99Ms/healthy.P99Ms, 3)
+	}
+	at := func(name string, v float64, op string, limit float64) {
+		met := v >= limit
+		if op == "<=" {
+			met = v <= limit
+		}
+		r.Targets = append(r.Targets, Target{Name: name, Value: v, Op: op, Limit: limit, Met: met})
+	}
+	at("index_ratio", r.IndexRatio, ">=", 0.6)
+	at("qps_ratio", r.QPSRatio, ">=", 0.8)
+	at("p99_ratio", r.P99Ratio, "<=", 1.5)
+	at("top10_agreement", r.Top10Agreement, ">=", 0.99)
+	at("hedge_p99_ratio", r.HedgeP99Ratio, "<=", 2)
+	at("hedge_extra_requests_pct", r.HedgeExtraRequestsPct, "<=", 10)
+}
+
+// Missed lists the targets this run did not meet.
+func (r *Result) Missed() []string {
+	var out []string
+	for _, t := range r.Targets {
+		if !t.Met {
+			out = append(out, t.Name)
+		}
+	}
+	return out
+}
+
+// MarshalJSON encodes the result as one flat object: the fields above plus,
+// for every phase, query_qps_<name>, p50_ms_<name>, p95_ms_<name>,
+// p99_ms_<name> and errors_<name>.
+func (r *Result) MarshalJSON() ([]byte, error) {
+	type plain Result
+	b, err := json.Marshal((*plain)(r))
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, err
+	}
+	for _, p := range r.Phases {
+		m["query_qps_"+p.Name] = p.QPS
+		m["p50_ms_"+p.Name] = p.P50Ms
+		m["p95_ms_"+p.Name] = p.P95Ms
+		m["p99_ms_"+p.Name] = p.P99Ms
+		m["errors_"+p.Name] = p.Errors
+	}
+	m["targets_missed"] = r.Missed()
+	return json.Marshal(m)
+}
+
+// engineLabels name the phases in the table.
+var engineLabels = map[string]string{
+	"bleve":                "bleve, 1 index",
+	"alias":                "bleve alias, N shards",
+	"shoal":                "shoal over NATS",
+	"http":                 "shoal over HTTP",
+	"tail_healthy":         "healthy",
+	"slow_replica_nohedge": "one slow copy, no hedging",
+	"slow_replica_hedge":   "one slow copy, hedging",
+}
+
+// WriteTable prints the result as a readable table.
+func (r *Result) WriteTable(w io.Writer) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Shoal bench: %d docs (%s), %d shards, %d searchers, %d queries, %d clients, %gs per phase, GOMAXPROCS %d\n\n",
+		r.Docs, r.Corpus, r.Shards, r.Searchers, r.Queries, r.Clients, r.DurationS, r.GOMAXPROCS)
+	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "indexing\tdocs/s\t")
+	fmt.Fprintf(tw, "bleve, 1 index, batches\t%.0f\t\n", r.IndexDocsPerSBleve)
+	fmt.Fprintf(tw, "bleve, %d indexes (alias)\t%.0f\t\n", r.Shards, r.IndexDocsPerSAlias)
+	fmt.Fprintf(tw, "shoal, HTTP bulk → searchable\t%.0f\t\n", r.IndexDocsPerSShoal)
+	fmt.Fprintf(tw, "shoal, replicas 2, %d searchers\t%.0f\t\n", r.TailSearchers, r.IndexDocsPerSShoalR2)
+	tw.Flush()
+	fmt.Fprintf(&b, "index_ratio (shoal/bleve) %.3f\n\n", r.IndexRatio)
+
+	tw = tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "queries, top 10\tclients\tq/s\tp50 ms\tp99 ms\tcpu ms/q\terrors\t")
+	for _, p := range r.Phases {
+		if strings.HasPrefix(p.Name, "tail_") || strings.HasPrefix(p.Name, "slow_") {
+			continue
+		}
+		label := engineLabels[strings.TrimSuffix(p.Name, "_1c")]
+		fmt.Fprintf(tw, "%s\t%d\t%.1f\t%.2f\t%.2f\t%.2f\t%d\t\n", label, p.Clients, p.QPS, p.P50Ms, p.P99Ms, p.CPUMsPerQuery, p.Errors)
+	}
+	tw.Flush()
+	fmt.Fprintf(&b, "qps_ratio (shoal/alias) %.3f   p99_ratio (shoal/alias) %.3f\n", r.QPSRatio, r.P99Ratio)
+	fmt.Fprintf(&b, "top10_agreement with 1 index over %d queries: shoal %.4f, alias %.4f\n\n", r.AgreementQueries, r.Top10Agreement, r.Top10AgreementAlias)
+
+	fmt.Fprintf(&b, "tail: replicas 2 on %d searchers, one searcher (%d shard copies) +%gms, hedge after %gms, %d queries\n",
+		r.TailSearchers, r.SlowCopies, r.SlowDelayMs, r.HedgeAfterMs, r.TailQueries)
+	tw = tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "shoal over NATS\tclients\tq/s\tp50 ms\tp99 ms\tcpu ms/q\terrors\t")
+	for _, p := range r.Phases {
+		if strings.HasPrefix(p.Name, "tail_") || strings.HasPrefix(p.Name, "slow_") {
+			fmt.Fprintf(tw, "%s\t%d\t%.1f\t%.2f\t%.2f\t%.2f\t%d\t\n", engineLabels[p.Name], p.Clients, p.QPS, p.P50Ms, p.P99Ms, p.CPUMsPerQuery, p.Errors)
+		}
+	}
+	tw.Flush()
+	fmt.Fprintf(&b, "hedged p99 / healthy p99 %.3f; extra requests %d of %d (%.2f%%)\n\n",
+		r.HedgeP99Ratio, r.Hedges, r.HedgeRequests-r.Hedges, r.HedgeExtraRequestsPct)
+
+	fmt.Fprintln(&b, "targets (issue 5):")
+	for _, t := range r.Targets {
+		mark := "ok  "
+		if !t.Met {
+			mark = "MISS"
+		}
+		fmt.Fprintf(&b, "  %s %-26s %10.3f %s %g\n", mark, t.Name, t.Value, t.Op, t.Limit)
+	}
+	fmt.Fprintf(&b, "elapsed %.1fs\n", r.ElapsedS)
+	_, err := io.WriteString(w, b.String())
+	return err
+}

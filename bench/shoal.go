@@ -1,0 +1,232 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sort"
+	"time"
+
+	"github.com/blevesearch/bleve/v2"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/shoal-search/shoal/client"
+	"github.com/shoal-search/shoal/cluster"
+	"github.com/shoal-search/shoal/coordinator"
+)
+
+// benchIndex is the name of the index the benchmark creates.
+const benchIndex = "bench"
+
+// shoal is an in-process Shoal cluster (embedded NATS, searcher nodes, a
+// frontend with its real HTTP server) and an HTTP client for it.
+type shoal struct {
+	c  *cluster.Cluster
+	cl *client.Client
+	hc *http.Client
+}
+
+// startShoal starts a cluster of searchers nodes in dir and waits until it
+// is ready.
+func startShoal(ctx context.Context, dir string, searchers int, log *slog.Logger) (*shoal, error) {
+	c, err := cluster.Start(ctx, cluster.Options{
+		DataDir:    dir,
+		NATSListen: "127.0.0.1:-1",
+		Searchers:  searchers,
+		Frontend:   cluster.FrontendOptions{HTTPAddr: "127.0.0.1:0"},
+		Logger:     log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("bench: start cluster: %w", err)
+	}
+	if err := c.WaitReady(ctx); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("bench: %w", err)
+	}
+	// One keep-alive connection per concurrent client: the default
+	// transport keeps only two idle connections per host.
+	hc := &http.Client{Transport: &http.Transport{
+		Proxy:               nil,
+		MaxIdleConns:        256,
+		MaxIdleConnsPerHost: 256,
+		IdleConnTimeout:     90 * time.Second,
+	}}
+	return &shoal{c: c, cl: client.New(c.URL(), client.WithHTTPClient(hc), client.WithUserAgent("shoal-bench")), hc: hc}, nil
+}
+
+func (s *shoal) close() error {
+	s.hc.CloseIdleConnections()
+	return s.c.Close()
+}
+
+// createIndex creates the benchmark index through the API and waits until
+// every copy of every shard is placed, caught up and known as such to the
+// coordinator.
+func (s *shoal) createIndex(ctx context.Context, shards, replicas int, mapping json.RawMessage) error {
+	err := s.cl.CreateIndex(ctx, benchIndex, client.IndexSettings{Shards: shards, Replicas: replicas, Mapping: mapping})
+	if err != nil {
+		return fmt.Errorf("bench: create index: %w", err)
+	}
+	return s.waitCopies(ctx, replicas)
+}
+
+// waitCopies waits until each shard of the benchmark index has replicas
+// copies that the catalog knows as caught up, so that the coordinator
+// spreads queries over all of them.
+func (s *shoal) waitCopies(ctx context.Context, replicas int) error {
+	cat := s.c.Frontend.Catalog
+	ready := func() bool {
+		m := cat.ShardMap(benchIndex)
+		if m == nil {
+			return false
+		}
+		for sh, nodes := range m.Copies {
+			if len(nodes) < replicas {
+				return false
+			}
+			for _, n := range nodes {
+				if st, ok := cat.Copy(n, benchIndex, sh); !ok || !st.CaughtUp {
+					return false
+				}
+			}
+		}
+		return true
+	}
+	for !ready() {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("bench: waiting for %d caught-up copies of every shard: %w", replicas, ctx.Err())
+		case <-cat.Changed():
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+// load sends the bulk bodies through the HTTP API, concurrency at a time,
+// every batch but the last with refresh=false; once they are all stored the
+// last goes with refresh=wait_for, which answers when its writes, and so
+// every earlier write to the shards it touches, are searchable. The clock
+// stops once the index reports all want documents.
+func (s *shoal) load(ctx context.Context, batches [][]byte, concurrency, want int) (time.Duration, error) {
+	start := time.Now()
+	send := func(ctx context.Context, b []byte, wait bool) error {
+		res, err := s.cl.Bulk(ctx, benchIndex, b, wait)
+		if err != nil {
+			return fmt.Errorf("bench: bulk: %w", err)
+		}
+		if res.Failed > 0 {
+			return fmt.Errorf("bench: bulk: %d documents failed, first: %+v", res.Failed, res.Errors[0])
+		}
+		return nil
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(max(1, concurrency))
+	for _, b := range batches[:len(batches)-1] {
+		g.Go(func() error { return send(gctx, b, false) })
+	}
+	if err := g.Wait(); err != nil {
+		return 0, err
+	}
+	if err := send(ctx, batches[len(batches)-1], true); err != nil {
+		return 0, err
+	}
+	for {
+		info, err := s.cl.GetIndex(ctx, benchIndex)
+		if err != nil {
+			return 0, fmt.Errorf("bench: index info: %w", err)
+		}
+		if info.Docs == uint64(want) {
+			return time.Since(start), nil
+		}
+		if info.Docs > uint64(want) {
+			return 0, fmt.Errorf("bench: the index holds %d documents, %d were sent", info.Docs, want)
+		}
+		select {
+		case <-ctx.Done():
+			return 0, fmt.Errorf("bench: %d of %d documents searchable: %w", info.Docs, want, ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// coordSearch queries through a coordinator directly: presearch (cached)
+// and search scattered to the searchers over NATS, merged. A shard that
+// does not answer fails the query.
+func coordSearch(co *coordinator.Coordinator) searchFunc {
+	return func(ctx context.Context, q string, size int) ([]hit, error) {
+		req := bleve.NewSearchRequestOptions(bleve.NewQueryStringQuery(q), size, 0, false)
+		res, err := co.Search(ctx, benchIndex, coordinator.Request{Search: req})
+		if err != nil {
+			return nil, err
+		}
+		out := make([]hit, len(res.Hits))
+		for i, h := range res.Hits {
+			out[i] = hit{id: h.ID, score: h.Score}
+		}
+		return out, nil
+	}
+}
+
+// httpSearch queries through the HTTP API (POST search) with the client
+// package.
+func (s *shoal) httpSearch() searchFunc {
+	return func(ctx context.Context, q string, size int) ([]hit, error) {
+		body, err := json.Marshal(map[string]any{
+			"query": map[string]string{"query": q}, "size": size, "allow_partial": false,
+		})
+		if err != nil {
+			return nil, err
+		}
+		res, err := s.cl.SearchJSON(ctx, benchIndex, body)
+		if err != nil {
+			return nil, err
+		}
+		if res.Partial {
+			return nil, errors.New("partial answer")
+		}
+		out := make([]hit, len(res.Hits))
+		for i, h := range res.Hits {
+			out[i] = hit{id: h.ID, score: h.Score}
+		}
+		return out, nil
+	}
+}
+
+// slowestCandidate picks the searcher slot to slow down: the node hosting
+// the fewest copies of the benchmark index (at least one), so that as few
+// shard copies as possible are slow. It returns the slot, the node's name
+// and the number of copies it hosts.
+func (s *shoal) slowestCandidate() (int, string, int, error) {
+	m := s.c.Frontend.Catalog.ShardMap(benchIndex)
+	if m == nil {
+		return 0, "", 0, errors.New("bench: the index is not placed")
+	}
+	hosted := map[string]int{}
+	for _, nodes := range m.Copies {
+		for _, n := range nodes {
+			hosted[n]++
+		}
+	}
+	names := make([]string, 0, len(hosted))
+	for n := range hosted {
+		names = append(names, n)
+	}
+	sort.Slice(names, func(i, j int) bool {
+		if hosted[names[i]] != hosted[names[j]] {
+			return hosted[names[i]] < hosted[names[j]]
+		}
+		return names[i] < names[j]
+	})
+	for _, name := range names {
+		for i := range s.c.Searchers() {
+			if n := s.c.Searcher(i); n != nil && n.Name() == name {
+				return i, name, hosted[name], nil
+			}
+		}
+	}
+	return 0, "", 0, errors.New("bench: no searcher hosts a copy")
+}
