@@ -460,7 +460,12 @@ func (r *replica) run(ctx context.Context) {
 }
 
 func (r *replica) consume(ctx context.Context) error {
-	stream, err := r.node.js.Stream(ctx, broker.StreamName(r.def.Name))
+	// Every JetStream API call gets a deadline: a reply lost while the
+	// broker restarts would otherwise block this copy forever (the ordered
+	// consumer's Info, for one, waits as long as its context).
+	apiCtx, cancel := context.WithTimeout(ctx, apiTimeout)
+	defer cancel()
+	stream, err := r.node.js.Stream(apiCtx, broker.StreamName(r.def.Name))
 	if err != nil {
 		return fmt.Errorf("stream: %w", err)
 	}
@@ -472,11 +477,11 @@ func (r *replica) consume(ctx context.Context) error {
 		cfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
 		cfg.OptStartSeq = applied + 1
 	}
-	cons, err := stream.OrderedConsumer(ctx, cfg)
+	cons, err := stream.OrderedConsumer(apiCtx, cfg)
 	if err != nil {
 		return fmt.Errorf("consumer: %w", err)
 	}
-	info, err := cons.Info(ctx)
+	info, err := cons.Info(apiCtx)
 	if err != nil {
 		return fmt.Errorf("consumer info: %w", err)
 	}
@@ -522,16 +527,34 @@ func (r *replica) consume(ctx context.Context) error {
 		}
 		batch = append(batch[:0], decodeWrite(first))
 		last := first
+		// Take what has arrived; while the stream says more is pending
+		// (a catch-up or a bulk load), wait briefly for it, since one
+		// large Bleve batch costs far less than many small ones.
+		linger := time.NewTimer(batchLinger)
 	drain:
 		for len(batch) < r.node.opts.BatchSize {
 			select {
 			case m := <-msgs:
 				batch = append(batch, decodeWrite(m))
 				last = m
+				continue
 			default:
+			}
+			if md, err := last.Metadata(); err != nil || md.NumPending == 0 {
 				break drain
 			}
+			select {
+			case m := <-msgs:
+				batch = append(batch, decodeWrite(m))
+				last = m
+			case <-linger.C:
+				break drain
+			case <-ctx.Done():
+				linger.Stop()
+				return ctx.Err()
+			}
 		}
+		linger.Stop()
 		if err := r.shard.Apply(batch); err != nil {
 			return err
 		}
@@ -543,6 +566,13 @@ func (r *replica) consume(ctx context.Context) error {
 		}
 	}
 }
+
+// apiTimeout bounds each JetStream API request a copy makes.
+const apiTimeout = 10 * time.Second
+
+// batchLinger is the longest a copy waits to fill a batch while its stream
+// has more writes pending.
+const batchLinger = 20 * time.Millisecond
 
 func decodeWrite(m jetstream.Msg) Write {
 	w := Write{Op: m.Headers().Get(broker.HeaderOp), ID: m.Headers().Get(broker.HeaderID), Doc: m.Data()}
