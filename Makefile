@@ -23,9 +23,12 @@ test: build
 test-short:
 	$(GO) test -short -count=1 $(PKGS)
 
-## bench: shoal against plain Bleve on the sample corpus (see shoal bench --help)
+## bench: shoal against plain Bleve on the sample corpus (see shoal bench --help);
+## extra flags go in BENCH_ARGS, e.g.
+##   make bench BENCH_ARGS="--corpus $(CORPUS) --docs 40000 --queries ../shared/corpus/queries-gcide.txt"
+BENCH_ARGS ?=
 bench: build
-	$(BIN) bench --json bench.json
+	$(BIN) bench --json bench.json $(BENCH_ARGS)
 
 fuzz:
 	$(GO) test ./indexer -run '^$$' -fuzz FuzzParseNDJSON -fuzztime 30s
@@ -39,6 +42,10 @@ vet:
 image:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-s -w' -o deploy/shoal ./cmd/shoal
 	docker build -t shoal:dev -f deploy/Dockerfile deploy
+
+## compose-test: compose.yaml on Docker, with containers killed and cut off (deploy/compose-test.sh)
+compose-test:
+	bash deploy/compose-test.sh
 
 clean:
 	rm -rf bin shoal-data deploy/shoal

@@ -9,13 +9,16 @@
 //   - top-10 query latency (p50, p99) and throughput, with one client and
 //     with several, of one Bleve index, of the same shards in separate
 //     Bleve indexes behind a bleve.IndexAlias, of Shoal's coordinator
-//     talking to the searchers over NATS, and of Shoal's HTTP API;
+//     talking to the searchers over NATS, and of Shoal's HTTP API — in
+//     alternating turns, so that other load on the machine weighs on each
+//     alike — with the process's CPU time and allocations per query;
 //   - the tail: with replicas: 2 and one searcher node (holding as few shard
 //     copies as possible) slowed by a fixed delay, the coordinator's p99
 //     without and with hedged requests, and how many extra requests hedging
 //     sent;
 //   - agreement: how often Shoal's top 10 equals the single index's, ties
-//     aside.
+//     aside (the single index is first merged into one segment, see
+//     forceMerge).
 //
 // The Result prints as a table and encodes as flat JSON for tracking.
 package bench
@@ -57,6 +60,11 @@ type Options struct {
 	Clients int
 	// Duration is the length of each timed query phase (default 10s).
 	Duration time.Duration
+	// Turn is how long one engine runs before the next takes over: the
+	// four engines are measured in turns so that they meet the same
+	// background load (default Duration/10, at least 250ms). With
+	// CPUProfile set, each phase runs in one piece.
+	Turn time.Duration
 	// Searchers is the number of searcher nodes of the main cluster
 	// (default min(Shards, 4)).
 	Searchers int
@@ -102,6 +110,10 @@ func (o *Options) setDefaults() {
 	if o.Duration <= 0 {
 		o.Duration = 10 * time.Second
 	}
+	if o.Turn <= 0 {
+		o.Turn = max(o.Duration/10, 250*time.Millisecond)
+	}
+	o.Turn = min(o.Turn, o.Duration)
 	if o.Searchers <= 0 {
 		o.Searchers = min(o.Shards, 4)
 	}
@@ -152,7 +164,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	began := time.Now()
 	r := &run{o: o, res: &Result{
 		Corpus: o.Corpus, Shards: o.Shards, Searchers: o.Searchers, Clients: o.Clients,
-		DurationS: o.Duration.Seconds(), GOMAXPROCS: runtime.GOMAXPROCS(0),
+		DurationS: o.Duration.Seconds(), TurnS: o.Turn.Seconds(), GOMAXPROCS: runtime.GOMAXPROCS(0),
 		TailSearchers: o.TailSearchers, SlowDelayMs: ms(o.SlowDelay),
 	}}
 	if r.res.Corpus == "" {
@@ -188,7 +200,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	r.logf("bench: %d documents (%s), %d queries, %d shards, %d clients, %s per phase",
 		len(r.docs), r.res.Corpus, len(r.queries), o.Shards, o.Clients, o.Duration)
 
-	if err := r.main(ctx); err != nil {
+	if err := r.indexAndQuery(ctx); err != nil {
 		return nil, err
 	}
 	if err := r.tail(ctx); err != nil {
@@ -199,8 +211,8 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	return r.res, nil
 }
 
-// main measures indexing and the four query paths.
-func (r *run) main(ctx context.Context) error {
+// indexAndQuery measures indexing, agreement and the four query paths.
+func (r *run) indexAndQuery(ctx context.Context) error {
 	o, res := r.o, r.res
 
 	// 1a. One Bleve index.
@@ -220,6 +232,7 @@ func (r *run) main(ctx context.Context) error {
 	}
 	defer single.Close()
 	waitIdle(ctx, idleWait)
+	// The reference for agreement: see forceMerge.
 	if err := forceMerge(ctx, single); err != nil {
 		return err
 	}
@@ -257,39 +270,55 @@ func (r *run) main(ctx context.Context) error {
 	waitIdle(ctx, idleWait)
 
 	// 2. Queries.
-	engines := []struct {
-		name string
-		fn   searchFunc
-	}{
+	engines := []engine{
 		{"bleve", bleveSearch(single, false)},
 		{"alias", bleveSearch(alias, true)},
 		{"shoal", coordSearch(sh.c.Frontend.Coordinator)},
 		{"http", sh.httpSearch()},
 	}
-	for _, e := range engines {
-		if e.name == "shoal" {
-			// 4. Agreement, which also warms the coordinator's
-			// statistics cache with every query.
-			ag, n := agreement(ctx, r.queries, engines[0].fn, engines[2].fn, engines[1].fn)
-			res.Top10Agreement, res.Top10AgreementAlias, res.AgreementQueries = ag[0], ag[1], n
-			r.logf("top-10 agreement with one index over %d queries: shoal %.4f, alias %.4f", n, ag[0], ag[1])
-		} else {
-			warm(ctx, r.queries, 100, e.fn)
+	warm(ctx, r.queries, 100, engines[0].fn)
+	warm(ctx, r.queries, 100, engines[1].fn)
+	// 4. Agreement, which also warms the coordinator's statistics cache
+	// with every query.
+	ag, n := agreement(ctx, r.queries, engines[0].fn, engines[2].fn, engines[1].fn)
+	res.Top10Agreement, res.Top10AgreementAlias, res.AgreementQueries = ag[0], ag[1], n
+	r.logf("top-10 agreement with one index over %d queries: shoal %.4f, alias %.4f", n, ag[0], ag[1])
+	warm(ctx, r.queries, 100, engines[3].fn)
+	for _, clients := range []int{1, o.Clients} {
+		suffix := ""
+		if clients == 1 {
+			suffix = "_1c"
 		}
-		for _, clients := range []int{1, o.Clients} {
-			name := e.name
-			if clients == 1 {
-				name += "_1c"
+		if o.CPUProfile != "" {
+			// A CPU profile covers the whole process: one engine at a
+			// time, each phase in one piece.
+			for _, e := range engines {
+				if err := r.phase(ctx, "query-"+e.name+suffix, e.name+suffix, clients, r.queries, e.fn); err != nil {
+					return err
+				}
 			}
-			var p Phase
-			_ = profile(o.CPUProfile, "query-"+name, func() error {
-				p = runPhase(ctx, name, clients, o.Duration, r.queries, e.fn)
-				return nil
-			})
+			continue
+		}
+		for _, p := range runInterleaved(ctx, engines, suffix, clients, o.Duration, o.Turn, r.queries) {
 			res.Phases = append(res.Phases, p)
 			r.logPhase(p)
 		}
 	}
+	return ctx.Err()
+}
+
+// phase runs one timed query phase (profiled as profName) and records it.
+func (r *run) phase(ctx context.Context, profName, name string, clients int, queries []string, fn searchFunc) error {
+	var p Phase
+	err := profile(r.o.CPUProfile, profName, func() error {
+		p = runPhase(ctx, name, clients, r.o.Duration, queries, fn)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	r.res.Phases = append(r.res.Phases, p)
+	r.logPhase(p)
 	return ctx.Err()
 }
 
@@ -328,9 +357,10 @@ func (r *run) tail(ctx context.Context) error {
 	res.TailQueries = len(queries)
 	plain := sh.c.Frontend.Coordinator
 	warm(ctx, queries, len(queries), coordSearch(plain))
-	healthy := runPhase(ctx, "tail_healthy", o.Clients, o.Duration, queries, coordSearch(plain))
-	res.Phases = append(res.Phases, healthy)
-	r.logPhase(healthy)
+	if err := r.phase(ctx, "tail-healthy", "tail_healthy", o.Clients, queries, coordSearch(plain)); err != nil {
+		return err
+	}
+	healthy, _ := res.Phase("tail_healthy")
 
 	hedgeAfter := o.HedgeAfter
 	if hedgeAfter <= 0 {
@@ -358,22 +388,14 @@ func (r *run) tail(ctx context.Context) error {
 	r.logf("tail   searcher %s (%d of %d shard copies) answers %s late; hedging after %s",
 		node, copies, 2*o.Shards, o.SlowDelay, hedgeAfter)
 
-	var p Phase
-	_ = profile(o.CPUProfile, "tail-nohedge", func() error {
-		p = runPhase(ctx, "slow_replica_nohedge", o.Clients, o.Duration, queries, coordSearch(plain))
-		return nil
-	})
-	res.Phases = append(res.Phases, p)
-	r.logPhase(p)
-
+	if err := r.phase(ctx, "tail-nohedge", "slow_replica_nohedge", o.Clients, queries, coordSearch(plain)); err != nil {
+		return err
+	}
 	req0, hedges0 := hedging.Counters()
-	_ = profile(o.CPUProfile, "tail-hedge", func() error {
-		p = runPhase(ctx, "slow_replica_hedge", o.Clients, o.Duration, queries, coordSearch(hedging))
-		return nil
-	})
+	if err := r.phase(ctx, "tail-hedge", "slow_replica_hedge", o.Clients, queries, coordSearch(hedging)); err != nil {
+		return err
+	}
 	req1, hedges1 := hedging.Counters()
-	res.Phases = append(res.Phases, p)
-	r.logPhase(p)
 	res.HedgeRequests, res.Hedges = req1-req0, hedges1-hedges0
 	if sent := res.HedgeRequests - res.Hedges; sent > 0 {
 		res.HedgeExtraRequestsPct = round(100*float64(res.Hedges)/float64(sent), 2)

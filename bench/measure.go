@@ -23,7 +23,8 @@ type hit struct {
 type searchFunc func(ctx context.Context, q string, size int) ([]hit, error)
 
 // Phase is the outcome of one timed query phase: Clients goroutines each
-// running queries back to back for the phase's duration.
+// running queries back to back for the phase's duration (in one piece or
+// in turns, see runInterleaved).
 type Phase struct {
 	// Name is the phase's key in the JSON report: the engine ("bleve",
 	// "alias", "shoal", "http"), with "_1c" for the one-client run, or a
@@ -37,9 +38,13 @@ type Phase struct {
 	P99Ms   float64 `json:"p99_ms"`
 	MaxMs   float64 `json:"max_ms"`
 	// CPUMsPerQuery is the process's CPU time (every component of the
-	// engine, and the clients) per answered query: unlike the latencies it
-	// hardly depends on what else runs on the machine.
+	// engine, and the clients) per answered query: the cost of a query,
+	// much less sensitive than latency to other load on the machine.
 	CPUMsPerQuery float64 `json:"cpu_ms_per_query"`
+	// CPUCores is the process's average CPU use in the phase, in cores:
+	// below GOMAXPROCS with many clients, the phase waited (on locks, on
+	// the network, or for a CPU another process held).
+	CPUCores float64 `json:"cpu_cores"`
 	// AllocsPerQuery and KBPerQuery are the heap allocations of the whole
 	// process per answered query.
 	AllocsPerQuery float64 `json:"allocs_per_query"`
@@ -50,74 +55,143 @@ type Phase struct {
 	FirstError string `json:"first_error,omitempty"`
 }
 
-// runPhase runs queries on fn from clients goroutines for d. Client i
-// starts at query i·len/clients and walks the list round. Latencies of
-// answered queries give the percentiles; QPS counts answered queries over
-// the phase's wall time.
-func runPhase(ctx context.Context, name string, clients int, d time.Duration, queries []string, fn searchFunc) Phase {
+// engine is a search path under test.
+type engine struct {
+	name string
+	fn   searchFunc
+}
+
+// phaseRun accumulates one phase's measurements over its turns.
+type phaseRun struct {
+	lat      []time.Duration
+	errs     int
+	firstErr error
+	next     []int // each client's next query
+	elapsed  time.Duration
+	cpu      time.Duration
+	cpuOK    bool
+	objs     uint64
+	bytes    uint64
+}
+
+// turn runs queries on fn from len(pr.next) clients for d. Each client
+// goes on with the query after the one it ran last.
+func (pr *phaseRun) turn(ctx context.Context, d time.Duration, queries []string, fn searchFunc) {
 	type clientOut struct {
 		lat      []time.Duration
 		errs     int
 		firstErr error
 	}
-	outs := make([]clientOut, clients)
+	outs := make([]clientOut, len(pr.next))
 	cpu0, cpuOK := cpuTime()
 	objs0, bytes0 := heapAllocs()
 	start := time.Now()
 	stop := start.Add(d)
 	var wg sync.WaitGroup
-	for i := range clients {
+	for i := range pr.next {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
 			o := &outs[i]
-			k := i * len(queries) / clients
 			for ctx.Err() == nil {
 				t0 := time.Now()
 				if !t0.Before(stop) {
 					return
 				}
-				_, err := fn(ctx, queries[k%len(queries)], 10)
-				if err != nil {
+				q := queries[pr.next[i]%len(queries)]
+				pr.next[i]++
+				if _, err := fn(ctx, q, 10); err != nil {
 					o.errs++
 					if o.firstErr == nil {
-						o.firstErr = fmt.Errorf("%q: %w", queries[k%len(queries)], err)
+						o.firstErr = fmt.Errorf("%q: %w", q, err)
 					}
 				} else {
 					o.lat = append(o.lat, time.Since(t0))
 				}
-				k++
 			}
 		}(i)
 	}
 	wg.Wait()
-	elapsed := time.Since(start)
+	pr.elapsed += time.Since(start)
 	cpu1, _ := cpuTime()
 	objs1, bytes1 := heapAllocs()
-	var all []time.Duration
-	p := Phase{Name: name, Clients: clients}
+	pr.cpu += cpu1 - cpu0
+	pr.cpuOK = cpuOK
+	pr.objs += objs1 - objs0
+	pr.bytes += bytes1 - bytes0
 	for _, o := range outs {
-		all = append(all, o.lat...)
-		p.Errors += o.errs
-		if o.firstErr != nil && p.FirstError == "" {
-			p.FirstError = o.firstErr.Error()
+		pr.lat = append(pr.lat, o.lat...)
+		pr.errs += o.errs
+		if pr.firstErr == nil {
+			pr.firstErr = o.firstErr
 		}
 	}
+}
+
+// phase summarises the run: latencies of answered queries give the
+// percentiles; QPS counts answered queries over the wall time of its turns.
+func (pr *phaseRun) phase(name string) Phase {
+	all := pr.lat
 	slices.Sort(all)
-	p.Queries = len(all)
-	p.QPS = round(float64(len(all))/elapsed.Seconds(), 1)
+	p := Phase{Name: name, Clients: len(pr.next), Queries: len(all), Errors: pr.errs}
+	if pr.firstErr != nil {
+		p.FirstError = pr.firstErr.Error()
+	}
+	if pr.elapsed > 0 {
+		p.QPS = round(float64(len(all))/pr.elapsed.Seconds(), 1)
+	}
 	p.P50Ms = percentileMs(all, 0.50)
 	p.P95Ms = percentileMs(all, 0.95)
 	p.P99Ms = percentileMs(all, 0.99)
 	p.MaxMs = percentileMs(all, 1)
 	if len(all) > 0 {
-		p.AllocsPerQuery = round(float64(objs1-objs0)/float64(len(all)), 0)
-		p.KBPerQuery = round(float64(bytes1-bytes0)/1024/float64(len(all)), 1)
+		p.AllocsPerQuery = round(float64(pr.objs)/float64(len(all)), 0)
+		p.KBPerQuery = round(float64(pr.bytes)/1024/float64(len(all)), 1)
 	}
-	if cpuOK && len(all) > 0 {
-		p.CPUMsPerQuery = round(float64(cpu1-cpu0)/float64(time.Millisecond)/float64(len(all)), 3)
+	if pr.cpuOK && pr.elapsed > 0 {
+		p.CPUCores = round(float64(pr.cpu)/float64(pr.elapsed), 2)
+	}
+	if pr.cpuOK && len(all) > 0 {
+		p.CPUMsPerQuery = round(float64(pr.cpu)/float64(time.Millisecond)/float64(len(all)), 3)
 	}
 	return p
+}
+
+func newPhaseRun(clients, queries int) *phaseRun {
+	pr := &phaseRun{next: make([]int, clients)}
+	for i := range pr.next {
+		pr.next[i] = i * queries / clients // spread the clients over the list
+	}
+	return pr
+}
+
+// runPhase runs queries on fn from clients goroutines for d, each client
+// walking the list round from its own starting point.
+func runPhase(ctx context.Context, name string, clients int, d time.Duration, queries []string, fn searchFunc) Phase {
+	pr := newPhaseRun(clients, len(queries))
+	pr.turn(ctx, d, queries, fn)
+	return pr.phase(name)
+}
+
+// runInterleaved measures several engines with the same clients for d each,
+// in turns of at most turn: engine 1, engine 2, …, engine 1, … On a machine
+// shared with other work, each engine then meets the same background load
+// on average, and their ratios mean something. Phase names get suffix.
+func runInterleaved(ctx context.Context, engines []engine, suffix string, clients int, d, turn time.Duration, queries []string) []Phase {
+	runs := make([]*phaseRun, len(engines))
+	for i := range runs {
+		runs[i] = newPhaseRun(clients, len(queries))
+	}
+	for left := d; left > 0 && ctx.Err() == nil; left -= turn {
+		for i, e := range engines {
+			runs[i].turn(ctx, min(turn, left), queries, e.fn)
+		}
+	}
+	out := make([]Phase, len(engines))
+	for i, e := range engines {
+		out[i] = runs[i].phase(e.name + suffix)
+	}
+	return out
 }
 
 // heapAllocs reports the objects and bytes allocated on the heap so far.

@@ -17,6 +17,7 @@ type Result struct {
 	Queries    int     `json:"queries"`
 	Clients    int     `json:"clients"`
 	DurationS  float64 `json:"duration_s"`
+	TurnS      float64 `json:"turn_s"`
 	GOMAXPROCS int     `json:"gomaxprocs"`
 
 	// Indexing throughput, documents per second.
@@ -177,13 +178,14 @@ func (r *Result) WriteTable(w io.Writer) error {
 	fmt.Fprintf(&b, "index_ratio (shoal/bleve) %.3f\n\n", r.IndexRatio)
 
 	tw = tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "queries, top 10\tclients\tq/s\tp50 ms\tp99 ms\tcpu ms/q\terrors\t")
-	for _, p := range r.Phases {
-		if strings.HasPrefix(p.Name, "tail_") || strings.HasPrefix(p.Name, "slow_") {
+	fmt.Fprintln(tw, "queries, top 10\tclients\tq/s\tp50 ms\tp99 ms\tcpu ms/q\tcores\terrors\t")
+	for _, name := range []string{"bleve_1c", "bleve", "alias_1c", "alias", "shoal_1c", "shoal", "http_1c", "http"} {
+		p, ok := r.Phase(name)
+		if !ok {
 			continue
 		}
 		label := engineLabels[strings.TrimSuffix(p.Name, "_1c")]
-		fmt.Fprintf(tw, "%s\t%d\t%.1f\t%.2f\t%.2f\t%.2f\t%d\t\n", label, p.Clients, p.QPS, p.P50Ms, p.P99Ms, p.CPUMsPerQuery, p.Errors)
+		fmt.Fprintf(tw, "%s\t%d\t%.1f\t%.2f\t%.2f\t%.2f\t%.2f\t%d\t\n", label, p.Clients, p.QPS, p.P50Ms, p.P99Ms, p.CPUMsPerQuery, p.CPUCores, p.Errors)
 	}
 	tw.Flush()
 	fmt.Fprintf(&b, "qps_ratio (shoal/alias) %.3f   p99_ratio (shoal/alias) %.3f\n", r.QPSRatio, r.P99Ratio)
@@ -192,10 +194,10 @@ func (r *Result) WriteTable(w io.Writer) error {
 	fmt.Fprintf(&b, "tail: replicas 2 on %d searchers, one searcher (%d shard copies) +%gms, hedge after %gms, %d queries\n",
 		r.TailSearchers, r.SlowCopies, r.SlowDelayMs, r.HedgeAfterMs, r.TailQueries)
 	tw = tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "shoal over NATS\tclients\tq/s\tp50 ms\tp99 ms\tcpu ms/q\terrors\t")
+	fmt.Fprintln(tw, "shoal over NATS\tclients\tq/s\tp50 ms\tp99 ms\tcpu ms/q\tcores\terrors\t")
 	for _, p := range r.Phases {
 		if strings.HasPrefix(p.Name, "tail_") || strings.HasPrefix(p.Name, "slow_") {
-			fmt.Fprintf(tw, "%s\t%d\t%.1f\t%.2f\t%.2f\t%.2f\t%d\t\n", engineLabels[p.Name], p.Clients, p.QPS, p.P50Ms, p.P99Ms, p.CPUMsPerQuery, p.Errors)
+			fmt.Fprintf(tw, "%s\t%d\t%.1f\t%.2f\t%.2f\t%.2f\t%.2f\t%d\t\n", engineLabels[p.Name], p.Clients, p.QPS, p.P50Ms, p.P99Ms, p.CPUMsPerQuery, p.CPUCores, p.Errors)
 		}
 	}
 	tw.Flush()

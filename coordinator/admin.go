@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 	"sync"
 	"time"
 
@@ -120,11 +121,12 @@ func (c *Coordinator) IndexInfo(ctx context.Context, index string) (*IndexInfo, 
 }
 
 func sortStats(s []ShardStat) {
-	for i := 1; i < len(s); i++ {
-		for j := i; j > 0 && (s[j].Shard < s[j-1].Shard || (s[j].Shard == s[j-1].Shard && s[j].Node < s[j-1].Node)); j-- {
-			s[j], s[j-1] = s[j-1], s[j]
+	sort.Slice(s, func(i, j int) bool {
+		if s[i].Shard != s[j].Shard {
+			return s[i].Shard < s[j].Shard
 		}
-	}
+		return s[i].Node < s[j].Node
+	})
 }
 
 // NodeInfo is a searcher node as the cluster sees it.

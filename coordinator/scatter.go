@@ -111,9 +111,6 @@ func (c *Coordinator) ask(ctx context.Context, index string, shard int, op strin
 				err = broker.DecodeReply(r.msg, v)
 			}
 			if err == nil {
-				if r.node == "" {
-					r.node = r.msg.Header.Get("Shoal-Node")
-				}
 				return r.node, nil
 			}
 			lastErr = err

@@ -306,6 +306,13 @@ func TestKillSearcherAnswersPartialAtOnce(t *testing.T) {
 		t.Fatalf("sample corpus has only %d documents", len(ids))
 	}
 	mustFull(t, search(ctx, c.Client, index, "http client", 2*time.Second, true), shards)
+	// Sample ids hold slashes (go:net/http.Client.Do): fetch one by id.
+	if i := slices.IndexFunc(ids, func(id string) bool { return strings.Contains(id, "/") }); i >= 0 {
+		doc, err := c.Client.GetDoc(ctx, index, ids[i])
+		if err != nil || !bytes.Contains(doc, []byte(ids[i])) {
+			t.Errorf("GET document %q: %v %.100s", ids[i], err, doc)
+		}
+	}
 
 	_, _, byNode := placement(ctx, t, c.Client, index)
 	victim := ""
@@ -525,11 +532,28 @@ func head(s []string) string {
 	return s[0]
 }
 
-// TestHealRestoresFullCoverage kills a searcher for good and measures how
-// long until every shard is served again at full coverage by the other
-// nodes (the coordinator runs with --node-timeout 2s --heal-after 6s).
+// TestHealRestoresFullCoverage takes a searcher away for good, killed
+// (SIGKILL) or stopped cleanly (SIGTERM: it removes its own heartbeat), and
+// measures how long until every shard is served again at full coverage by
+// the other nodes (the coordinator runs with --node-timeout 2s
+// --heal-after 6s).
 func TestHealRestoresFullCoverage(t *testing.T) {
 	skipShort(t)
+	for _, tt := range []struct {
+		name string
+		how  string
+		stop func(*Proc, testing.TB)
+	}{
+		{"kill", "kill -9", (*Proc).Kill},
+		{"stop", "SIGTERM", (*Proc).Stop},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			testHeal(t, tt.how, tt.stop)
+		})
+	}
+}
+
+func testHeal(t *testing.T, how string, stop func(*Proc, testing.TB)) {
 	const healAfter = 6 * time.Second
 	c := StartCluster(t, shoalBin, Options{NodeTimeout: 2 * time.Second, HealAfter: healAfter})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -546,41 +570,41 @@ func TestHealRestoresFullCoverage(t *testing.T) {
 		t.Fatalf("%s holds no shard: %v", victim, byNode)
 	}
 
-	c.Searcher(t, victim).Kill(t)
-	killed := time.Now()
+	stop(c.Searcher(t, victim), t)
+	gone := time.Now()
 	r := search(ctx, c.Client, index, "http client", 2*time.Second, true)
 	if r.err != nil || !r.res.Partial {
-		t.Fatalf("right after kill -9 of %s: err=%v partial=%v; want a partial answer", victim, r.err, r.res != nil && r.res.Partial)
+		t.Fatalf("right after %s of %s: err=%v partial=%v; want a partial answer", how, victim, r.err, r.res != nil && r.res.Partial)
 	}
 	// Full coverage: /readyz answers 200 again after it noticed the loss,
 	// and a search is answered by every shard.
 	var unready, full time.Duration
-	deadline, stop := context.WithTimeout(ctx, healAfter+15*time.Second)
-	defer stop()
+	deadline, cancelWait := context.WithTimeout(ctx, healAfter+15*time.Second)
+	defer cancelWait()
 	poll(deadline, t, "full coverage after the node loss", func() (bool, string) {
 		ok, state := c.Ready(ctx)
 		if !ok && unready == 0 {
-			unready = time.Since(killed)
+			unready = time.Since(gone)
 		}
 		if !ok || unready == 0 {
 			return false, state
 		}
-		r := search(ctx, c.Client, index, queryOf(int(time.Since(killed))), 2*time.Second, true)
+		r := search(ctx, c.Client, index, queryOf(int(time.Since(gone))), 2*time.Second, true)
 		if r.err != nil || r.res.Partial || r.res.Shards.Successful != shards {
 			return false, fmt.Sprintf("search: %v %+v", r.err, r.res)
 		}
-		full = time.Since(killed)
+		full = time.Since(gone)
 		return true, ""
 	})
-	t.Logf("time to full coverage after kill -9 of %s (shards %v; node-timeout 2s, heal-after %v): /readyz 503 after %v, full coverage (readyz 200, partial:false) after %v",
-		victim, lost, healAfter, unready.Round(time.Millisecond), full.Round(time.Millisecond))
+	t.Logf("time to full coverage after %s of %s (shards %v; node-timeout 2s, heal-after %v): /readyz 503 after %v, full coverage (readyz 200, partial:false) after %v",
+		how, victim, lost, healAfter, unready.Round(time.Millisecond), full.Round(time.Millisecond))
 	if full < healAfter {
 		t.Errorf("full coverage after %v, before heal-after %v: was the node really gone?", full, healAfter)
 	}
 
 	info, _, after := placement(ctx, t, c.Client, index)
 	if len(after[victim]) > 0 {
-		t.Errorf("dead node %s still holds shards %v", victim, after[victim])
+		t.Errorf("departed node %s still holds shards %v", victim, after[victim])
 	}
 	if info.Docs != uint64(len(ids)) {
 		t.Errorf("index holds %d documents after healing, want %d", info.Docs, len(ids))
@@ -590,11 +614,12 @@ func TestHealRestoresFullCoverage(t *testing.T) {
 	}
 }
 
-// TestBulkLoadSurvivesKills bulk-loads synthetic documents into an index
-// with two copies of every shard while a searcher (twice) and the
-// coordinator are killed with SIGKILL and restarted. Afterwards the count
-// is exact, every acknowledged document can be fetched and found, and both
-// copies of every shard hold the same documents.
+// TestBulkLoadSurvivesKills bulk-loads synthetic documents (10,000; 50,000
+// with SHOAL_E2E_FULL=1) into an index with two copies of every shard while
+// searchers (twice), the coordinator and the broker (the only one, so all
+// clients reconnect) are killed with SIGKILL and restarted. Afterwards the
+// count is exact, every acknowledged document can be fetched and found, and
+// both copies of every shard hold the same documents.
 func TestBulkLoadSurvivesKills(t *testing.T) {
 	skipShort(t)
 	n := 10_000
@@ -665,17 +690,11 @@ func TestBulkLoadSurvivesKills(t *testing.T) {
 
 	// Wait until every copy of every shard has caught up.
 	var info *client.IndexInfo
-	lastLog := time.Now()
 	poll(ctx, t, "every copy to catch up", func() (bool, string) {
 		var err error
 		info, err = c.Client.GetIndex(ctx, index)
 		if err != nil {
 			return false, err.Error()
-		}
-		if os.Getenv("DEBUGX") != "" && time.Since(lastLog) > 10*time.Second {
-			lastLog = time.Now()
-			t.Logf("%v %s", time.Since(start).Round(time.Millisecond), copySummary(info))
-			dumpConsumers(t, c.NATSURL, "SHOAL_crash")
 		}
 		return converged(info, shards, uint64(n))
 	})

@@ -107,6 +107,24 @@ func (p *Proc) Kill(t testing.TB) {
 	}
 }
 
+// Stop sends SIGTERM, as `docker stop` or a service manager would, and
+// waits until the process has exited.
+func (p *Proc) Stop(t testing.TB) {
+	t.Helper()
+	p.mu.Lock()
+	cmd, done := p.cmd, p.done
+	p.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-done:
+	case <-time.After(15 * time.Second):
+		t.Fatalf("%s: still running 15s after SIGTERM", p.Name)
+	}
+}
+
 // Running reports whether the process is alive.
 func (p *Proc) Running() bool {
 	p.mu.Lock()

@@ -122,7 +122,9 @@ func TestBrowser(t *testing.T) {
 	})
 
 	t.Run("QueryShowsExpectedHit", func(t *testing.T) {
+		t0 := time.Now()
 		want := api.search(ctx, t, map[string]any{"query": map[string]any{"query": "http client"}, "size": 10})
+		t.Logf("first API search for \"http client\" took %v", time.Since(t0).Round(time.Millisecond))
 		if len(want.Hits) == 0 {
 			t.Fatal("the API finds nothing for \"http client\"")
 		}

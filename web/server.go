@@ -13,6 +13,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -68,6 +69,9 @@ func New(cat *catalog.Catalog, coord *coordinator.Coordinator, ix *indexer.Index
 	r := gin.New()
 	r.Use(gin.Recovery(), s.limitBody)
 	r.HandleMethodNotAllowed = true
+	// Route on the escaped path, so that a document id holding a slash
+	// (sent as %2F, e.g. go:net%2Fhttp.Client) stays one path segment.
+	r.UseRawPath = true
 	r.NoRoute(func(c *gin.Context) {
 		s.fail(c, http.StatusNotFound, "not_found", "no such route: "+c.Request.Method+" "+c.Request.URL.Path)
 	})
@@ -321,11 +325,7 @@ func (s *Server) bulk(c *gin.Context) {
 }
 
 func sortDocErrors(errs []indexer.DocError) {
-	for i := 1; i < len(errs); i++ {
-		for j := i; j > 0 && errs[j].Line < errs[j-1].Line; j-- {
-			errs[j], errs[j-1] = errs[j-1], errs[j]
-		}
-	}
+	sort.SliceStable(errs, func(i, j int) bool { return errs[i].Line < errs[j].Line })
 }
 
 func (s *Server) putDoc(c *gin.Context) {

@@ -26,7 +26,10 @@ top-10 queries (p50, p99, QPS; 1 client and --clients clients) on one Bleve
 index, on the same shards behind a bleve.IndexAlias, on Shoal's coordinator
 over NATS and on Shoal's HTTP API; the p99 with one slow searcher with and
 without hedged requests; and how often Shoal's top 10 equals one index's.
-Prints a table and, with --json, writes the figures as flat JSON.`,
+The four query paths are measured in alternating turns, so that background
+load on a shared machine weighs on each alike (with --cpuprofile, one after
+the other, one profile per phase). Prints a table and, with --json, writes
+the figures as flat JSON.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Progress = os.Stderr
@@ -60,6 +63,7 @@ Prints a table and, with --json, writes the figures as flat JSON.`,
 	f.IntVar(&o.Docs, "docs", 0, "read at most this many documents (0 = all)")
 	f.IntVar(&o.Clients, "clients", 8, "concurrent clients of the multi-client query phases")
 	f.DurationVar(&o.Duration, "duration", 10*time.Second, "length of each timed query phase")
+	f.DurationVar(&o.Turn, "turn", 0, "engines are measured in alternating turns of this length (0 = duration/10, at least 250ms)")
 	f.IntVar(&o.Searchers, "searchers", 0, "searcher nodes of the main cluster (0 = min(shards, 4))")
 	f.IntVar(&o.TailSearchers, "tail-searchers", 0, "searcher nodes of the replicas-2 tail cluster (0 = min(2×shards, 16))")
 	f.IntVar(&o.TailQueries, "tail-queries", 200, "queries used by the tail phases")
