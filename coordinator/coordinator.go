@@ -69,7 +69,6 @@ type Coordinator struct {
 	opts  Options
 	cache *statsCache
 	sf    singleflight.Group
-	rr    atomic.Uint64
 	terms *termSets
 
 	// Counters for the hedging benchmark.

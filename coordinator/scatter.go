@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -35,7 +36,7 @@ func (c *Coordinator) copiesOf(index string, shard int) []string {
 		}
 	}
 	if len(ready) > 1 {
-		k := int(c.rr.Add(1) % uint64(len(ready)))
+		k := rand.IntN(len(ready)) // independent per shard and query
 		ready = append(ready[k:], ready[:k]...)
 	}
 	return append(ready, other...)

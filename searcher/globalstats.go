@@ -218,7 +218,7 @@ func withGlobalStats(ctx context.Context, req *bleve.SearchRequest, st *broker.G
 		DocCount:         float64(st.DocCount),
 		FieldCardinality: fields,
 	}
-	if len(st.Terms) > 0 {
+	if len(st.Terms) > 0 && expands(req.Query) {
 		fts := make(search.FieldTermSynonymMap, len(st.Terms))
 		for f, terms := range st.Terms {
 			m := make(map[string][]string, len(terms))
@@ -230,4 +230,45 @@ func withGlobalStats(ctx context.Context, req *bleve.SearchRequest, st *broker.G
 		ctx = context.WithValue(ctx, search.FieldTermSynonymMapKey, fts)
 	}
 	return ctx
+}
+
+// expands reports whether q may expand terms against the term dictionary
+// (prefix, wildcard, regexp and fuzzy queries, fuzzy match queries). Only
+// then are the globally known terms handed to Bleve's expansion code;
+// plain terms need no help, and wrapping each of them would cost time.
+// Query types it does not know count as expanding.
+func expands(q query.Query) bool {
+	switch q := q.(type) {
+	case nil:
+		return false
+	case *query.QueryStringQuery:
+		parsed, err := q.Parse()
+		return err != nil || expands(parsed)
+	case *query.BooleanQuery:
+		return expands(q.Must) || expands(q.Should) || expands(q.MustNot) || expands(q.Filter)
+	case *query.ConjunctionQuery:
+		for _, c := range q.Conjuncts {
+			if expands(c) {
+				return true
+			}
+		}
+		return false
+	case *query.DisjunctionQuery:
+		for _, d := range q.Disjuncts {
+			if expands(d) {
+				return true
+			}
+		}
+		return false
+	case *query.MatchQuery:
+		return q.Fuzziness != 0
+	case *query.MatchPhraseQuery:
+		return q.Fuzziness != 0
+	case *query.TermQuery, *query.PhraseQuery, *query.MultiPhraseQuery, *query.MatchAllQuery,
+		*query.MatchNoneQuery, *query.NumericRangeQuery, *query.DateRangeQuery, *query.DocIDQuery,
+		*query.BoolFieldQuery:
+		return false
+	default:
+		return true
+	}
 }

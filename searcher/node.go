@@ -77,7 +77,7 @@ type Node struct {
 	js    jetstream.JetStream
 	meta  *broker.Meta
 	log   *slog.Logger
-	sem   chan struct{}
+	work  chan func() // requests for the worker pool
 	delay atomic.Int64
 
 	ctx    context.Context
@@ -113,7 +113,7 @@ func Start(ctx context.Context, nc *nats.Conn, opts Options) (*Node, error) {
 		js:     js,
 		meta:   meta,
 		log:    opts.Logger.With("node", opts.Name),
-		sem:    make(chan struct{}, opts.Concurrency),
+		work:   make(chan func()),
 		ctx:    nctx,
 		cancel: cancel,
 		copies: make(map[copyKey]*replica),
@@ -129,7 +129,10 @@ func Start(ctx context.Context, nc *nats.Conn, opts Options) (*Node, error) {
 		cancel()
 		return nil, fmt.Errorf("searcher: watch placement: %w", err)
 	}
-	n.wg.Add(2)
+	n.wg.Add(2 + opts.Concurrency)
+	for i := 0; i < opts.Concurrency; i++ {
+		go n.worker()
+	}
 	go n.heartbeatLoop()
 	go n.placementLoop(watcher)
 	return n, nil
@@ -338,20 +341,28 @@ func (n *Node) openCopy(def *broker.IndexDef, shard int) (*replica, error) {
 	return r, nil
 }
 
-// dispatch runs h for req on its own goroutine, bounded by the node's
-// concurrency; the subscription goroutine waits for a free slot, which
-// pushes back on a flood of requests.
+// dispatch hands req to the node's worker pool; the subscription goroutine
+// waits for a free worker, which pushes back on a flood of requests.
 func (n *Node) dispatch(h func(micro.Request)) micro.HandlerFunc {
 	return func(req micro.Request) {
 		select {
-		case n.sem <- struct{}{}:
+		case n.work <- func() { h(asyncRequest{Request: req, nc: n.nc}) }:
+		case <-n.ctx.Done():
+		}
+	}
+}
+
+// worker runs requests until the node closes. A fixed pool keeps its
+// goroutines' grown stacks instead of growing a new one per request.
+func (n *Node) worker() {
+	defer n.wg.Done()
+	for {
+		select {
+		case f := <-n.work:
+			f()
 		case <-n.ctx.Done():
 			return
 		}
-		go func() {
-			defer func() { <-n.sem }()
-			h(asyncRequest{Request: req, nc: n.nc})
-		}()
 	}
 }
 
