@@ -7,8 +7,11 @@
 // that come at once and name the missing shards, failover to replicas,
 // self-healing placement, and bulk loads that lose and duplicate nothing.
 //
-// This file holds the process harness; the tests are in e2e_test.go. They
-// are skipped with -short.
+// This file holds the process harness; the tests are in the _test files.
+// They are skipped with -short. SHOAL_E2E_BIN runs a prebuilt binary
+// instead of building one, SHOAL_E2E_LOGS=1 prints every process's log even
+// when a test passes, and SHOAL_E2E_FULL=1 makes the crash test load 50,000
+// documents instead of 10,000.
 package e2e
 
 import (
