@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"hash/fnv"
 	"sort"
 	"time"
 
@@ -65,7 +67,7 @@ func Place(m *broker.ShardMap, replicas int, live []string, dead map[string]bool
 	for s := range m.Copies {
 		for len(m.Copies[s]) < replicas {
 			best := ""
-			for _, n := range sortedByLoad(load) {
+			for _, n := range spreadOrder(load, m.Index, s) {
 				if !contains(m.Copies[s], n) {
 					best = n
 					break
@@ -80,6 +82,25 @@ func Place(m *broker.ShardMap, replicas int, live []string, dead map[string]bool
 		}
 	}
 	return changed
+}
+
+// spreadOrder orders nodes by load; among equally loaded nodes the order
+// depends on the shard, so that copies of different shards do not pair the
+// same nodes (losing two nodes then costs as few shards as possible).
+func spreadOrder(load map[string]int, index string, shard int) []string {
+	names := sortedByLoad(load)
+	key := func(n string) uint32 {
+		h := fnv.New32a()
+		fmt.Fprintf(h, "%s/%d/%s", index, shard, n)
+		return h.Sum32()
+	}
+	sort.SliceStable(names, func(i, j int) bool {
+		if load[names[i]] != load[names[j]] {
+			return load[names[i]] < load[names[j]]
+		}
+		return key(names[i]) < key(names[j])
+	})
+	return names
 }
 
 func sortedByLoad(load map[string]int) []string {
