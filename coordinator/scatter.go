@@ -118,8 +118,7 @@ func (c *Coordinator) ask(ctx context.Context, index string, shard int, op strin
 			if r.node != "" {
 				lastNode = r.node
 			}
-			var se *broker.ShardError
-			if errors.As(err, &se) && se.Code == broker.CodeBadRequest {
+			if errors.Is(err, broker.ErrBadRequest) {
 				return r.node, err // every copy would say the same
 			}
 			if ctx.Err() != nil {

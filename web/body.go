@@ -10,13 +10,6 @@ import (
 	"github.com/blevesearch/bleve/v2"
 )
 
-func errEOF(err error) error {
-	if errors.Is(err, io.EOF) {
-		return io.EOF
-	}
-	return errors.New("not EOF")
-}
-
 // ParseSearchBody reads a search body: a bleve SearchRequest in JSON with
 // two more keys, "timeout" (a duration such as "500ms") and
 // "allow_partial" (default true).

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -228,7 +229,7 @@ func decodeStrict(c *gin.Context, v any, allowEmpty bool) error {
 	if err == nil && dec.More() {
 		err = errors.New("unexpected data after the JSON value")
 	}
-	if err != nil && !(allowEmpty && errors.Is(err, errEOF(err))) {
+	if err != nil && !(allowEmpty && errors.Is(err, io.EOF)) {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			c.AbortWithStatusJSON(http.StatusRequestEntityTooLarge, gin.H{"error": gin.H{"type": "body_too_large", "reason": err.Error()}})
