@@ -276,6 +276,51 @@ func TestFailureBehaviour(t *testing.T) {
 			}
 		}
 	})
+
+	// A node that dies holding the request never answers it, and NATS,
+	// which delivered it, never says "no responders" for it either. The
+	// coordinator must find out by asking the shard again rather than wait
+	// out the deadline.
+	t.Run("DiedWithRequestInHand", func(t *testing.T) {
+		const slot, node, dead = 3, "searcher-3", "searcher-2"
+		c.Searcher(slot).SetSearchDelay(time.Hour)
+		const timeout = 8 * time.Second
+		type answer struct {
+			status int
+			a      *failureAnswer
+			took   time.Duration
+		}
+		done := make(chan answer, 1)
+		go func() {
+			status, a, took := failureCall(t, "GET", api+search+"&timeout="+timeout.String(), "")
+			done <- answer{status, a, took}
+		}()
+		time.Sleep(200 * time.Millisecond) // the request is in the node's hands
+		if err := c.KillSearcher(slot); err != nil {
+			t.Fatal(err)
+		}
+		r := <-done
+		if r.status != http.StatusOK {
+			t.Fatalf("status %d, want 200 with a partial answer: %+v", r.status, r.a.Error)
+		}
+		t.Logf("partial answer with a node dead holding the request in %v", r.took)
+		if r.took >= timeout/2 {
+			t.Errorf("answer took %v of its %v timeout", r.took, timeout)
+		}
+		lost := append(append([]int(nil), held[dead]...), held[node]...)
+		sort.Ints(lost)
+		var named []int
+		for _, f := range r.a.Shards.Failures {
+			named = append(named, f.Shard)
+			if f.Node != node && f.Node != dead {
+				t.Errorf("failure %+v names a live node", f)
+			}
+		}
+		sort.Ints(named)
+		if !reflect.DeepEqual(named, lost) || !r.a.Partial || r.a.TimedOut {
+			t.Errorf("failures name shards %v (partial %v, timed out %v), want exactly %v", named, r.a.Partial, r.a.TimedOut, lost)
+		}
+	})
 }
 
 // waitNoResponders waits until NATS answers a request on subject with "no

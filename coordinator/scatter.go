@@ -52,9 +52,10 @@ type reply struct {
 // ctx's deadline: a copy with no responders is skipped at once, and a copy
 // silent past HedgeAfter (with hedging off: past a quarter of the time
 // left) gets company from the next one, since a copy killed with the
-// request in hand, or cut off the network, never answers at all. The
-// first good answer wins. It returns the node that answered (or was tried
-// last).
+// request in hand, or cut off the network, never answers at all. After the
+// named copies comes the shard's queue group; "no responders" there ends
+// the wait, since then no copy serves the shard. The first good answer
+// wins. It returns the node that answered (or was tried last).
 func (c *Coordinator) ask(ctx context.Context, index string, shard int, op string, payload []byte, v any) (string, error) {
 	nodes := c.copiesOf(index, shard)
 	subjects := make([]string, 0, len(nodes)+1)
@@ -85,7 +86,7 @@ func (c *Coordinator) ask(ctx context.Context, index string, shard int, op strin
 	}
 	var timer *time.Timer
 	var hedge <-chan time.Time
-	if wait > 0 && next < len(subjects)-1 {
+	if wait > 0 && next < len(subjects) {
 		timer = time.NewTimer(wait)
 		defer timer.Stop()
 		hedge = timer.C
@@ -95,13 +96,17 @@ func (c *Coordinator) ask(ctx context.Context, index string, shard int, op strin
 		select {
 		case <-hedge:
 			hedge = nil
-			if next < len(subjects)-1 { // hedge only to a named copy
+			if next < len(subjects) {
+				// The last subject is the shard's queue group: it asks
+				// whichever copy serves now, and says "no responders" at
+				// once if none does, which a request sent to a copy in
+				// the instant it died never learns.
 				c.hedges.Add(1)
 				send(next)
 				next++
 				inflight++
 			}
-			if next < len(subjects)-1 {
+			if next < len(subjects) {
 				timer.Reset(wait)
 				hedge = timer.C
 			}
@@ -120,6 +125,9 @@ func (c *Coordinator) ask(ctx context.Context, index string, shard int, op strin
 			}
 			if errors.Is(err, broker.ErrBadRequest) {
 				return r.node, err // every copy would say the same
+			}
+			if r.node == "" && errors.Is(err, nats.ErrNoResponders) {
+				return lastNode, err // no copy serves the shard now
 			}
 			if ctx.Err() != nil {
 				continue
