@@ -6,6 +6,7 @@ package broker
 
 import (
 	"fmt"
+	"github.com/nats-io/nats.go"
 	"net"
 	"net/url"
 	"strconv"
@@ -121,3 +122,7 @@ func splitHostPort(addr, defHost string, defPort int) (string, int, error) {
 	}
 	return h, port, nil
 }
+
+// InProcess is the connect option for a connection to s from inside its own
+// process: it uses an in-memory pipe instead of a TCP socket.
+func (s *Server) InProcess() nats.Option { return nats.InProcessServer(s.ns) }

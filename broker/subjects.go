@@ -95,3 +95,14 @@ func CopySubject(node, index string, shard int, op string) string {
 func CopyGroup(node, index string, shard int) string {
 	return "shoal.copy." + node + "." + index + "." + strconv.Itoa(shard)
 }
+
+// NodeService is the micro service name of a searcher node's own
+// endpoints, which answer for every shard copy the node holds.
+const NodeService = "shoal-node"
+
+// NodeGroup is the micro endpoint group prefix for NodeSubject.
+func NodeGroup(node string) string { return "shoal.node." + node }
+
+// NodeSubject is the subject on which a searcher node answers op for
+// several of its shard copies at once (OpSearch: NodeSearchRequest).
+func NodeSubject(node, op string) string { return NodeGroup(node) + "." + op }

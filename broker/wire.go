@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"encoding"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -139,23 +140,45 @@ type PresearchResponse struct {
 	FieldTerms map[string][]byte `json:"field_terms,omitempty"`
 }
 
-// SearchRequest asks one shard to run a search.
+// SearchRequest asks one shard copy to run a search; the answer is a
+// SearchReply with one status.
 type SearchRequest struct {
 	// Request is a bleve SearchRequest in its JSON form, already widened
 	// by the coordinator (from+size, facet sizes).
 	Request json.RawMessage `json:"request"`
-	// Stats, when set, are the global statistics to score with.
-	Stats *GlobalStats `json:"stats,omitempty"`
+	// Stats, when set, are the GlobalStats to score with, in JSON.
+	Stats json.RawMessage `json:"stats,omitempty"`
 	// Timeout bounds the shard's work.
 	Timeout time.Duration `json:"timeout,omitempty"`
 }
 
-// SearchResponse is one shard's answer.
-type SearchResponse struct {
-	Node       string `json:"node"`
+// NodeSearchRequest asks one searcher node to run a search on several
+// shards of an index it holds and to merge their answers, so a query costs
+// one message per node rather than one per shard. It travels in binary
+// (AppendBinary), so that the node does not scan the statistics it may
+// already hold decoded; the answer is a SearchReply.
+type NodeSearchRequest struct {
+	Index string
+	// UID is the index's identity: a node holding shards of a deleted
+	// and re-created index of the same name refuses the request.
+	UID    string
+	Shards []int
+	// Request is a bleve SearchRequest in its JSON form, already widened
+	// by the coordinator (from 0, size from+size, facet sizes).
+	Request json.RawMessage
+	// Stats, when set, are the GlobalStats to score with, in JSON.
+	Stats   json.RawMessage
+	Timeout time.Duration
+}
+
+// NodeShardStatus is how one shard of a search fared.
+type NodeShardStatus struct {
+	Shard      int    `json:"shard"`
 	AppliedSeq uint64 `json:"applied_seq"`
-	// Result is a bleve SearchResult in its JSON form.
-	Result json.RawMessage `json:"result"`
+	// Code is zero when the shard answered, else one of the Code
+	// constants; CodeNotHere means the node does not serve the shard.
+	Code  int    `json:"code,omitempty"`
+	Error string `json:"error,omitempty"`
 }
 
 // GetRequest asks a shard for a stored document.
@@ -204,12 +227,16 @@ func (e *ShardError) Is(target error) bool {
 	return target == ErrBadRequest && e.Code == CodeBadRequest
 }
 
-// DecodeReply decodes a micro reply into v, turning a service error header
-// into a *ShardError.
+// DecodeReply decodes a micro reply into v (JSON, or binary for an
+// encoding.BinaryUnmarshaler such as *SearchReply), turning a service error
+// header into a *ShardError.
 func DecodeReply(msg *nats.Msg, v any) error {
 	if code := msg.Header.Get("Nats-Service-Error-Code"); code != "" {
 		c, _ := strconv.Atoi(code)
 		return &ShardError{Code: c, Description: msg.Header.Get("Nats-Service-Error")}
+	}
+	if u, ok := v.(encoding.BinaryUnmarshaler); ok {
+		return u.UnmarshalBinary(msg.Data)
 	}
 	if err := json.Unmarshal(msg.Data, v); err != nil {
 		return fmt.Errorf("decode reply: %w", err)

@@ -249,6 +249,23 @@ func (c *Catalog) LiveNodes() []string {
 	return out
 }
 
+// Serving reports whether node is live and reports its copy of the
+// shard caught up: the copy a query should go to first.
+func (c *Catalog) Serving(node, index string, shard int) bool {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	n, ok := c.nodes[node]
+	if !ok || time.Since(n.Heartbeat) > c.opts.NodeTimeout {
+		return false
+	}
+	for _, cp := range n.Copies {
+		if cp.Index == index && cp.Shard == shard {
+			return cp.CaughtUp
+		}
+	}
+	return false
+}
+
 // Copy returns the heartbeat status of one shard copy, if reported.
 func (c *Catalog) Copy(node, index string, shard int) (broker.CopyStatus, bool) {
 	c.mu.RLock()

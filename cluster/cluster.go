@@ -74,7 +74,7 @@ func Start(ctx context.Context, o Options) (*Cluster, error) {
 			return nil, err
 		}
 	}
-	c.frontNC, err = broker.Connect(ctx, srv.ClientURL(), "shoal-coordinator")
+	c.frontNC, err = broker.Connect(ctx, srv.ClientURL(), "shoal-coordinator", srv.InProcess())
 	if err != nil {
 		c.Close()
 		return nil, err
@@ -112,7 +112,7 @@ func (c *Cluster) StartSearcher(ctx context.Context, i int) error {
 	if nd.n != nil {
 		return nil
 	}
-	nc, err := broker.Connect(ctx, c.Broker.ClientURL(), nd.name)
+	nc, err := broker.Connect(ctx, c.Broker.ClientURL(), nd.name, c.Broker.InProcess())
 	if err != nil {
 		return err
 	}

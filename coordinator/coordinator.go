@@ -11,8 +11,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -24,6 +22,7 @@ import (
 
 	"github.com/shoal-search/shoal/broker"
 	"github.com/shoal-search/shoal/catalog"
+	"github.com/shoal-search/shoal/rank"
 )
 
 // Options configure a coordinator.
@@ -118,8 +117,7 @@ func (c *Coordinator) Search(ctx context.Context, index string, req Request) (*R
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
-	outcomes := make([]shardOutcome, def.Shards)
-	var stats *broker.GlobalStats
+	var stats json.RawMessage
 	var cacheKey string
 	if sr.Score != "none" {
 		stats, cacheKey, err = c.globalStats(ctx, def, sr.Query)
@@ -128,34 +126,18 @@ func (c *Coordinator) Search(ctx context.Context, index string, req Request) (*R
 		}
 	}
 
-	shardReq := widen(sr)
-	raw, err := json.Marshal(shardReq)
+	raw, err := json.Marshal(widen(sr))
 	if err != nil {
 		return nil, &RequestError{Type: "invalid_request", Err: fmt.Errorf("encode request: %w", err)}
 	}
-	remaining := time.Until(deadlineOf(ctx))
-	payload, err := json.Marshal(broker.SearchRequest{Request: raw, Stats: stats, Timeout: remaining})
-	if err != nil {
-		return nil, err
-	}
-	var wg sync.WaitGroup
-	for s := 0; s < def.Shards; s++ {
-		wg.Add(1)
-		go func(s int) {
-			defer wg.Done()
-			var resp searchReply
-			node, err := c.ask(ctx, def.Name, s, broker.OpSearch, payload, &resp)
-			outcomes[s] = shardOutcome{node: node, err: err}
-			if err != nil {
-				return
+	outcomes := c.scatterSearch(ctx, def, raw, stats)
+	if cacheKey != "" {
+		for s, o := range outcomes {
+			if o.answered {
+				c.cache.observe(cacheKey, s, o.seq)
 			}
-			if cacheKey != "" {
-				c.cache.observe(cacheKey, s, resp.AppliedSeq)
-			}
-			outcomes[s].res = &resp.Result
-		}(s)
+		}
 	}
-	wg.Wait()
 
 	out := merge(sr, outcomes)
 	out.TookMS = time.Since(start).Milliseconds()
@@ -171,13 +153,6 @@ func (c *Coordinator) Search(ctx context.Context, index string, req Request) (*R
 		}
 	}
 	return out, nil
-}
-
-// searchReply decodes a broker.SearchResponse with its result in one pass,
-// rather than keeping the result as raw JSON to decode again.
-type searchReply struct {
-	AppliedSeq uint64             `json:"applied_seq"`
-	Result     bleve.SearchResult `json:"result"`
 }
 
 func deadlineOf(ctx context.Context) time.Time {
@@ -237,12 +212,6 @@ func widen(sr *bleve.SearchRequest) *bleve.SearchRequest {
 	return &w
 }
 
-type shardOutcome struct {
-	node string
-	res  *bleve.SearchResult
-	err  error
-}
-
 // merge combines shard answers the way Bleve's index alias does: hits
 // sorted by the request's sort order, then the from/size window; totals
 // summed; facets merged and trimmed.
@@ -251,7 +220,7 @@ func merge(sr *bleve.SearchRequest, outcomes []shardOutcome) *Response {
 	var hits search.DocumentMatchCollection
 	var facets search.FacetResults
 	for s, o := range outcomes {
-		if o.err != nil || o.res == nil {
+		if o.err != nil || !o.answered {
 			reason := ReasonNoResponders
 			switch {
 			case o.err == nil:
@@ -276,6 +245,9 @@ func merge(sr *bleve.SearchRequest, outcomes []shardOutcome) *Response {
 			continue
 		}
 		out.Shards.Successful++
+		if o.res == nil {
+			continue // answered in another shard's merged result
+		}
 		hits = append(hits, o.res.Hits...)
 		out.TotalHits += o.res.Total
 		if o.res.MaxScore > out.MaxScore {
@@ -289,36 +261,7 @@ func merge(sr *bleve.SearchRequest, outcomes []shardOutcome) *Response {
 	}
 	out.Partial = out.Shards.Failed > 0
 
-	order := sr.Sort
-	if len(order) == 0 {
-		order = search.SortOrder{&search.SortScore{Desc: true}}
-	}
-	reverse := sr.SearchBefore != nil
-	if reverse {
-		order = order.Copy()
-		order.Reverse()
-	}
-	scoring, desc := order.CacheIsScore(), order.CacheDescending()
-	sort.SliceStable(hits, func(i, j int) bool {
-		c := order.Compare(scoring, desc, hits[i], hits[j])
-		if c == 0 {
-			return hits[i].ID < hits[j].ID
-		}
-		return c < 0
-	})
-	if sr.From < len(hits) {
-		hits = hits[sr.From:]
-	} else {
-		hits = nil
-	}
-	if len(hits) > sr.Size {
-		hits = hits[:sr.Size]
-	}
-	if reverse {
-		for i, j := 0, len(hits)-1; i < j; i, j = i+1, j-1 {
-			hits[i], hits[j] = hits[j], hits[i]
-		}
-	}
+	hits = rank.Window(sr, hits, sr.From, sr.Size)
 	for _, h := range hits {
 		out.Hits = append(out.Hits, Hit{ID: h.ID, Score: h.Score, Sort: h.Sort, Fields: h.Fields, Fragments: h.Fragments})
 	}

@@ -23,13 +23,9 @@ func (c *Coordinator) copiesOf(index string, shard int) []string {
 	if m == nil || shard >= len(m.Copies) {
 		return nil
 	}
-	live := map[string]bool{}
-	for _, n := range c.cat.LiveNodes() {
-		live[n] = true
-	}
 	var ready, other []string
 	for _, n := range m.Copies[shard] {
-		if st, ok := c.cat.Copy(n, index, shard); ok && st.CaughtUp && live[n] {
+		if c.cat.Serving(n, index, shard) {
 			ready = append(ready, n)
 		} else {
 			other = append(other, n)
@@ -57,10 +53,20 @@ type reply struct {
 // the wait, since then no copy serves the shard. The first good answer
 // wins. It returns the node that answered (or was tried last).
 func (c *Coordinator) ask(ctx context.Context, index string, shard int, op string, payload []byte, v any) (string, error) {
+	return c.askSkipping(ctx, index, shard, op, payload, v, "")
+}
+
+// askSkipping is ask without the copy on node skip (already asked).
+func (c *Coordinator) askSkipping(ctx context.Context, index string, shard int, op string, payload []byte, v any, skip string) (string, error) {
 	nodes := c.copiesOf(index, shard)
 	subjects := make([]string, 0, len(nodes)+1)
-	for _, n := range nodes {
-		subjects = append(subjects, broker.CopySubject(n, index, shard, op))
+	for i := 0; i < len(nodes); i++ {
+		if nodes[i] == skip {
+			nodes = append(nodes[:i], nodes[i+1:]...)
+			i--
+			continue
+		}
+		subjects = append(subjects, broker.CopySubject(nodes[i], index, shard, op))
 	}
 	// Any copy that serves the shard but is not in our view of the map.
 	subjects = append(subjects, broker.ShardSubject(index, shard, op))
@@ -92,6 +98,9 @@ func (c *Coordinator) ask(ctx context.Context, index string, shard int, op strin
 		hedge = timer.C
 	}
 	lastNode, lastErr := nodes[0], error(nil)
+	if lastNode == "" {
+		lastNode = skip
+	}
 	for inflight > 0 {
 		select {
 		case <-hedge:
@@ -151,7 +160,7 @@ func (c *Coordinator) ask(ctx context.Context, index string, shard int, op strin
 // globalStats returns the index-wide statistics q touches, from the cache
 // or by a presearch to every shard. Shards that fail the presearch are
 // simply not counted; the search that follows reports them.
-func (c *Coordinator) globalStats(ctx context.Context, def *broker.IndexDef, q interface{}) (*broker.GlobalStats, string, error) {
+func (c *Coordinator) globalStats(ctx context.Context, def *broker.IndexDef, q interface{}) (json.RawMessage, string, error) {
 	qraw, err := json.Marshal(q)
 	if err != nil {
 		return nil, "", &RequestError{Type: "invalid_request", Err: fmt.Errorf("encode query: %w", err)}
@@ -224,15 +233,21 @@ func (c *Coordinator) globalStats(ctx context.Context, def *broker.IndexDef, q i
 		}
 		if len(answered) == 0 {
 			// No statistics at all: let each shard score with its own.
-			return (*broker.GlobalStats)(nil), nil
+			return json.RawMessage(nil), nil
+		}
+		// Encoded once: every shard of every search that reuses them
+		// gets these bytes.
+		raw, err := json.Marshal(total)
+		if err != nil {
+			return nil, fmt.Errorf("encode statistics: %w", err)
 		}
 		if complete {
-			c.cache.put(key, total, seqs)
+			c.cache.put(key, raw, seqs)
 		}
-		return total, nil
+		return json.RawMessage(raw), nil
 	})
 	if err != nil {
 		return nil, "", err
 	}
-	return v.(*broker.GlobalStats), key, nil
+	return v.(json.RawMessage), key, nil
 }

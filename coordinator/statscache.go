@@ -1,10 +1,9 @@
 package coordinator
 
 import (
+	"encoding/json"
 	"sync"
 	"time"
-
-	"github.com/shoal-search/shoal/broker"
 )
 
 // statsCache keeps the global statistics of recent queries, so that the
@@ -20,7 +19,7 @@ type statsCache struct {
 }
 
 type statsEntry struct {
-	stats   *broker.GlobalStats
+	stats   json.RawMessage // encoded broker.GlobalStats
 	seq     map[int]uint64 // per shard: applied sequence at presearch
 	expires time.Time
 }
@@ -29,7 +28,7 @@ func newStatsCache(ttl time.Duration, max int) *statsCache {
 	return &statsCache{ttl: ttl, max: max, entries: map[string]*statsEntry{}}
 }
 
-func (c *statsCache) get(key string) *broker.GlobalStats {
+func (c *statsCache) get(key string) json.RawMessage {
 	if c.ttl <= 0 {
 		return nil
 	}
@@ -46,7 +45,7 @@ func (c *statsCache) get(key string) *broker.GlobalStats {
 	return e.stats
 }
 
-func (c *statsCache) put(key string, st *broker.GlobalStats, seq map[int]uint64) {
+func (c *statsCache) put(key string, st json.RawMessage, seq map[int]uint64) {
 	if c.ttl <= 0 {
 		return
 	}

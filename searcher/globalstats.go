@@ -188,10 +188,11 @@ func presearch(ctx context.Context, idx bleve.Index, m mapping.IndexMapping, q q
 // withGlobalStats prepares ctx and req so that Bleve scores req with st.
 // Fields the query reads that st does not cover (statistics gathered for
 // another state of the index) are scored with local figures from local.
-func withGlobalStats(ctx context.Context, req *bleve.SearchRequest, st *broker.GlobalStats, m mapping.IndexMapping, local func(field string) int) context.Context {
-	if st == nil {
+func withGlobalStats(ctx context.Context, req *bleve.SearchRequest, gs *Stats, m mapping.IndexMapping, local func(field string) int) context.Context {
+	if gs == nil || gs.GlobalStats == nil {
 		return ctx
 	}
+	st := gs.GlobalStats
 	ctx = context.WithValue(ctx, statsKey, st)
 	fields := make(map[string]int, len(st.Fields))
 	for f, c := range st.Fields {
@@ -219,17 +220,44 @@ func withGlobalStats(ctx context.Context, req *bleve.SearchRequest, st *broker.G
 		FieldCardinality: fields,
 	}
 	if len(st.Terms) > 0 && expands(req.Query) {
-		fts := make(search.FieldTermSynonymMap, len(st.Terms))
-		for f, terms := range st.Terms {
+		ctx = context.WithValue(ctx, search.FieldTermSynonymMapKey, gs.termMap())
+	}
+	return ctx
+}
+
+// Stats are global statistics ready to score with. A node decodes the
+// statistics of a query once and shares them between every search that
+// carries the same ones, so what is derived from them is built once too.
+type Stats struct {
+	*broker.GlobalStats
+
+	once  sync.Once
+	terms search.FieldTermSynonymMap
+}
+
+// NewStats prepares st for scoring (nil for none).
+func NewStats(st *broker.GlobalStats) *Stats {
+	if st == nil {
+		return nil
+	}
+	return &Stats{GlobalStats: st}
+}
+
+// termMap is every known term per field in the form Bleve's multi-term
+// searchers take "synonyms" in: expansions they then build whether or not
+// the shard's own dictionary holds them. Bleve only reads it.
+func (s *Stats) termMap() search.FieldTermSynonymMap {
+	s.once.Do(func() {
+		s.terms = make(search.FieldTermSynonymMap, len(s.Terms))
+		for f, terms := range s.Terms {
 			m := make(map[string][]string, len(terms))
 			for t := range terms {
 				m[t] = nil
 			}
-			fts[f] = m
+			s.terms[f] = m
 		}
-		ctx = context.WithValue(ctx, search.FieldTermSynonymMapKey, fts)
-	}
-	return ctx
+	})
+	return s.terms
 }
 
 // expands reports whether q may expand terms against the term dictionary
@@ -270,5 +298,52 @@ func expands(q query.Query) bool {
 		return false
 	default:
 		return true
+	}
+}
+
+// parseStrings returns q with every query string in it parsed into the
+// query it stands for. Bleve parses a query string each time it is used,
+// and a search uses it more than once (statistics, the searcher itself) on
+// every shard: a request parses it once here instead. Bleve ignores a
+// query string's own boost, so the parsed query scores the same.
+func parseStrings(q query.Query) (query.Query, error) {
+	switch q := q.(type) {
+	case *query.QueryStringQuery:
+		return q.Parse()
+	case *query.BooleanQuery:
+		out := *q
+		var err error
+		for _, part := range []*query.Query{&out.Must, &out.Should, &out.MustNot, &out.Filter} {
+			if *part != nil {
+				if *part, err = parseStrings(*part); err != nil {
+					return nil, err
+				}
+			}
+		}
+		return &out, nil
+	case *query.ConjunctionQuery:
+		out := *q
+		out.Conjuncts = make([]query.Query, len(q.Conjuncts))
+		for i, c := range q.Conjuncts {
+			p, err := parseStrings(c)
+			if err != nil {
+				return nil, err
+			}
+			out.Conjuncts[i] = p
+		}
+		return &out, nil
+	case *query.DisjunctionQuery:
+		out := *q
+		out.Disjuncts = make([]query.Query, len(q.Disjuncts))
+		for i, d := range q.Disjuncts {
+			p, err := parseStrings(d)
+			if err != nil {
+				return nil, err
+			}
+			out.Disjuncts[i] = p
+		}
+		return &out, nil
+	default:
+		return q, nil
 	}
 }

@@ -91,7 +91,7 @@ func TestGlobalStatsScoreLikeOneIndex(t *testing.T) {
 func scores(t *testing.T, ctx context.Context, s *Shard, q query.Query, st *broker.GlobalStats) map[string]float64 {
 	t.Helper()
 	req := bleve.NewSearchRequestOptions(q, 1000, 0, false)
-	res, err := s.Search(ctx, req, st)
+	res, err := s.Search(ctx, req, NewStats(st))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -72,13 +73,17 @@ type copyKey struct {
 
 // Node is a running searcher node.
 type Node struct {
-	opts  Options
-	nc    *nats.Conn
-	js    jetstream.JetStream
-	meta  *broker.Meta
-	log   *slog.Logger
-	work  chan func() // requests for the worker pool
-	delay atomic.Int64
+	opts Options
+	nc   *nats.Conn
+	js   jetstream.JetStream
+	meta *broker.Meta
+	log  *slog.Logger
+	work chan func() // requests for the worker pool
+	// shardWork runs the per-shard parts of a node request, on a pool
+	// of its own: a request waiting for its parts never holds up the
+	// workers that run them.
+	shardWork chan func()
+	delay     atomic.Int64
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -86,6 +91,8 @@ type Node struct {
 
 	mu     sync.Mutex
 	copies map[copyKey]*replica
+	svc    micro.Service // the node's own endpoints (serveNode)
+	stats  *statsCache   // decoded global statistics of recent searches
 }
 
 // Start starts a searcher node on an open NATS connection. The node owns
@@ -108,15 +115,17 @@ func Start(ctx context.Context, nc *nats.Conn, opts Options) (*Node, error) {
 	}
 	nctx, cancel := context.WithCancel(context.Background())
 	n := &Node{
-		opts:   opts,
-		nc:     nc,
-		js:     js,
-		meta:   meta,
-		log:    opts.Logger.With("node", opts.Name),
-		work:   make(chan func()),
-		ctx:    nctx,
-		cancel: cancel,
-		copies: make(map[copyKey]*replica),
+		opts:      opts,
+		nc:        nc,
+		js:        js,
+		meta:      meta,
+		log:       opts.Logger.With("node", opts.Name),
+		work:      make(chan func()),
+		shardWork: make(chan func()),
+		ctx:       nctx,
+		cancel:    cancel,
+		copies:    make(map[copyKey]*replica),
+		stats:     newStatsCache(statsCacheSize),
 	}
 	n.delay.Store(int64(opts.SearchDelay))
 	if err := n.heartbeat(ctx); err != nil {
@@ -129,9 +138,14 @@ func Start(ctx context.Context, nc *nats.Conn, opts Options) (*Node, error) {
 		cancel()
 		return nil, fmt.Errorf("searcher: watch placement: %w", err)
 	}
-	n.wg.Add(2 + opts.Concurrency)
+	if n.svc, err = n.serveNode(); err != nil {
+		cancel()
+		return nil, err
+	}
+	n.wg.Add(2 + 2*opts.Concurrency)
 	for i := 0; i < opts.Concurrency; i++ {
-		go n.worker()
+		go n.worker(n.work)
+		go n.worker(n.shardWork)
 	}
 	go n.heartbeatLoop()
 	go n.placementLoop(watcher)
@@ -146,6 +160,9 @@ func (n *Node) SetSearchDelay(d time.Duration) { n.delay.Store(int64(d)) }
 
 // Close stops serving, removes the node's heartbeat and closes its shards.
 func (n *Node) Close() error {
+	if err := n.svc.Stop(); err != nil && n.nc.IsConnected() {
+		n.log.Warn("stop node service", "err", err)
+	}
 	n.cancel()
 	n.wg.Wait()
 	n.mu.Lock()
@@ -209,21 +226,41 @@ func (n *Node) placementLoop(w jetstream.KeyWatcher) {
 	defer n.wg.Done()
 	defer w.Stop()
 	maps := map[string]*broker.ShardMap{}
+	// Indexes whose copies could not all be opened (the broker away, a
+	// disk error): tried again every retryReconcile, and their data is
+	// never taken for stale meanwhile.
+	failed := map[string]bool{}
+	apply := func(index string) {
+		if err := n.reconcile(index, maps[index]); err != nil {
+			if !failed[index] {
+				n.log.Error("shard copies", "index", index, "err", err)
+			}
+			failed[index] = true
+			return
+		}
+		delete(failed, index)
+	}
+	retry := time.NewTicker(retryReconcile)
+	defer retry.Stop()
 	for {
 		select {
 		case <-n.ctx.Done():
 			return
+		case <-retry.C:
+			for index := range failed {
+				apply(index)
+			}
 		case e, ok := <-w.Updates():
 			if !ok {
 				return
 			}
 			if e == nil { // initial values delivered
-				n.removeStale(maps)
+				n.removeStale(failed)
 				continue
 			}
 			if e.Operation() != jetstream.KeyValuePut {
 				delete(maps, e.Key())
-				n.reconcile(e.Key(), nil)
+				apply(e.Key())
 				continue
 			}
 			var m broker.ShardMap
@@ -232,13 +269,19 @@ func (n *Node) placementLoop(w jetstream.KeyWatcher) {
 				continue
 			}
 			maps[e.Key()] = &m
-			n.reconcile(e.Key(), &m)
+			apply(e.Key())
 		}
 	}
 }
 
-// reconcile makes the copies this node hosts for index match m.
-func (n *Node) reconcile(index string, m *broker.ShardMap) {
+// retryReconcile is how often a node tries again to open the copies it
+// failed to open.
+const retryReconcile = time.Second
+
+// reconcile makes the copies this node hosts for index match m. It fails
+// if it could not learn the index's definition or open a copy; what it
+// could do is done.
+func (n *Node) reconcile(index string, m *broker.ShardMap) error {
 	want := map[int]bool{}
 	if m != nil {
 		for s := range m.Copies {
@@ -249,15 +292,15 @@ func (n *Node) reconcile(index string, m *broker.ShardMap) {
 	}
 	var def *broker.IndexDef
 	if len(want) > 0 {
-		e, err := n.meta.Indexes.Get(n.ctx, index)
+		ctx, cancel := context.WithTimeout(n.ctx, apiTimeout)
+		e, err := n.meta.Indexes.Get(ctx, index)
+		cancel()
 		if err != nil {
-			n.log.Error("index definition", "index", index, "err", err)
-			return
+			return fmt.Errorf("index definition: %w", err)
 		}
 		def = new(broker.IndexDef)
 		if err := json.Unmarshal(e.Value(), def); err != nil {
-			n.log.Error("bad index definition", "index", index, "err", err)
-			return
+			return fmt.Errorf("bad index definition: %w", err)
 		}
 	}
 	n.mu.Lock()
@@ -280,6 +323,7 @@ func (n *Node) reconcile(index string, m *broker.ShardMap) {
 			n.log.Warn("remove copy", "dir", r.dir, "err", err)
 		}
 	}
+	var errs []error
 	for s := range want {
 		n.mu.Lock()
 		_, have := n.copies[copyKey{index, s}]
@@ -289,18 +333,20 @@ func (n *Node) reconcile(index string, m *broker.ShardMap) {
 		}
 		r, err := n.openCopy(def, s)
 		if err != nil {
-			n.log.Error("open copy", "index", index, "shard", s, "err", err)
+			errs = append(errs, fmt.Errorf("open copy of shard %d: %w", s, err))
 			continue
 		}
 		n.mu.Lock()
 		n.copies[copyKey{index, s}] = r
 		n.mu.Unlock()
 	}
+	return errors.Join(errs...)
 }
 
 // removeStale deletes shard directories no placement refers to any more
-// (an index deleted while this node was down).
-func (n *Node) removeStale(maps map[string]*broker.ShardMap) {
+// (an index deleted while this node was down). The data of indexes in
+// failed, whose copies could not be opened yet, stays.
+func (n *Node) removeStale(failed map[string]bool) {
 	entries, err := os.ReadDir(n.opts.DataDir)
 	if err != nil {
 		return
@@ -313,7 +359,11 @@ func (n *Node) removeStale(maps map[string]*broker.ShardMap) {
 	n.mu.Unlock()
 	for _, e := range entries {
 		p := filepath.Join(n.opts.DataDir, e.Name())
-		if !e.IsDir() || keep[p] {
+		name := e.Name()
+		if i := strings.LastIndexByte(name, '.'); i >= 0 {
+			name = name[:i] // <index>.<uid>
+		}
+		if !e.IsDir() || keep[p] || failed[name] {
 			continue
 		}
 		n.log.Info("removing data of an index no longer placed here", "dir", p)
@@ -354,11 +404,11 @@ func (n *Node) dispatch(h func(micro.Request)) micro.HandlerFunc {
 
 // worker runs requests until the node closes. A fixed pool keeps its
 // goroutines' grown stacks instead of growing a new one per request.
-func (n *Node) worker() {
+func (n *Node) worker(work <-chan func()) {
 	defer n.wg.Done()
 	for {
 		select {
-		case f := <-n.work:
+		case f := <-work:
 			f()
 		case <-n.ctx.Done():
 			return
@@ -578,6 +628,10 @@ func (r *replica) consume(ctx context.Context) error {
 	}
 }
 
+// statsCacheSize is the number of decoded statistics a node keeps per
+// generation of its cache.
+const statsCacheSize = 1024
+
 // apiTimeout bounds each JetStream API request a copy makes.
 const apiTimeout = 10 * time.Second
 
@@ -667,7 +721,8 @@ func (r *replica) handleSearch(req micro.Request) {
 		return
 	}
 	var breq bleve.SearchRequest
-	if err := json.Unmarshal(sr.Request, &breq); err != nil {
+	err := json.Unmarshal(sr.Request, &breq)
+	if err != nil {
 		respondErr(req, broker.CodeBadRequest, fmt.Errorf("decode bleve request: %w", err))
 		return
 	}
@@ -685,7 +740,16 @@ func (r *replica) handleSearch(req micro.Request) {
 			return
 		}
 	}
-	res, err := r.shard.Search(ctx, &breq, sr.Stats)
+	if breq.Query, err = parseStrings(breq.Query); err != nil {
+		respondErr(req, broker.CodeBadRequest, fmt.Errorf("parse query: %w", err))
+		return
+	}
+	stats, err := r.node.stats.decode(sr.Stats)
+	if err != nil {
+		respondErr(req, broker.CodeBadRequest, err)
+		return
+	}
+	res, err := r.shard.Search(ctx, &breq, stats)
 	if err != nil {
 		code := broker.CodeBadRequest
 		if ctx.Err() != nil {
@@ -694,17 +758,23 @@ func (r *replica) handleSearch(req micro.Request) {
 		respondErr(req, code, err)
 		return
 	}
-	// One encoding pass: broker.SearchResponse's shape, with the result
-	// encoded in place rather than marshalled first and then copied (and
-	// re-validated) as raw JSON.
-	respondJSON(req, searchReply{Node: r.node.opts.Name, AppliedSeq: r.shard.AppliedSeq(), Result: res})
+	respondReply(req, &broker.SearchReply{
+		Node:   r.node.opts.Name,
+		Shards: []broker.NodeShardStatus{{Shard: r.num, AppliedSeq: r.shard.AppliedSeq()}},
+		Result: res,
+	})
 }
 
-// searchReply encodes as a broker.SearchResponse.
-type searchReply struct {
-	Node       string              `json:"node"`
-	AppliedSeq uint64              `json:"applied_seq"`
-	Result     *bleve.SearchResult `json:"result"`
+// respondReply answers a search with a broker.SearchReply.
+func respondReply(req micro.Request, r *broker.SearchReply) {
+	b, err := r.AppendBinary(make([]byte, 0, 1024))
+	if err != nil {
+		respondErr(req, broker.CodeInternal, err)
+		return
+	}
+	if err := req.Respond(b); err != nil {
+		respondErr(req, broker.CodeInternal, err)
+	}
 }
 
 func (r *replica) handlePresearch(req micro.Request) {
@@ -714,6 +784,9 @@ func (r *replica) handlePresearch(req micro.Request) {
 		return
 	}
 	q, err := query.ParseQuery(pr.Query)
+	if err == nil {
+		q, err = parseStrings(q)
+	}
 	if err != nil {
 		respondErr(req, broker.CodeBadRequest, fmt.Errorf("parse query: %w", err))
 		return

@@ -139,7 +139,7 @@ func (s *Shard) WaitApplied(ctx context.Context, seq uint64) error {
 
 // Search runs a bleve search request, scoring with st when given. The
 // result carries neither the request nor the hits' index names.
-func (s *Shard) Search(ctx context.Context, req *bleve.SearchRequest, st *broker.GlobalStats) (*bleve.SearchResult, error) {
+func (s *Shard) Search(ctx context.Context, req *bleve.SearchRequest, st *Stats) (*bleve.SearchResult, error) {
 	wantSource := false
 	for _, f := range req.Fields {
 		if f == SourceField {

@@ -1,0 +1,150 @@
+package broker
+
+import (
+	"encoding/json"
+	"errors"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/blevesearch/bleve/v2"
+	"github.com/blevesearch/bleve/v2/search"
+)
+
+func TestSearchReplyRoundTrip(t *testing.T) {
+	tests := []struct {
+		name  string
+		reply SearchReply
+	}{
+		{"empty", SearchReply{Node: "n", Result: &bleve.SearchResult{}}},
+		{"one shard failed", SearchReply{Node: "a", Shards: []NodeShardStatus{{Shard: 3, Code: CodeNotHere, Error: "not served"}}, Result: &bleve.SearchResult{}}},
+		{"hits", SearchReply{
+			Node:   "searcher-1",
+			Shards: []NodeShardStatus{{Shard: 0, AppliedSeq: 42}, {Shard: 7, AppliedSeq: 1 << 40}},
+			Result: &bleve.SearchResult{
+				Total: 123, MaxScore: 3.25,
+				Hits: search.DocumentMatchCollection{
+					{ID: "go:net/http.Client.Do", Score: 3.25, Sort: []string{"_score"}},
+					{ID: "ü/ñ", Score: 0.5, Sort: []string{"\x01\x02bin", "b"}, DecodedSort: []string{"12", "b"},
+						Fields:    map[string]interface{}{"title": "Do", "n": 2.0},
+						Fragments: search.FieldFragmentMap{"body": {"a <mark>b</mark>"}}},
+				},
+				Facets: search.FacetResults{"kind": &search.FacetResult{Field: "kind", Total: 3, Terms: func() *search.TermFacets {
+					tf := &search.TermFacets{}
+					tf.Add(&search.TermFacet{Term: "func", Count: 3})
+					return tf
+				}()}},
+			},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b, err := tt.reply.AppendBinary(nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got SearchReply
+			if err := got.UnmarshalBinary(b); err != nil {
+				t.Fatal(err)
+			}
+			if got.Node != tt.reply.Node || len(got.Shards) != len(tt.reply.Shards) || len(got.Shards) > 0 && !reflect.DeepEqual(got.Shards, tt.reply.Shards) {
+				t.Errorf("node/shards: got %q %+v, want %q %+v", got.Node, got.Shards, tt.reply.Node, tt.reply.Shards)
+			}
+			want, _ := json.Marshal(tt.reply.Result.Hits)
+			have, _ := json.Marshal(got.Result.Hits)
+			if len(got.Result.Hits) != len(tt.reply.Result.Hits) || len(got.Result.Hits) > 0 && string(want) != string(have) {
+				t.Errorf("hits:\n got %s\nwant %s", have, want)
+			}
+			if got.Result.Total != tt.reply.Result.Total || got.Result.MaxScore != tt.reply.Result.MaxScore {
+				t.Errorf("total/max: got %d %v", got.Result.Total, got.Result.MaxScore)
+			}
+			want, _ = json.Marshal(tt.reply.Result.Facets)
+			have, _ = json.Marshal(got.Result.Facets)
+			if len(tt.reply.Result.Facets) > 0 && string(want) != string(have) {
+				t.Errorf("facets:\n got %s\nwant %s", have, want)
+			}
+			// Every strict prefix is an error, never a panic.
+			for i := 0; i < len(b); i++ {
+				var r SearchReply
+				if err := r.UnmarshalBinary(b[:i]); err == nil {
+					t.Fatalf("prefix of %d/%d bytes decoded without error", i, len(b))
+				}
+			}
+		})
+	}
+}
+
+func TestNodeSearchRequestRoundTrip(t *testing.T) {
+	tests := []NodeSearchRequest{
+		{Index: "i", UID: "u", Shards: []int{}, Request: json.RawMessage(`{}`)},
+		{Index: "sample", UID: "abcdef", Shards: []int{0, 5, 300}, Request: json.RawMessage(`{"query":{"query":"x"},"size":10}`),
+			Stats: json.RawMessage(`{"doc_count":5}`), Timeout: 3 * time.Second},
+	}
+	for _, r := range tests {
+		b, err := r.AppendBinary(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got NodeSearchRequest
+		if err := got.UnmarshalBinary(b); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, r) {
+			t.Errorf("got %+v, want %+v", got, r)
+		}
+		if err := got.UnmarshalBinary(append(b, 0)); err == nil {
+			t.Error("trailing byte accepted")
+		}
+		if err := got.UnmarshalBinary(b[:len(b)-1]); !errors.Is(err, errShortReply) {
+			t.Errorf("truncated: %v, want %v", err, errShortReply)
+		}
+	}
+	if _, err := (&NodeSearchRequest{Shards: []int{-1}}).AppendBinary(nil); err == nil {
+		t.Error("negative shard encoded")
+	}
+}
+
+// FuzzSearchReply feeds arbitrary bytes to the reply decoder: it must fail
+// cleanly or decode something that encodes back to a reply decoding the same.
+func FuzzSearchReply(f *testing.F) {
+	r := SearchReply{Node: "n", Shards: []NodeShardStatus{{Shard: 1, AppliedSeq: 9}}, Result: &bleve.SearchResult{
+		Total: 2, Hits: search.DocumentMatchCollection{{ID: "a", Score: 1, Sort: []string{"_score"}, Fields: map[string]interface{}{"x": "y"}}}}}
+	b, _ := r.AppendBinary(nil)
+	f.Add(b)
+	f.Add([]byte{1})
+	f.Add([]byte{1, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var r SearchReply
+		if err := r.UnmarshalBinary(data); err != nil {
+			return
+		}
+		again, err := r.AppendBinary(nil)
+		if err != nil {
+			t.Fatalf("decoded reply does not encode: %v", err)
+		}
+		var r2 SearchReply
+		if err := r2.UnmarshalBinary(again); err != nil {
+			t.Fatalf("re-encoded reply does not decode: %v", err)
+		}
+		if len(r2.Result.Hits) != len(r.Result.Hits) || r2.Node != r.Node || len(r2.Shards) != len(r.Shards) {
+			t.Fatalf("round trip changed the reply")
+		}
+	})
+}
+
+// FuzzNodeSearchRequest: arbitrary bytes decode cleanly or fail.
+func FuzzNodeSearchRequest(f *testing.F) {
+	r := NodeSearchRequest{Index: "i", UID: "u", Shards: []int{0, 2}, Request: json.RawMessage(`{"size":1}`), Timeout: time.Second}
+	b, _ := r.AppendBinary(nil)
+	f.Add(b)
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var r NodeSearchRequest
+		if err := r.UnmarshalBinary(data); err != nil {
+			return
+		}
+		if _, err := r.AppendBinary(nil); err != nil {
+			t.Fatalf("decoded request does not encode: %v", err)
+		}
+	})
+}

@@ -1,0 +1,228 @@
+package coordinator
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/blevesearch/bleve/v2"
+	"github.com/nats-io/nats.go"
+
+	"github.com/shoal-search/shoal/broker"
+)
+
+// shardOutcome is how one shard fared in a search. A shard answered by its
+// node together with others has answered set and res nil: the node's
+// merged result sits on the first of them.
+type shardOutcome struct {
+	node     string
+	answered bool
+	res      *bleve.SearchResult
+	seq      uint64 // the copy's applied stream sequence
+	err      error
+}
+
+// scatterSearch sends a search (req: the widened bleve request in JSON;
+// stats: encoded global statistics or nil) to every shard of def and
+// returns one outcome per shard.
+//
+// Each shard's first-choice copy decides the node it is asked on, and each
+// node gets one request naming all its shards; it answers with their
+// merged top hits, so a query costs a message and a decode per node rather
+// than per shard. A shard its node cannot answer, or every shard of a node
+// silent past the hedge wait, is asked of its other copies one by one
+// (askSkipping), inside the same deadline.
+func (c *Coordinator) scatterSearch(ctx context.Context, def *broker.IndexDef, req, stats json.RawMessage) []shardOutcome {
+	outcomes := make([]shardOutcome, def.Shards)
+	var groups map[string][]int
+	var order []string
+	var lone []int // shards with no copy in the map: ask the queue group
+	for s := 0; s < def.Shards; s++ {
+		nodes := c.copiesOf(def.Name, s)
+		if len(nodes) == 0 {
+			lone = append(lone, s)
+			continue
+		}
+		if groups == nil {
+			groups = make(map[string][]int)
+		}
+		if groups[nodes[0]] == nil {
+			order = append(order, nodes[0])
+		}
+		groups[nodes[0]] = append(groups[nodes[0]], s)
+	}
+	timeout := time.Until(deadlineOf(ctx))
+	// The per-copy request, encoded only if some shard needs it.
+	single := sync.OnceValue(func() []byte {
+		b, _ := json.Marshal(broker.SearchRequest{Request: req, Stats: stats, Timeout: timeout})
+		return b
+	})
+	var wg sync.WaitGroup
+	for _, node := range order {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.searchNode(ctx, def, node, groups[node], req, stats, timeout, single, outcomes)
+		}()
+	}
+	for _, s := range lone {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			outcomes[s] = c.searchCopies(ctx, def.Name, s, single(), "")
+		}()
+	}
+	wg.Wait()
+	return outcomes
+}
+
+// searchCopies asks one shard's copies, skipping node skip.
+func (c *Coordinator) searchCopies(ctx context.Context, index string, shard int, payload []byte, skip string) shardOutcome {
+	var resp broker.SearchReply
+	node, err := c.askSkipping(ctx, index, shard, broker.OpSearch, payload, &resp, skip)
+	if err == nil && (len(resp.Shards) != 1 || resp.Shards[0].Shard != shard) {
+		err = fmt.Errorf("copy on %s answered for other shards than %d", node, shard)
+	}
+	if err == nil && resp.Shards[0].Code != 0 {
+		err = &broker.ShardError{Code: resp.Shards[0].Code, Description: resp.Shards[0].Error}
+	}
+	if err != nil {
+		return shardOutcome{node: node, err: err}
+	}
+	return shardOutcome{node: node, answered: true, res: resp.Result, seq: resp.Shards[0].AppliedSeq}
+}
+
+// searchNode asks node for shards and fills their outcomes. The first
+// complete answer wins for each shard; the node's merged answer is only
+// taken while no shard of it has been answered alone (it would count that
+// shard's hits twice).
+func (c *Coordinator) searchNode(ctx context.Context, def *broker.IndexDef, node string, shards []int, req, stats json.RawMessage, timeout time.Duration, single func() []byte, outcomes []shardOutcome) {
+	nr := broker.NodeSearchRequest{Index: def.Name, UID: def.UID, Shards: shards, Request: req, Stats: stats, Timeout: timeout}
+	payload, err := nr.AppendBinary(make([]byte, 0, 64+len(req)+len(stats)))
+	if err != nil {
+		for _, s := range shards {
+			outcomes[s] = shardOutcome{node: node, err: err}
+		}
+		return
+	}
+	type nodeAnswer struct {
+		msg *nats.Msg
+		err error
+	}
+	fromNode := make(chan nodeAnswer, 1)
+	c.requests.Add(1)
+	go func() {
+		msg, err := c.nc.RequestWithContext(ctx, broker.NodeSubject(node, broker.OpSearch), payload)
+		fromNode <- nodeAnswer{msg, err}
+	}()
+
+	type alone struct {
+		i int
+		o shardOutcome
+	}
+	// The node request ends with the search; fallbacks, rare, end with
+	// this function.
+	fallbackCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	fromCopies := make(chan alone, len(shards))
+	started := make([]bool, len(shards))
+	done := make([]bool, len(shards))
+	left, inflight := len(shards), 0
+	fallBack := func(i int) {
+		if started[i] || done[i] {
+			return
+		}
+		started[i] = true
+		inflight++
+		go func() {
+			fromCopies <- alone{i, c.searchCopies(fallbackCtx, def.Name, shards[i], single(), node)}
+		}()
+	}
+	finish := func(i int, o shardOutcome) {
+		if done[i] {
+			return
+		}
+		done[i] = true
+		left--
+		outcomes[shards[i]] = o
+	}
+
+	wait := c.opts.HedgeAfter
+	if wait <= 0 {
+		wait = timeout / 4
+	}
+	hedge := time.NewTimer(wait)
+	defer hedge.Stop()
+	nodePending, aloneAnswered := true, false
+	for left > 0 && (nodePending || inflight > 0) {
+		select {
+		case <-hedge.C:
+			for i := range shards {
+				if !started[i] {
+					c.hedges.Add(1)
+				}
+				fallBack(i)
+			}
+		case a := <-fromNode:
+			nodePending = false
+			if aloneAnswered {
+				continue
+			}
+			var r broker.SearchReply
+			err := a.err
+			if err == nil {
+				err = broker.DecodeReply(a.msg, &r)
+			}
+			if err == nil && len(r.Shards) != len(shards) {
+				err = errors.New("node answered for other shards than asked")
+			}
+			if err != nil {
+				if errors.Is(err, broker.ErrBadRequest) {
+					for i := range shards {
+						finish(i, shardOutcome{node: node, err: err})
+					}
+					return
+				}
+				for i := range shards {
+					fallBack(i)
+				}
+				continue
+			}
+			res := r.Result
+			for i, st := range r.Shards {
+				switch {
+				case st.Code == 0 && st.Shard == shards[i]:
+					finish(i, shardOutcome{node: node, answered: true, res: res, seq: st.AppliedSeq})
+					res = nil // the merged result counts once
+				case st.Code == broker.CodeBadRequest:
+					finish(i, shardOutcome{node: node, err: &broker.ShardError{Code: st.Code, Description: st.Error}})
+				default:
+					fallBack(i)
+				}
+			}
+			if res != nil && len(res.Hits) > 0 {
+				// Hits from shards none of which answered: cannot happen
+				// with a well-behaved node; drop them rather than guess.
+				res.Hits = nil
+			}
+		case a := <-fromCopies:
+			inflight--
+			if a.o.err == nil && !done[a.i] {
+				aloneAnswered = true
+			}
+			finish(a.i, a.o)
+		}
+	}
+	for i := range shards { // the deadline ran out on the node
+		if !done[i] {
+			err := ctx.Err()
+			if err == nil {
+				err = errors.New("no answer")
+			}
+			finish(i, shardOutcome{node: node, err: err})
+		}
+	}
+}

@@ -1,0 +1,144 @@
+package searcher
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/blevesearch/bleve/v2"
+	"github.com/nats-io/nats.go/micro"
+
+	"github.com/shoal-search/shoal/broker"
+	"github.com/shoal-search/shoal/rank"
+)
+
+// serveNode starts the node's own micro service: one search request for
+// several of its shard copies, answered with their merged top hits. The
+// coordinator sends each query once per node this way and falls back to
+// the per-copy endpoints (which stay) for shards the node cannot answer.
+func (n *Node) serveNode() (micro.Service, error) {
+	svc, err := micro.AddService(n.nc, micro.Config{
+		Name:        broker.NodeService,
+		Version:     "1.0.0",
+		Description: "a Shoal searcher node, answering for the shard copies it holds",
+		QueueGroup:  broker.QueueGroup,
+		Metadata:    map[string]string{"node": n.opts.Name},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("searcher: node service: %w", err)
+	}
+	g := svc.AddGroup(broker.NodeGroup(n.opts.Name), micro.WithGroupQueueGroupDisabled())
+	if err := g.AddEndpoint(broker.OpSearch, n.dispatch(n.handleNodeSearch)); err != nil {
+		svc.Stop()
+		return nil, fmt.Errorf("searcher: node service: %w", err)
+	}
+	return svc, nil
+}
+
+// servedCopy returns the caught-up copy of an index's shard this node
+// serves, or nil.
+func (n *Node) servedCopy(index, uid string, shard int) *replica {
+	n.mu.Lock()
+	r := n.copies[copyKey{index, shard}]
+	n.mu.Unlock()
+	if r == nil || r.def.UID != uid || !r.caughtUp.Load() {
+		return nil
+	}
+	return r
+}
+
+// handleNodeSearch searches every shard the request names, in parallel,
+// and answers with one status per shard and the merged result of those
+// that answered. A shard the node does not serve is reported CodeNotHere
+// and the others still answer.
+func (n *Node) handleNodeSearch(req micro.Request) {
+	var nr broker.NodeSearchRequest
+	if err := nr.UnmarshalBinary(req.Data()); err != nil {
+		respondErr(req, broker.CodeBadRequest, fmt.Errorf("decode node search request: %w", err))
+		return
+	}
+	var breq bleve.SearchRequest
+	err := json.Unmarshal(nr.Request, &breq)
+	if err != nil {
+		respondErr(req, broker.CodeBadRequest, fmt.Errorf("decode bleve request: %w", err))
+		return
+	}
+	if breq.Query, err = parseStrings(breq.Query); err != nil {
+		respondErr(req, broker.CodeBadRequest, fmt.Errorf("parse query: %w", err))
+		return
+	}
+	stats, err := n.stats.decode(nr.Stats)
+	if err != nil {
+		respondErr(req, broker.CodeBadRequest, err)
+		return
+	}
+	timeout := nr.Timeout
+	if timeout <= 0 || timeout > searchTimeout {
+		timeout = searchTimeout
+	}
+	ctx, cancel := context.WithTimeout(n.ctx, timeout)
+	defer cancel()
+	if d := time.Duration(n.delay.Load()); d > 0 {
+		select {
+		case <-time.After(d):
+		case <-ctx.Done():
+			respondErr(req, broker.CodeTimeout, ctx.Err())
+			return
+		}
+	}
+
+	statuses := make([]broker.NodeShardStatus, len(nr.Shards))
+	results := make([]*bleve.SearchResult, len(nr.Shards))
+	search := func(i int) {
+		st := &statuses[i]
+		st.Shard = nr.Shards[i]
+		r := n.servedCopy(nr.Index, nr.UID, st.Shard)
+		if r == nil {
+			st.Code, st.Error = broker.CodeNotHere, "shard not served by this node"
+			return
+		}
+		st.AppliedSeq = r.shard.AppliedSeq()
+		// Each shard needs its own request: it sets its statistics on
+		// it, and a sort order keeps per-search state (as Bleve's alias
+		// copies it for each index).
+		sreq := breq
+		sreq.PreSearchData = nil
+		sreq.Sort = breq.Sort.Copy()
+		res, err := r.shard.Search(ctx, &sreq, stats)
+		switch {
+		case err != nil && ctx.Err() != nil:
+			st.Code, st.Error = broker.CodeTimeout, err.Error()
+		case err != nil:
+			st.Code, st.Error = broker.CodeBadRequest, err.Error()
+		default:
+			results[i] = res
+		}
+	}
+	var wg sync.WaitGroup
+	for i := 1; i < len(nr.Shards); i++ {
+		wg.Add(1)
+		select {
+		case n.shardWork <- func() {
+			defer wg.Done()
+			search(i)
+		}:
+		case <-n.ctx.Done():
+			wg.Done()
+			statuses[i] = broker.NodeShardStatus{Shard: nr.Shards[i], Code: broker.CodeUnavailable, Error: "node closing"}
+		}
+	}
+	if len(nr.Shards) > 0 {
+		search(0)
+	}
+	wg.Wait()
+
+	answered := results[:0:0]
+	for _, res := range results {
+		if res != nil {
+			answered = append(answered, res)
+		}
+	}
+	respondReply(req, &broker.SearchReply{Node: n.opts.Name, Shards: statuses, Result: rank.Merge(&breq, answered)})
+}
