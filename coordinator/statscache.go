@@ -20,7 +20,7 @@ type statsCache struct {
 
 type statsEntry struct {
 	stats   json.RawMessage // encoded broker.GlobalStats
-	seq     map[int]uint64 // per shard: applied sequence at presearch
+	seq     map[int]uint64  // per shard: applied sequence at presearch
 	expires time.Time
 }
 
