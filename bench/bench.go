@@ -66,7 +66,7 @@ type Options struct {
 	// CPUProfile set, each phase runs in one piece.
 	Turn time.Duration
 	// Searchers is the number of searcher nodes of the main cluster
-	// (default min(Shards, 4)).
+	// (default one per CPU core, at least 2 and at most Shards).
 	Searchers int
 	// TailSearchers is the number of searcher nodes of the replicated
 	// cluster of the tail measurement (default 2×Shards, at most 16, so
@@ -115,7 +115,9 @@ func (o *Options) setDefaults() {
 	}
 	o.Turn = min(o.Turn, o.Duration)
 	if o.Searchers <= 0 {
-		o.Searchers = min(o.Shards, 4)
+		// One in-process searcher node per core: nodes in one process
+		// share its cores, so more of them only add messages per query.
+		o.Searchers = min(o.Shards, max(2, runtime.NumCPU()))
 	}
 	if o.TailSearchers <= 0 {
 		o.TailSearchers = max(2, min(2*o.Shards, 16))
