@@ -68,6 +68,9 @@ type Options struct {
 	// Searchers is the number of searcher nodes of the main cluster
 	// (default one per CPU core, at least 2 and at most Shards).
 	Searchers int
+	// TCP connects Shoal's roles to the embedded broker over loopback
+	// TCP rather than in-memory pipes (as `shoal dev --tcp`).
+	TCP bool
 	// TailSearchers is the number of searcher nodes of the replicated
 	// cluster of the tail measurement (default 2×Shards, at most 16, so
 	// that one node holds a single shard copy).
@@ -250,7 +253,7 @@ func (r *run) indexAndQuery(ctx context.Context) error {
 	waitIdle(ctx, idleWait)
 
 	// 1b. Shoal's full write path.
-	sh, err := startShoal(ctx, filepath.Join(r.dir, "shoal"), o.Searchers, o.Logger)
+	sh, err := startShoal(ctx, filepath.Join(r.dir, "shoal"), o.Searchers, o.TCP, o.Logger)
 	if err != nil {
 		return err
 	}
@@ -336,7 +339,7 @@ func (r *run) logPhase(p Phase) {
 // without hedging, on a cluster whose shards have two copies each.
 func (r *run) tail(ctx context.Context) error {
 	o, res := r.o, r.res
-	sh, err := startShoal(ctx, filepath.Join(r.dir, "tail"), o.TailSearchers, o.Logger)
+	sh, err := startShoal(ctx, filepath.Join(r.dir, "tail"), o.TailSearchers, o.TCP, o.Logger)
 	if err != nil {
 		return err
 	}

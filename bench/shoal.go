@@ -31,13 +31,14 @@ type shoal struct {
 
 // startShoal starts a cluster of searchers nodes in dir and waits until it
 // is ready.
-func startShoal(ctx context.Context, dir string, searchers int, log *slog.Logger) (*shoal, error) {
+func startShoal(ctx context.Context, dir string, searchers int, tcp bool, log *slog.Logger) (*shoal, error) {
 	c, err := cluster.Start(ctx, cluster.Options{
-		DataDir:    dir,
-		NATSListen: "127.0.0.1:-1",
-		Searchers:  searchers,
-		Frontend:   cluster.FrontendOptions{HTTPAddr: "127.0.0.1:0"},
-		Logger:     log,
+		DataDir:       dir,
+		NATSListen:    "127.0.0.1:-1",
+		Searchers:     searchers,
+		InMemoryConns: !tcp,
+		Frontend:      cluster.FrontendOptions{HTTPAddr: "127.0.0.1:0"},
+		Logger:        log,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("bench: start cluster: %w", err)

@@ -159,7 +159,7 @@ func TestEightShardsRankLikeOne(t *testing.T) {
 	if len(ops) < 10000 || len(queries) < 200 {
 		t.Fatalf("corpus too small: %d docs, %d queries", len(ops), len(queries))
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	c, err := cluster.Start(ctx, cluster.Options{DataDir: t.TempDir(), NATSListen: "127.0.0.1:-1", Searchers: 4,
 		Frontend: cluster.FrontendOptions{HTTPAddr: "127.0.0.1:0"}})

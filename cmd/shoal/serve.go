@@ -60,6 +60,7 @@ func newDevCmd() *cobra.Command {
 		searchers  int
 		shards     int
 		noSample   bool
+		tcp        bool
 		logLevel   string
 		front      frontendFlags
 	)
@@ -70,7 +71,7 @@ func newDevCmd() *cobra.Command {
 			ctx := cmd.Context()
 			log := newLogger(logLevel)
 			c, err := cluster.Start(ctx, cluster.Options{
-				DataDir: data, NATSListen: natsListen, Searchers: searchers,
+				DataDir: data, NATSListen: natsListen, Searchers: searchers, InMemoryConns: !tcp,
 				Frontend: front.options(log), Logger: log,
 			})
 			if err != nil {
@@ -100,6 +101,7 @@ func newDevCmd() *cobra.Command {
 	cmd.Flags().StringVar(&data, "data", "./shoal-data", "data directory")
 	cmd.Flags().StringVar(&natsListen, "nats-listen", "127.0.0.1:4222", "embedded NATS client address (other processes may join here)")
 	cmd.Flags().IntVar(&searchers, "searchers", 4, "number of searcher nodes")
+	cmd.Flags().BoolVar(&tcp, "tcp", false, "connect the in-process roles to the embedded broker over loopback TCP instead of in-memory pipes")
 	cmd.Flags().IntVar(&shards, "sample-shards", 4, "shards of the sample index")
 	cmd.Flags().BoolVar(&noSample, "no-sample", false, "do not load the sample corpus")
 	cmd.Flags().StringVar(&logLevel, "log-level", "warn", "debug, info, warn or error")
