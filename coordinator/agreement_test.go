@@ -174,6 +174,9 @@ func TestEightShardsRankLikeOne(t *testing.T) {
 		t.Helper()
 		res, err := c.Frontend.Coordinator.Search(ctx, index, coordinator.Request{Search: req, Timeout: 30 * time.Second})
 		if err != nil {
+			if res != nil {
+				t.Fatalf("%s: %v (took %d ms; failures %+v)", index, err, res.TookMS, res.Shards.Failures)
+			}
 			t.Fatalf("%s: %v", index, err)
 		}
 		return res

@@ -129,6 +129,7 @@ func (c *Coordinator) searchNode(ctx context.Context, def *broker.IndexDef, node
 	defer cancel()
 	fromCopies := make(chan alone, len(shards))
 	started := make([]bool, len(shards))
+	failedAlone := make([]*shardOutcome, len(shards))
 	done := make([]bool, len(shards))
 	left, inflight := len(shards), 0
 	fallBack := func(i int) {
@@ -210,6 +211,12 @@ func (c *Coordinator) searchNode(ctx context.Context, def *broker.IndexDef, node
 			}
 		case a := <-fromCopies:
 			inflight--
+			if a.o.err != nil && nodePending && !errors.Is(a.o.err, nats.ErrNoResponders) {
+				// The node may still answer: only "no responders" (no
+				// copy serves the shard at all) ends the wait early.
+				failedAlone[a.i] = &a.o
+				continue
+			}
 			if a.o.err == nil && !done[a.i] {
 				aloneAnswered = true
 			}
@@ -217,6 +224,9 @@ func (c *Coordinator) searchNode(ctx context.Context, def *broker.IndexDef, node
 		}
 	}
 	for i := range shards { // the deadline ran out on the node
+		if !done[i] && failedAlone[i] != nil {
+			finish(i, *failedAlone[i])
+		}
 		if !done[i] {
 			err := ctx.Err()
 			if err == nil {
