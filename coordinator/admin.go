@@ -169,19 +169,13 @@ func (c *Coordinator) ClusterInfo() *ClusterInfo {
 // Unserved lists, per index, the shards that have no live, caught-up copy.
 func (c *Coordinator) Unserved() map[string][]int {
 	out := map[string][]int{}
-	live := map[string]bool{}
-	for _, n := range c.cat.LiveNodes() {
-		live[n] = true
-	}
 	for _, def := range c.cat.Indexes() {
 		m := c.cat.ShardMap(def.Name)
 		for s := 0; s < def.Shards; s++ {
 			ok := false
 			if m != nil && s < len(m.Copies) {
 				for _, n := range m.Copies[s] {
-					if st, has := c.cat.Copy(n, def.Name, s); has && live[n] && st.CaughtUp {
-						ok = true
-					}
+					ok = ok || c.cat.Serving(n, def.Name, s)
 				}
 			}
 			if !ok {
