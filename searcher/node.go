@@ -20,7 +20,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/blevesearch/bleve/v2"
 	"github.com/blevesearch/bleve/v2/search/query"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -720,42 +719,20 @@ func (r *replica) handleSearch(req micro.Request) {
 		respondErr(req, broker.CodeBadRequest, fmt.Errorf("decode search request: %w", err))
 		return
 	}
-	var breq bleve.SearchRequest
-	err := json.Unmarshal(sr.Request, &breq)
-	if err != nil {
-		respondErr(req, broker.CodeBadRequest, fmt.Errorf("decode bleve request: %w", err))
-		return
-	}
-	timeout := sr.Timeout
-	if timeout <= 0 || timeout > searchTimeout {
-		timeout = searchTimeout
-	}
-	ctx, cancel := context.WithTimeout(r.node.ctx, timeout)
-	defer cancel()
-	if d := time.Duration(r.node.delay.Load()); d > 0 {
-		select {
-		case <-time.After(d):
-		case <-ctx.Done():
-			respondErr(req, broker.CodeTimeout, ctx.Err())
-			return
-		}
-	}
-	if breq.Query, err = parseStrings(breq.Query); err != nil {
-		respondErr(req, broker.CodeBadRequest, fmt.Errorf("parse query: %w", err))
-		return
-	}
-	stats, err := r.node.stats.decode(sr.Stats)
+	breq, stats, err := r.node.prepareSearch(sr.Request, sr.Stats)
 	if err != nil {
 		respondErr(req, broker.CodeBadRequest, err)
 		return
 	}
-	res, err := r.shard.Search(ctx, &breq, stats)
+	ctx, cancel, err := r.node.searchContext(sr.Timeout)
+	defer cancel()
 	if err != nil {
-		code := broker.CodeBadRequest
-		if ctx.Err() != nil {
-			code = broker.CodeTimeout
-		}
-		respondErr(req, code, err)
+		respondErr(req, broker.CodeTimeout, err)
+		return
+	}
+	res, err := r.shard.Search(ctx, breq, stats)
+	if err != nil {
+		respondErr(req, searchErrorCode(ctx), err)
 		return
 	}
 	respondReply(req, &broker.SearchReply{

@@ -59,34 +59,16 @@ func (n *Node) handleNodeSearch(req micro.Request) {
 		respondErr(req, broker.CodeBadRequest, fmt.Errorf("decode node search request: %w", err))
 		return
 	}
-	var breq bleve.SearchRequest
-	err := json.Unmarshal(nr.Request, &breq)
-	if err != nil {
-		respondErr(req, broker.CodeBadRequest, fmt.Errorf("decode bleve request: %w", err))
-		return
-	}
-	if breq.Query, err = parseStrings(breq.Query); err != nil {
-		respondErr(req, broker.CodeBadRequest, fmt.Errorf("parse query: %w", err))
-		return
-	}
-	stats, err := n.stats.decode(nr.Stats)
+	breq, stats, err := n.prepareSearch(nr.Request, nr.Stats)
 	if err != nil {
 		respondErr(req, broker.CodeBadRequest, err)
 		return
 	}
-	timeout := nr.Timeout
-	if timeout <= 0 || timeout > searchTimeout {
-		timeout = searchTimeout
-	}
-	ctx, cancel := context.WithTimeout(n.ctx, timeout)
+	ctx, cancel, err := n.searchContext(nr.Timeout)
 	defer cancel()
-	if d := time.Duration(n.delay.Load()); d > 0 {
-		select {
-		case <-time.After(d):
-		case <-ctx.Done():
-			respondErr(req, broker.CodeTimeout, ctx.Err())
-			return
-		}
+	if err != nil {
+		respondErr(req, broker.CodeTimeout, err)
+		return
 	}
 
 	statuses := make([]broker.NodeShardStatus, len(nr.Shards))
@@ -103,18 +85,15 @@ func (n *Node) handleNodeSearch(req micro.Request) {
 		// Each shard needs its own request: it sets its statistics on
 		// it, and a sort order keeps per-search state (as Bleve's alias
 		// copies it for each index).
-		sreq := breq
+		sreq := *breq
 		sreq.PreSearchData = nil
 		sreq.Sort = breq.Sort.Copy()
 		res, err := r.shard.Search(ctx, &sreq, stats)
-		switch {
-		case err != nil && ctx.Err() != nil:
-			st.Code, st.Error = broker.CodeTimeout, err.Error()
-		case err != nil:
-			st.Code, st.Error = broker.CodeBadRequest, err.Error()
-		default:
-			results[i] = res
+		if err != nil {
+			st.Code, st.Error = searchErrorCode(ctx), err.Error()
+			return
 		}
+		results[i] = res
 	}
 	var wg sync.WaitGroup
 	for i := 1; i < len(nr.Shards); i++ {
@@ -140,5 +119,51 @@ func (n *Node) handleNodeSearch(req micro.Request) {
 			answered = append(answered, res)
 		}
 	}
-	respondReply(req, &broker.SearchReply{Node: n.opts.Name, Shards: statuses, Result: rank.Merge(&breq, answered)})
+	respondReply(req, &broker.SearchReply{Node: n.opts.Name, Shards: statuses, Result: rank.Merge(breq, answered)})
+}
+
+// prepareSearch decodes a search's bleve request, with its query strings
+// parsed, and its global statistics. Its errors are the request's fault.
+func (n *Node) prepareSearch(request, stats json.RawMessage) (*bleve.SearchRequest, *Stats, error) {
+	breq := new(bleve.SearchRequest)
+	if err := json.Unmarshal(request, breq); err != nil {
+		return nil, nil, fmt.Errorf("decode bleve request: %w", err)
+	}
+	q, err := parseStrings(breq.Query)
+	if err != nil {
+		return nil, nil, fmt.Errorf("parse query: %w", err)
+	}
+	breq.Query = q
+	st, err := n.stats.decode(stats)
+	if err != nil {
+		return nil, nil, err
+	}
+	return breq, st, nil
+}
+
+// searchContext bounds a search by its timeout (searchTimeout when none or
+// more) and waits out the node's injected delay; it fails if the delay
+// outlasts the timeout. The cancel function is always set.
+func (n *Node) searchContext(timeout time.Duration) (context.Context, context.CancelFunc, error) {
+	if timeout <= 0 || timeout > searchTimeout {
+		timeout = searchTimeout
+	}
+	ctx, cancel := context.WithTimeout(n.ctx, timeout)
+	if d := time.Duration(n.delay.Load()); d > 0 {
+		select {
+		case <-time.After(d):
+		case <-ctx.Done():
+			return ctx, cancel, ctx.Err()
+		}
+	}
+	return ctx, cancel, nil
+}
+
+// searchErrorCode is the code a failed shard search answers with: a
+// timeout if its context ended, else the request's fault.
+func searchErrorCode(ctx context.Context) int {
+	if ctx.Err() != nil {
+		return broker.CodeTimeout
+	}
+	return broker.CodeBadRequest
 }
