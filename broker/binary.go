@@ -122,7 +122,7 @@ func (r *SearchReply) UnmarshalBinary(data []byte) error {
 				h.Sort = append(h.Sort, d.string())
 			}
 		}
-		if raw := d.bytes(); len(raw) > 0 && d.err == nil {
+		if raw := d.string(); len(raw) > 0 && d.err == nil {
 			var x hitExtras
 			if err := json.Unmarshal([]byte(raw), &x); err != nil {
 				return fmt.Errorf("search reply: hit %q: %w", h.ID, err)
@@ -131,7 +131,7 @@ func (r *SearchReply) UnmarshalBinary(data []byte) error {
 		}
 		res.Hits = append(res.Hits, h)
 	}
-	if raw := d.bytes(); len(raw) > 0 && d.err == nil {
+	if raw := d.string(); len(raw) > 0 && d.err == nil {
 		if err := json.Unmarshal([]byte(raw), &res.Facets); err != nil {
 			return fmt.Errorf("search reply: facets: %w", err)
 		}
@@ -300,8 +300,6 @@ func (d *wireDecoder) string() string {
 	d.s = d.s[n:]
 	return s
 }
-
-func (d *wireDecoder) bytes() string { return d.string() }
 
 func (d *wireDecoder) float() float64 {
 	if len(d.s) < 8 {

@@ -54,35 +54,47 @@ func (c *Coordinator) scatterSearch(ctx context.Context, def *broker.IndexDef, r
 		}
 		groups[nodes[0]] = append(groups[nodes[0]], s)
 	}
-	timeout := time.Until(deadlineOf(ctx))
-	// The per-copy request, encoded only if some shard needs it.
-	single := sync.OnceValue(func() []byte {
-		b, _ := json.Marshal(broker.SearchRequest{Request: req, Stats: stats, Timeout: timeout})
-		return b
+	job := &searchJob{def: def, req: req, stats: stats, timeout: time.Until(deadlineOf(ctx))}
+	job.single = sync.OnceValues(func() ([]byte, error) {
+		return json.Marshal(broker.SearchRequest{Request: req, Stats: stats, Timeout: job.timeout})
 	})
 	var wg sync.WaitGroup
 	for _, node := range order {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c.searchNode(ctx, def, node, groups[node], req, stats, timeout, single, outcomes)
+			c.searchNode(ctx, job, node, groups[node], outcomes)
 		}()
 	}
 	for _, s := range lone {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			outcomes[s] = c.searchCopies(ctx, def.Name, s, single(), "")
+			outcomes[s] = c.searchCopies(ctx, job, s, "")
 		}()
 	}
 	wg.Wait()
 	return outcomes
 }
 
+// searchJob is one search as scatterSearch sends it.
+type searchJob struct {
+	def        *broker.IndexDef
+	req, stats json.RawMessage
+	timeout    time.Duration
+	// single is the per-copy request (broker.SearchRequest), encoded
+	// only if some shard needs it.
+	single func() ([]byte, error)
+}
+
 // searchCopies asks one shard's copies, skipping node skip.
-func (c *Coordinator) searchCopies(ctx context.Context, index string, shard int, payload []byte, skip string) shardOutcome {
+func (c *Coordinator) searchCopies(ctx context.Context, job *searchJob, shard int, skip string) shardOutcome {
+	payload, err := job.single()
+	if err != nil {
+		return shardOutcome{node: skip, err: fmt.Errorf("encode shard request: %w", err)}
+	}
 	var resp broker.SearchReply
-	node, err := c.askSkipping(ctx, index, shard, broker.OpSearch, payload, &resp, skip)
+	node, err := c.askSkipping(ctx, job.def.Name, shard, broker.OpSearch, payload, &resp, skip)
 	if err == nil && (len(resp.Shards) != 1 || resp.Shards[0].Shard != shard) {
 		err = fmt.Errorf("copy on %s answered for other shards than %d", node, shard)
 	}
@@ -99,9 +111,9 @@ func (c *Coordinator) searchCopies(ctx context.Context, index string, shard int,
 // complete answer wins for each shard; the node's merged answer is only
 // taken while no shard of it has been answered alone (it would count that
 // shard's hits twice).
-func (c *Coordinator) searchNode(ctx context.Context, def *broker.IndexDef, node string, shards []int, req, stats json.RawMessage, timeout time.Duration, single func() []byte, outcomes []shardOutcome) {
-	nr := broker.NodeSearchRequest{Index: def.Name, UID: def.UID, Shards: shards, Request: req, Stats: stats, Timeout: timeout}
-	payload, err := nr.AppendBinary(make([]byte, 0, 64+len(req)+len(stats)))
+func (c *Coordinator) searchNode(ctx context.Context, job *searchJob, node string, shards []int, outcomes []shardOutcome) {
+	nr := broker.NodeSearchRequest{Index: job.def.Name, UID: job.def.UID, Shards: shards, Request: job.req, Stats: job.stats, Timeout: job.timeout}
+	payload, err := nr.AppendBinary(make([]byte, 0, 64+len(job.req)+len(job.stats)))
 	if err != nil {
 		for _, s := range shards {
 			outcomes[s] = shardOutcome{node: node, err: err}
@@ -139,7 +151,7 @@ func (c *Coordinator) searchNode(ctx context.Context, def *broker.IndexDef, node
 		started[i] = true
 		inflight++
 		go func() {
-			fromCopies <- alone{i, c.searchCopies(fallbackCtx, def.Name, shards[i], single(), node)}
+			fromCopies <- alone{i, c.searchCopies(fallbackCtx, job, shards[i], node)}
 		}()
 	}
 	finish := func(i int, o shardOutcome) {
@@ -153,7 +165,7 @@ func (c *Coordinator) searchNode(ctx context.Context, def *broker.IndexDef, node
 
 	wait := c.opts.HedgeAfter
 	if wait <= 0 {
-		wait = timeout / 4
+		wait = job.timeout / 4
 	}
 	hedge := time.NewTimer(wait)
 	defer hedge.Stop()
@@ -203,11 +215,6 @@ func (c *Coordinator) searchNode(ctx context.Context, def *broker.IndexDef, node
 				default:
 					fallBack(i)
 				}
-			}
-			if res != nil && len(res.Hits) > 0 {
-				// Hits from shards none of which answered: cannot happen
-				// with a well-behaved node; drop them rather than guess.
-				res.Hits = nil
 			}
 		case a := <-fromCopies:
 			inflight--
