@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/shoal-search/shoal/broker"
+	"github.com/shoal-search/shoal/client"
 	"github.com/shoal-search/shoal/cluster"
 	"github.com/shoal-search/shoal/indexer"
 )
@@ -27,27 +28,15 @@ const (
 	failureDocs   = 80
 )
 
-// failureAccount is the "shards" object of a search answer.
-type failureAccount struct {
-	Total      int `json:"total"`
-	Successful int `json:"successful"`
-	Failed     int `json:"failed"`
-	Failures   []struct {
-		Shard  int    `json:"shard"`
-		Node   string `json:"node"`
-		Reason string `json:"reason"`
-	} `json:"failures"`
-}
-
 // failureAnswer is a search answer, or the body of a 503.
 type failureAnswer struct {
 	Hits []struct {
 		ID string `json:"id"`
 	} `json:"hits"`
-	TotalHits uint64         `json:"total_hits"`
-	Shards    failureAccount `json:"shards"`
-	Partial   bool           `json:"partial"`
-	TimedOut  bool           `json:"timed_out"`
+	TotalHits uint64            `json:"total_hits"`
+	Shards    client.ShardsInfo `json:"shards"`
+	Partial   bool              `json:"partial"`
+	TimedOut  bool              `json:"timed_out"`
 	Error     *struct {
 		Type   string `json:"type"`
 		Reason string `json:"reason"`
