@@ -77,6 +77,17 @@ func (c *Coordinator) scatterSearch(ctx context.Context, def *broker.IndexDef, r
 	return outcomes
 }
 
+// hasCopyBesides reports whether the map shows a copy of the shard on
+// another node than node.
+func (c *Coordinator) hasCopyBesides(index string, shard int, node string) bool {
+	for _, n := range c.copiesOf(index, shard) {
+		if n != node {
+			return true
+		}
+	}
+	return false
+}
+
 // searchJob is one search as scatterSearch sends it.
 type searchJob struct {
 	def        *broker.IndexDef
@@ -124,7 +135,7 @@ func (c *Coordinator) searchNode(ctx context.Context, job *searchJob, node strin
 		msg *nats.Msg
 		err error
 	}
-	fromNode := make(chan nodeAnswer, 1)
+	fromNode := make(chan nodeAnswer, 2) // the answer, and a probe's verdict
 	c.requests.Add(1)
 	go func() {
 		msg, err := c.nc.RequestWithContext(ctx, broker.NodeSubject(node, broker.OpSearch), payload)
@@ -173,13 +184,29 @@ func (c *Coordinator) searchNode(ctx context.Context, job *searchJob, node strin
 	for left > 0 && (nodePending || inflight > 0) {
 		select {
 		case <-hedge.C:
+			// Hedge the shards that have another copy; if some have
+			// none, ask whether the node is still there rather than
+			// send it the same work twice.
+			alone := false
 			for i := range shards {
+				if !c.hasCopyBesides(job.def.Name, shards[i], node) {
+					alone = true
+					continue
+				}
 				if !started[i] {
 					c.hedges.Add(1)
 				}
 				fallBack(i)
 			}
+			if alone && nodePending {
+				c.probe(ctx, node, job.def.Name, shards[0], func() {
+					fromNode <- nodeAnswer{err: nats.ErrNoResponders}
+				})
+			}
 		case a := <-fromNode:
+			if !nodePending {
+				continue // the probe found the node gone; then it answered after all
+			}
 			nodePending = false
 			if aloneAnswered {
 				continue

@@ -39,6 +39,7 @@ func (c *Coordinator) copiesOf(index string, shard int) []string {
 }
 
 type reply struct {
+	i    int // which subject
 	node string
 	msg  *nats.Msg
 	err  error
@@ -48,10 +49,11 @@ type reply struct {
 // ctx's deadline: a copy with no responders is skipped at once, and a copy
 // silent past HedgeAfter (with hedging off: past a quarter of the time
 // left) gets company from the next one, since a copy killed with the
-// request in hand, or cut off the network, never answers at all. After the
-// named copies comes the shard's queue group; "no responders" there ends
-// the wait, since then no copy serves the shard. The first good answer
-// wins. It returns the node that answered (or was tried last).
+// request in hand, or cut off the network, never answers at all; with no
+// copy left, the silent ones are probed and those gone count as failed.
+// After the named copies comes the shard's queue group, for a copy the map
+// does not show yet; "no responders" there ends the wait. The first good
+// answer wins. It returns the node that answered (or was tried last).
 func (c *Coordinator) ask(ctx context.Context, index string, shard int, op string, payload []byte, v any) (string, error) {
 	return c.askSkipping(ctx, index, shard, op, payload, v, "")
 }
@@ -79,9 +81,13 @@ func (c *Coordinator) askSkipping(ctx context.Context, index string, shard int, 
 		c.requests.Add(1)
 		go func() {
 			msg, err := c.nc.RequestWithContext(ctx, subjects[i], payload)
-			replies <- reply{node: nodes[i], msg: msg, err: err}
+			replies <- reply{i: i, node: nodes[i], msg: msg, err: err}
 		}()
 	}
+	// Copies gone with the request in hand, found by probe: their own
+	// replies, when the deadline ends them, are not counted again.
+	gone := make([]bool, len(subjects))
+	probes := make(chan int, len(subjects))
 	next, inflight := 0, 0
 	send(next)
 	next++
@@ -92,7 +98,7 @@ func (c *Coordinator) askSkipping(ctx context.Context, index string, shard int, 
 	}
 	var timer *time.Timer
 	var hedge <-chan time.Time
-	if wait > 0 && next < len(subjects) {
+	if wait > 0 {
 		timer = time.NewTimer(wait)
 		defer timer.Stop()
 		hedge = timer.C
@@ -105,21 +111,39 @@ func (c *Coordinator) askSkipping(ctx context.Context, index string, shard int, 
 		select {
 		case <-hedge:
 			hedge = nil
-			if next < len(subjects) {
-				// The last subject is the shard's queue group: it asks
-				// whichever copy serves now, and says "no responders" at
-				// once if none does, which a request sent to a copy in
-				// the instant it died never learns.
+			if next < len(subjects)-1 { // hedge only to a named copy
 				c.hedges.Add(1)
 				send(next)
 				next++
 				inflight++
-			}
-			if next < len(subjects) {
 				timer.Reset(wait)
 				hedge = timer.C
+				continue
+			}
+			// No copy left to hedge to: ask the copies in flight whether
+			// they still exist, which costs them nothing (a request sent
+			// to a copy in the instant it died never hears back).
+			for i := 0; i < next; i++ {
+				if nodes[i] != "" {
+					c.probe(ctx, nodes[i], index, shard, func() { probes <- i })
+				}
+			}
+		case i := <-probes:
+			if gone[i] {
+				continue
+			}
+			gone[i] = true
+			inflight--
+			lastNode, lastErr = nodes[i], nats.ErrNoResponders
+			if inflight == 0 && next < len(subjects) {
+				send(next)
+				next++
+				inflight++
 			}
 		case r := <-replies:
+			if gone[r.i] {
+				continue
+			}
 			inflight--
 			err := r.err
 			if err == nil {
@@ -155,6 +179,17 @@ func (c *Coordinator) askSkipping(ctx context.Context, index string, shard int, 
 		lastErr = fmt.Errorf("%w (last error: %v)", context.DeadlineExceeded, lastErr)
 	}
 	return lastNode, lastErr
+}
+
+// probe asks whether node still serves its copy of the shard, with the
+// copy's cheapest request, and calls gone if NATS says no responders.
+func (c *Coordinator) probe(ctx context.Context, node, index string, shard int, gone func()) {
+	go func() {
+		_, err := c.nc.RequestWithContext(ctx, broker.CopySubject(node, index, shard, broker.OpStats), nil)
+		if errors.Is(err, nats.ErrNoResponders) {
+			gone()
+		}
+	}()
 }
 
 // globalStats returns the index-wide statistics q touches, from the cache
