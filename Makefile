@@ -34,8 +34,8 @@ fuzz:
 	$(GO) test ./indexer -run '^$$' -fuzz FuzzParseNDJSON -fuzztime 30s
 	$(GO) test ./web -run '^$$' -fuzz FuzzParseSearchBody -fuzztime 30s
 	$(GO) test ./corpus -run '^$$' -fuzz FuzzReader -fuzztime 30s
-	$(GO) test ./broker -run '^$$' -fuzz FuzzSearchReply -fuzztime 30s
-	$(GO) test ./broker -run '^$$' -fuzz FuzzNodeSearchRequest -fuzztime 30s
+	$(GO) test ./protocol -run '^$$' -fuzz FuzzSearchReply -fuzztime 30s
+	$(GO) test ./protocol -run '^$$' -fuzz FuzzNodeSearchRequest -fuzztime 30s
 
 vet:
 	$(GO) vet $(PKGS)

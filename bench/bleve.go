@@ -13,7 +13,7 @@ import (
 	"github.com/blevesearch/bleve/v2/search"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/shoal-search/shoal/indexer"
+	"github.com/shoal-search/shoal/meta"
 )
 
 // indexBleve creates a Bleve index in dir with the mapping raw and writes
@@ -80,7 +80,7 @@ func forceMerge(ctx context.Context, idx bleve.Index) error {
 func shardedBleve(dir string, raw json.RawMessage, docs []doc, shards, batchSize int, parallel int) (bleve.IndexAlias, []bleve.Index, time.Duration, error) {
 	parts := make([][]doc, shards)
 	for _, d := range docs {
-		s := indexer.ShardOf(d.ID, shards)
+		s := meta.ShardOf(d.ID, shards)
 		parts[s] = append(parts[s], d)
 	}
 	idxs := make([]bleve.Index, shards)

@@ -15,7 +15,7 @@ import (
 	"github.com/blevesearch/bleve/v2/mapping"
 
 	"github.com/shoal-search/shoal/corpus"
-	"github.com/shoal-search/shoal/searcher"
+	"github.com/shoal-search/shoal/meta"
 )
 
 // doc is one corpus document: its id and its JSON object (which holds the
@@ -85,7 +85,7 @@ func mappingJSON(sample bool) (json.RawMessage, error) {
 // buildMapping is the mapping a Shoal shard builds from raw; the plain
 // Bleve indexes are created with the very same one.
 func buildMapping(raw json.RawMessage) (*mapping.IndexMappingImpl, error) {
-	m, err := searcher.BuildMapping(raw)
+	m, err := meta.BuildMapping(raw)
 	if err != nil {
 		return nil, fmt.Errorf("bench: %w", err)
 	}

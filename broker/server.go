@@ -1,16 +1,16 @@
-// Package broker is everything Shoal knows about NATS: starting an embedded
-// nats-server with JetStream (alone or as a cluster node), connecting to one,
-// the subject names every other package uses, and the versioned wire types
-// that searchers, indexers and coordinators exchange.
+// Package broker runs NATS for Shoal: the embedded nats-server with
+// JetStream (alone or as a cluster node) and the connections every role
+// opens to it.
 package broker
 
 import (
 	"fmt"
-	"github.com/nats-io/nats.go"
 	"net"
 	"net/url"
 	"strconv"
 	"time"
+
+	"github.com/nats-io/nats.go"
 
 	"github.com/nats-io/nats-server/v2/server"
 )

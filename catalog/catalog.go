@@ -18,7 +18,8 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/shoal-search/shoal/broker"
+	"github.com/shoal-search/shoal/meta"
+	"github.com/shoal-search/shoal/protocol"
 )
 
 // ErrIndexNotFound is returned for an index that does not exist.
@@ -41,19 +42,19 @@ type Options struct {
 
 // Catalog is a live view of the cluster metadata.
 type Catalog struct {
-	opts Options
-	js   jetstream.JetStream
-	meta *broker.Meta
-	log  *slog.Logger
+	opts    Options
+	js      jetstream.JetStream
+	buckets *meta.Buckets
+	log     *slog.Logger
 
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
 	mu      sync.RWMutex
-	indexes map[string]*broker.IndexDef
-	maps    map[string]*broker.ShardMap
-	nodes   map[string]*broker.NodeStatus
+	indexes map[string]*meta.IndexDef
+	maps    map[string]*meta.ShardMap
+	nodes   map[string]*meta.NodeStatus
 	changed chan struct{}
 }
 
@@ -69,21 +70,21 @@ func Open(ctx context.Context, js jetstream.JetStream, opts Options) (*Catalog, 
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	meta, err := broker.OpenMeta(ctx, js, broker.MetaOptions{Replicas: opts.MetaReplicas})
+	buckets, err := meta.OpenBuckets(ctx, js, meta.BucketOptions{Replicas: opts.MetaReplicas})
 	if err != nil {
 		return nil, err
 	}
 	cctx, cancel := context.WithCancel(context.Background())
 	c := &Catalog{
-		opts: opts, js: js, meta: meta, log: opts.Logger,
+		opts: opts, js: js, buckets: buckets, log: opts.Logger,
 		ctx: cctx, cancel: cancel,
-		indexes: map[string]*broker.IndexDef{},
-		maps:    map[string]*broker.ShardMap{},
-		nodes:   map[string]*broker.NodeStatus{},
+		indexes: map[string]*meta.IndexDef{},
+		maps:    map[string]*meta.ShardMap{},
+		nodes:   map[string]*meta.NodeStatus{},
 		changed: make(chan struct{}),
 	}
 	ready := make(chan struct{}, 3)
-	for _, kv := range []jetstream.KeyValue{meta.Indexes, meta.Placement, meta.Nodes} {
+	for _, kv := range []jetstream.KeyValue{buckets.Indexes, buckets.Placement, buckets.Nodes} {
 		// The watchers live as long as the catalog, not as long as ctx,
 		// which bounds only the opening.
 		w, err := kv.WatchAll(cctx)
@@ -113,7 +114,7 @@ func (c *Catalog) Close() {
 }
 
 // Meta exposes the underlying buckets.
-func (c *Catalog) Meta() *broker.Meta { return c.meta }
+func (c *Catalog) Buckets() *meta.Buckets { return c.buckets }
 
 // NodeTimeout is how long a node may be silent before it counts as dead.
 func (c *Catalog) NodeTimeout() time.Duration { return c.opts.NodeTimeout }
@@ -145,25 +146,25 @@ func (c *Catalog) apply(bucket string, e jetstream.KeyValueEntry) {
 	key := e.Key()
 	var err error
 	switch bucket {
-	case broker.BucketIndexes:
+	case meta.BucketIndexes:
 		if del {
 			delete(c.indexes, key)
 			break
 		}
-		var d broker.IndexDef
-		if err = json.Unmarshal(e.Value(), &d); err == nil {
-			c.indexes[key] = &d
+		var d *meta.IndexDef
+		if d, err = meta.DecodeIndexDef(e.Value()); err == nil {
+			c.indexes[key] = d
 		}
-	case broker.BucketPlacement:
+	case meta.BucketPlacement:
 		if del {
 			delete(c.maps, key)
 			break
 		}
-		var m broker.ShardMap
-		if err = json.Unmarshal(e.Value(), &m); err == nil {
-			c.maps[key] = &m
+		var m *meta.ShardMap
+		if m, err = meta.DecodeShardMap(e.Value()); err == nil {
+			c.maps[key] = m
 		}
-	case broker.BucketNodes:
+	case meta.BucketNodes:
 		if del {
 			// A node that stopped cleanly removed its heartbeat. Keep it,
 			// without copies and with its last beat, so that it ages into
@@ -173,10 +174,10 @@ func (c *Catalog) apply(bucket string, e jetstream.KeyValueEntry) {
 			}
 			break
 		}
-		var n broker.NodeStatus
-		if err = json.Unmarshal(e.Value(), &n); err == nil {
+		var n *meta.NodeStatus
+		if n, err = meta.DecodeNodeStatus(e.Value()); err == nil {
 			n.Heartbeat = e.Created() // broker time, not the node's clock
-			c.nodes[key] = &n
+			c.nodes[key] = n
 		}
 	}
 	if err != nil {
@@ -194,7 +195,7 @@ func (c *Catalog) Changed() <-chan struct{} {
 }
 
 // Index returns an index's definition.
-func (c *Catalog) Index(name string) (*broker.IndexDef, error) {
+func (c *Catalog) Index(name string) (*meta.IndexDef, error) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	d, ok := c.indexes[name]
@@ -205,10 +206,10 @@ func (c *Catalog) Index(name string) (*broker.IndexDef, error) {
 }
 
 // Indexes lists all index definitions by name.
-func (c *Catalog) Indexes() []*broker.IndexDef {
+func (c *Catalog) Indexes() []*meta.IndexDef {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	out := make([]*broker.IndexDef, 0, len(c.indexes))
+	out := make([]*meta.IndexDef, 0, len(c.indexes))
 	for _, d := range c.indexes {
 		out = append(out, d)
 	}
@@ -217,7 +218,7 @@ func (c *Catalog) Indexes() []*broker.IndexDef {
 }
 
 // ShardMap returns an index's placement (nil when not placed yet).
-func (c *Catalog) ShardMap(index string) *broker.ShardMap {
+func (c *Catalog) ShardMap(index string) *meta.ShardMap {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	return c.maps[index]
@@ -226,10 +227,10 @@ func (c *Catalog) ShardMap(index string) *broker.ShardMap {
 // Nodes returns every node seen beating since the catalog opened, live or
 // not (stopped or silent ones with no copies and their last heartbeat), by
 // name.
-func (c *Catalog) Nodes() []broker.NodeStatus {
+func (c *Catalog) Nodes() []meta.NodeStatus {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	out := make([]broker.NodeStatus, 0, len(c.nodes))
+	out := make([]meta.NodeStatus, 0, len(c.nodes))
 	for _, n := range c.nodes {
 		out = append(out, *n)
 	}
@@ -267,25 +268,25 @@ func (c *Catalog) Serving(node, index string, shard int) bool {
 }
 
 // Copy returns the heartbeat status of one shard copy, if reported.
-func (c *Catalog) Copy(node, index string, shard int) (broker.CopyStatus, bool) {
+func (c *Catalog) Copy(node, index string, shard int) (meta.CopyStatus, bool) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	n, ok := c.nodes[node]
 	if !ok {
-		return broker.CopyStatus{}, false
+		return meta.CopyStatus{}, false
 	}
 	for _, cp := range n.Copies {
 		if cp.Index == index && cp.Shard == shard {
 			return cp, true
 		}
 	}
-	return broker.CopyStatus{}, false
+	return meta.CopyStatus{}, false
 }
 
 // CreateIndex creates the index's stream and definition and places its
 // shards on the live nodes.
-func (c *Catalog) CreateIndex(ctx context.Context, def broker.IndexDef) (*broker.IndexDef, error) {
-	if err := broker.ValidIndexName(def.Name); err != nil {
+func (c *Catalog) CreateIndex(ctx context.Context, def meta.IndexDef) (*meta.IndexDef, error) {
+	if err := def.Validate(); err != nil {
 		return nil, err
 	}
 	var uid [8]byte
@@ -299,15 +300,15 @@ func (c *Catalog) CreateIndex(ctx context.Context, def broker.IndexDef) (*broker
 		return nil, err
 	}
 	// Claim the name first, so two creators cannot both succeed.
-	if _, err := c.meta.Indexes.Create(ctx, def.Name, raw); err != nil {
+	if _, err := c.buckets.Indexes.Create(ctx, def.Name, raw); err != nil {
 		if errors.Is(err, jetstream.ErrKeyExists) {
 			return nil, fmt.Errorf("%w: %s", ErrIndexExists, def.Name)
 		}
 		return nil, fmt.Errorf("catalog: create %s: %w", def.Name, err)
 	}
 	_, err = c.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-		Name:              broker.StreamName(def.Name),
-		Subjects:          []string{broker.IngestStreamSubjects(def.Name)},
+		Name:              protocol.StreamName(def.Name),
+		Subjects:          []string{protocol.IngestStreamSubjects(def.Name)},
 		Retention:         jetstream.LimitsPolicy,
 		MaxMsgsPerSubject: 1, // keep only each document's latest write
 		Storage:           jetstream.FileStorage,
@@ -316,10 +317,10 @@ func (c *Catalog) CreateIndex(ctx context.Context, def broker.IndexDef) (*broker
 		Duplicates:        2 * time.Minute,
 	})
 	if err != nil {
-		_ = c.meta.Indexes.Delete(ctx, def.Name)
+		_ = c.buckets.Indexes.Delete(ctx, def.Name)
 		return nil, fmt.Errorf("catalog: create stream for %s: %w", def.Name, err)
 	}
-	m := &broker.ShardMap{Index: def.Name, Copies: make([][]string, def.Shards)}
+	m := &meta.ShardMap{Index: def.Name, Copies: make([][]string, def.Shards)}
 	for i := range m.Copies {
 		m.Copies[i] = []string{}
 	}
@@ -351,28 +352,28 @@ func (c *Catalog) DeleteIndex(ctx context.Context, name string) error {
 	if _, err := c.Index(name); err != nil {
 		return err
 	}
-	if err := c.meta.Placement.Delete(ctx, name); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+	if err := c.buckets.Placement.Delete(ctx, name); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
 		return fmt.Errorf("catalog: delete placement %s: %w", name, err)
 	}
-	if err := c.js.DeleteStream(ctx, broker.StreamName(name)); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
+	if err := c.js.DeleteStream(ctx, protocol.StreamName(name)); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
 		return fmt.Errorf("catalog: delete stream %s: %w", name, err)
 	}
-	if err := c.meta.Indexes.Delete(ctx, name); err != nil {
+	if err := c.buckets.Indexes.Delete(ctx, name); err != nil {
 		return fmt.Errorf("catalog: delete %s: %w", name, err)
 	}
 	c.waitFor(ctx, func() bool { _, err := c.Index(name); return err != nil })
 	return nil
 }
 
-func (c *Catalog) putMap(ctx context.Context, m *broker.ShardMap, rev uint64, create bool) error {
+func (c *Catalog) putMap(ctx context.Context, m *meta.ShardMap, rev uint64, create bool) error {
 	raw, err := json.Marshal(m)
 	if err != nil {
 		return err
 	}
 	if create {
-		_, err = c.meta.Placement.Put(ctx, m.Index, raw)
+		_, err = c.buckets.Placement.Put(ctx, m.Index, raw)
 	} else {
-		_, err = c.meta.Placement.Update(ctx, m.Index, raw, rev)
+		_, err = c.buckets.Placement.Update(ctx, m.Index, raw, rev)
 	}
 	if err != nil {
 		return fmt.Errorf("catalog: placement %s: %w", m.Index, err)

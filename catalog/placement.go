@@ -11,7 +11,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/shoal-search/shoal/broker"
+	"github.com/shoal-search/shoal/meta"
 )
 
 // Place fills m so that every shard has up to replicas copies, each on a
@@ -20,7 +20,7 @@ import (
 // a copy nobody can replace stays where it is, so that its node serves it
 // again when it comes back instead of the shard losing its place. It
 // reports whether m changed.
-func Place(m *broker.ShardMap, replicas int, live []string, dead map[string]bool) bool {
+func Place(m *meta.ShardMap, replicas int, live []string, dead map[string]bool) bool {
 	if replicas < 1 {
 		replicas = 1
 	}
@@ -183,11 +183,11 @@ func (c *Catalog) placeOnce(ctx context.Context, healAfter time.Duration, starte
 		}
 	}
 	for _, def := range c.Indexes() {
-		e, err := c.meta.Placement.Get(ctx, def.Name)
+		e, err := c.buckets.Placement.Get(ctx, def.Name)
 		if err != nil {
 			continue
 		}
-		var m broker.ShardMap
+		var m meta.ShardMap
 		if err := json.Unmarshal(e.Value(), &m); err != nil {
 			continue
 		}
@@ -213,7 +213,7 @@ func (c *Catalog) placeOnce(ctx context.Context, healAfter time.Duration, starte
 func (c *Catalog) confirmSilent(ctx context.Context, node string, d time.Duration) bool {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	e, err := c.meta.Nodes.Get(ctx, node)
+	e, err := c.buckets.Nodes.Get(ctx, node)
 	switch {
 	case errors.Is(err, jetstream.ErrKeyNotFound):
 		return true // stopped (heartbeat removed) or silent past the bucket's TTL
@@ -228,7 +228,7 @@ func (c *Catalog) confirmSilent(ctx context.Context, node string, d time.Duratio
 // the idlest, a shard of the busiest gets an extra copy on the idlest; once
 // every copy of an over-replicated shard has caught up, the copy on the
 // busiest node is dropped. It reports whether m changed.
-func (c *Catalog) rebalance(m *broker.ShardMap, replicas int, live []string) bool {
+func (c *Catalog) rebalance(m *meta.ShardMap, replicas int, live []string) bool {
 	if replicas < 1 {
 		replicas = 1
 	}

@@ -4,7 +4,7 @@ import (
 	"reflect"
 	"testing"
 
-	"github.com/shoal-search/shoal/broker"
+	"github.com/shoal-search/shoal/meta"
 )
 
 func TestPlace(t *testing.T) {
@@ -26,7 +26,7 @@ func TestPlace(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			m := &broker.ShardMap{Index: "x", Copies: tt.copies}
+			m := &meta.ShardMap{Index: "x", Copies: tt.copies}
 			changed := Place(m, tt.replicas, tt.live, tt.dead)
 			if changed != tt.changed || !reflect.DeepEqual(m.Copies, tt.want) {
 				t.Fatalf("got %v (changed %v), want %v (changed %v)", m.Copies, changed, tt.want, tt.changed)
@@ -39,7 +39,7 @@ func TestPlace(t *testing.T) {
 // different shards do not all pair the same nodes: with 8 shards × 2 copies
 // on 4 nodes, losing any two nodes must not take out half the index.
 func TestPlaceSpreadsPairs(t *testing.T) {
-	m := &broker.ShardMap{Index: "books", Copies: make([][]string, 8)}
+	m := &meta.ShardMap{Index: "books", Copies: make([][]string, 8)}
 	for i := range m.Copies {
 		m.Copies[i] = []string{}
 	}

@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/shoal-search/shoal/broker"
 	"github.com/shoal-search/shoal/corpus"
 	"github.com/shoal-search/shoal/indexer"
+	"github.com/shoal-search/shoal/meta"
 )
 
 // TestNewReplicaCatchesUp creates an index with two copies per shard while
@@ -41,7 +41,7 @@ func TestNewReplicaCatchesUp(t *testing.T) {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-	if _, err := c.Frontend.Catalog.CreateIndex(ctx, broker.IndexDef{Name: "rep", Shards: 4, Replicas: 2}); err != nil {
+	if _, err := c.Frontend.Catalog.CreateIndex(ctx, meta.IndexDef{Name: "rep", Shards: 4, Replicas: 2}); err != nil {
 		t.Fatal(err)
 	}
 	var buf bytes.Buffer

@@ -7,10 +7,10 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/shoal-search/shoal/broker"
 	"github.com/shoal-search/shoal/catalog"
 	"github.com/shoal-search/shoal/corpus"
 	"github.com/shoal-search/shoal/indexer"
+	"github.com/shoal-search/shoal/meta"
 )
 
 // SampleIndex is the name of the index `shoal dev` loads on first start.
@@ -27,11 +27,11 @@ func (f *Frontend) LoadSample(ctx context.Context, shards int) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	facets := map[string]broker.FacetDef{}
+	facets := map[string]meta.FacetDef{}
 	for name, fd := range corpus.SampleFacets() {
-		facets[name] = broker.FacetDef{Field: fd.Field, Size: fd.Size}
+		facets[name] = meta.FacetDef{Field: fd.Field, Size: fd.Size}
 	}
-	_, err = f.Catalog.CreateIndex(ctx, broker.IndexDef{Name: SampleIndex, Shards: shards, Replicas: 1, Mapping: m, Facets: facets})
+	_, err = f.Catalog.CreateIndex(ctx, meta.IndexDef{Name: SampleIndex, Shards: shards, Replicas: 1, Mapping: m, Facets: facets})
 	if err != nil && !errors.Is(err, catalog.ErrIndexExists) {
 		return 0, err
 	}

@@ -11,8 +11,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 
-	"github.com/shoal-search/shoal/broker"
-	"github.com/shoal-search/shoal/indexer"
+	"github.com/shoal-search/shoal/meta"
+	"github.com/shoal-search/shoal/protocol"
 )
 
 // ErrDocNotFound is returned by Get for a document the index does not hold.
@@ -26,10 +26,10 @@ func (c *Coordinator) Get(ctx context.Context, index, id string) (json.RawMessag
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.opts.DefaultTimeout)
 	defer cancel()
-	payload, _ := json.Marshal(broker.GetRequest{ID: id})
-	var resp broker.GetResponse
-	shard := indexer.ShardOf(id, def.Shards)
-	if _, err := c.ask(ctx, def.Name, shard, broker.OpGet, payload, &resp); err != nil {
+	payload, _ := json.Marshal(protocol.GetRequest{ID: id})
+	var resp protocol.GetResponse
+	shard := meta.ShardOf(id, def.Shards)
+	if _, err := c.ask(ctx, def.Name, shard, protocol.OpGet, payload, &resp); err != nil {
 		return nil, &UnavailableError{Shards: ShardsAccount{Total: 1, Failed: 1, Failures: []ShardFailure{{Shard: shard, Reason: err.Error()}}}}
 	}
 	if !resp.Found {
@@ -40,14 +40,14 @@ func (c *Coordinator) Get(ctx context.Context, index, id string) (json.RawMessag
 
 // IndexInfo describes an index and each of its shard copies.
 type IndexInfo struct {
-	Name       string                     `json:"name"`
-	Shards     int                        `json:"shards"`
-	Replicas   int                        `json:"replicas"`
-	Docs       uint64                     `json:"docs"`
-	Created    time.Time                  `json:"created"`
-	Mapping    json.RawMessage            `json:"mapping,omitempty"`
-	Facets     map[string]broker.FacetDef `json:"facets,omitempty"`
-	ShardStats []ShardStat                `json:"shard_stats"`
+	Name       string                   `json:"name"`
+	Shards     int                      `json:"shards"`
+	Replicas   int                      `json:"replicas"`
+	Docs       uint64                   `json:"docs"`
+	Created    time.Time                `json:"created"`
+	Mapping    json.RawMessage          `json:"mapping,omitempty"`
+	Facets     map[string]meta.FacetDef `json:"facets,omitempty"`
+	ShardStats []ShardStat              `json:"shard_stats"`
 }
 
 // ShardStat is the state of one copy of one shard.
@@ -89,10 +89,10 @@ func (c *Coordinator) IndexInfo(ctx context.Context, index string) (*IndexInfo, 
 			go func(s int, node string) {
 				defer wg.Done()
 				st := ShardStat{Shard: s, Node: node}
-				var cs broker.CopyStatus
-				msg, err := c.nc.RequestWithContext(ctx, broker.CopySubject(node, index, s, broker.OpStats), nil)
+				var cs meta.CopyStatus
+				msg, err := c.nc.RequestWithContext(ctx, protocol.CopySubject(node, index, s, protocol.OpStats), nil)
 				if err == nil {
-					err = broker.DecodeReply(msg, &cs)
+					err = protocol.DecodeReply(msg, &cs)
 				}
 				if err == nil {
 					st.Live = true
@@ -131,29 +131,29 @@ func sortStats(s []ShardStat) {
 
 // NodeInfo is a searcher node as the cluster sees it.
 type NodeInfo struct {
-	Node          string              `json:"node"`
-	LastHeartbeat time.Time           `json:"last_heartbeat"`
-	Live          bool                `json:"live"`
-	Copies        []broker.CopyStatus `json:"copies"`
+	Node          string            `json:"node"`
+	LastHeartbeat time.Time         `json:"last_heartbeat"`
+	Live          bool              `json:"live"`
+	Copies        []meta.CopyStatus `json:"copies"`
 }
 
 // ClusterInfo is the cluster's state.
 type ClusterInfo struct {
-	Connected bool                        `json:"nats_connected"`
-	Server    string                      `json:"nats_server,omitempty"`
-	Nodes     []NodeInfo                  `json:"nodes"`
-	Placement map[string]*broker.ShardMap `json:"placement"`
-	Unserved  map[string][]int            `json:"unserved_shards,omitempty"`
+	Connected bool                      `json:"nats_connected"`
+	Server    string                    `json:"nats_server,omitempty"`
+	Nodes     []NodeInfo                `json:"nodes"`
+	Placement map[string]*meta.ShardMap `json:"placement"`
+	Unserved  map[string][]int          `json:"unserved_shards,omitempty"`
 }
 
 // ClusterInfo reports nodes, their heartbeats and copies, and placement.
 func (c *Coordinator) ClusterInfo() *ClusterInfo {
-	ci := &ClusterInfo{Connected: c.nc.IsConnected(), Server: c.nc.ConnectedUrlRedacted(), Nodes: []NodeInfo{}, Placement: map[string]*broker.ShardMap{}}
+	ci := &ClusterInfo{Connected: c.nc.IsConnected(), Server: c.nc.ConnectedUrlRedacted(), Nodes: []NodeInfo{}, Placement: map[string]*meta.ShardMap{}}
 	now := time.Now()
 	for _, n := range c.cat.Nodes() {
 		copies := n.Copies
 		if copies == nil {
-			copies = []broker.CopyStatus{}
+			copies = []meta.CopyStatus{}
 		}
 		ci.Nodes = append(ci.Nodes, NodeInfo{Node: n.Node, LastHeartbeat: n.Heartbeat, Live: now.Sub(n.Heartbeat) <= c.cat.NodeTimeout(), Copies: copies})
 	}

@@ -15,11 +15,11 @@ import (
 	"github.com/blevesearch/bleve/v2"
 	"github.com/blevesearch/bleve/v2/search"
 
-	"github.com/shoal-search/shoal/broker"
 	"github.com/shoal-search/shoal/cluster"
 	"github.com/shoal-search/shoal/coordinator"
 	"github.com/shoal-search/shoal/corpus"
 	"github.com/shoal-search/shoal/indexer"
+	"github.com/shoal-search/shoal/meta"
 )
 
 // sharedCorpus finds ../shared/corpus above the module root, or
@@ -88,7 +88,7 @@ func readLines(t *testing.T, path string, n int) []string {
 
 func load(t *testing.T, ctx context.Context, c *cluster.Cluster, index string, shards int, ops []indexer.Op) {
 	t.Helper()
-	if _, err := c.Frontend.Catalog.CreateIndex(ctx, broker.IndexDef{Name: index, Shards: shards, Replicas: 1, Facets: nil}); err != nil {
+	if _, err := c.Frontend.Catalog.CreateIndex(ctx, meta.IndexDef{Name: index, Shards: shards, Replicas: 1, Facets: nil}); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.WaitReady(ctx); err != nil {

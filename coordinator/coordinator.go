@@ -20,8 +20,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"golang.org/x/sync/singleflight"
 
-	"github.com/shoal-search/shoal/broker"
 	"github.com/shoal-search/shoal/catalog"
+	"github.com/shoal-search/shoal/protocol"
 	"github.com/shoal-search/shoal/rank"
 )
 
@@ -143,8 +143,8 @@ func (c *Coordinator) Search(ctx context.Context, index string, req Request) (*R
 	out.TookMS = time.Since(start).Milliseconds()
 	if out.Shards.Failed > 0 {
 		for _, o := range outcomes {
-			var se *broker.ShardError
-			if errors.As(o.err, &se) && se.Code == broker.CodeBadRequest {
+			var se *protocol.ShardError
+			if errors.As(o.err, &se) && se.Code == protocol.CodeBadRequest {
 				return nil, &RequestError{Type: "search_error", Err: errors.New(se.Description)}
 			}
 		}
@@ -232,8 +232,8 @@ func merge(sr *bleve.SearchRequest, outcomes []shardOutcome) *Response {
 				reason = ReasonNotPlaced
 			case errors.Is(o.err, nats.ErrNoResponders):
 			default:
-				var se *broker.ShardError
-				if errors.As(o.err, &se) && se.Code == broker.CodeTimeout {
+				var se *protocol.ShardError
+				if errors.As(o.err, &se) && se.Code == protocol.CodeTimeout {
 					out.TimedOut = true
 					reason = ReasonTimeout
 				} else {

@@ -14,10 +14,10 @@ import (
 
 	"github.com/nats-io/nats.go"
 
-	"github.com/shoal-search/shoal/broker"
 	"github.com/shoal-search/shoal/client"
 	"github.com/shoal-search/shoal/cluster"
-	"github.com/shoal-search/shoal/indexer"
+	"github.com/shoal-search/shoal/meta"
+	"github.com/shoal-search/shoal/protocol"
 )
 
 // failureIndex is the index the failure tests search: eight shards over
@@ -138,7 +138,7 @@ func TestFailureBehaviour(t *testing.T) {
 		var out []string
 		for i := 0; i < failureDocs; i++ {
 			id := fmt.Sprintf("d%02d", i)
-			if !gone[indexer.ShardOf(id, failureShards)] {
+			if !gone[meta.ShardOf(id, failureShards)] {
 				out = append(out, id)
 			}
 		}
@@ -213,7 +213,7 @@ func TestFailureBehaviour(t *testing.T) {
 		if err := c.KillSearcher(slot); err != nil {
 			t.Fatal(err)
 		}
-		waitNoResponders(t, c.NATSURL(), broker.CopySubject(node, failureIndex, held[node][0], broker.OpStats))
+		waitNoResponders(t, c.NATSURL(), protocol.CopySubject(node, failureIndex, held[node][0], protocol.OpStats))
 
 		const timeout = 10 * time.Second
 		status, partial, took := failureCall(t, "GET", api+search+"&timeout="+timeout.String(), "")
@@ -251,7 +251,7 @@ func TestFailureBehaviour(t *testing.T) {
 			id := fmt.Sprintf("d%02d", i)
 			want := http.StatusOK
 			for _, s := range held[node] {
-				if indexer.ShardOf(id, failureShards) == s {
+				if meta.ShardOf(id, failureShards) == s {
 					want = http.StatusServiceUnavailable
 				}
 			}

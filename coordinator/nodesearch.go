@@ -11,7 +11,8 @@ import (
 	"github.com/blevesearch/bleve/v2"
 	"github.com/nats-io/nats.go"
 
-	"github.com/shoal-search/shoal/broker"
+	"github.com/shoal-search/shoal/meta"
+	"github.com/shoal-search/shoal/protocol"
 )
 
 // shardOutcome is how one shard fared in a search. A shard answered by its
@@ -35,7 +36,7 @@ type shardOutcome struct {
 // than per shard. A shard its node cannot answer, or every shard of a node
 // silent past the hedge wait, is asked of its other copies one by one
 // (askSkipping), inside the same deadline.
-func (c *Coordinator) scatterSearch(ctx context.Context, def *broker.IndexDef, req, stats json.RawMessage) []shardOutcome {
+func (c *Coordinator) scatterSearch(ctx context.Context, def *meta.IndexDef, req, stats json.RawMessage) []shardOutcome {
 	outcomes := make([]shardOutcome, def.Shards)
 	var groups map[string][]int
 	var order []string
@@ -56,7 +57,7 @@ func (c *Coordinator) scatterSearch(ctx context.Context, def *broker.IndexDef, r
 	}
 	job := &searchJob{def: def, req: req, stats: stats, timeout: time.Until(deadlineOf(ctx))}
 	job.single = sync.OnceValues(func() ([]byte, error) {
-		return json.Marshal(broker.SearchRequest{Request: req, Stats: stats, Timeout: job.timeout})
+		return json.Marshal(protocol.SearchRequest{Request: req, Stats: stats, Timeout: job.timeout})
 	})
 	var wg sync.WaitGroup
 	for _, node := range order {
@@ -90,10 +91,10 @@ func (c *Coordinator) hasCopyBesides(index string, shard int, node string) bool 
 
 // searchJob is one search as scatterSearch sends it.
 type searchJob struct {
-	def        *broker.IndexDef
+	def        *meta.IndexDef
 	req, stats json.RawMessage
 	timeout    time.Duration
-	// single is the per-copy request (broker.SearchRequest), encoded
+	// single is the per-copy request (protocol.SearchRequest), encoded
 	// only if some shard needs it.
 	single func() ([]byte, error)
 }
@@ -104,13 +105,13 @@ func (c *Coordinator) searchCopies(ctx context.Context, job *searchJob, shard in
 	if err != nil {
 		return shardOutcome{node: skip, err: fmt.Errorf("encode shard request: %w", err)}
 	}
-	var resp broker.SearchReply
-	node, err := c.askSkipping(ctx, job.def.Name, shard, broker.OpSearch, payload, &resp, skip)
+	var resp protocol.SearchReply
+	node, err := c.askSkipping(ctx, job.def.Name, shard, protocol.OpSearch, payload, &resp, skip)
 	if err == nil && (len(resp.Shards) != 1 || resp.Shards[0].Shard != shard) {
 		err = fmt.Errorf("copy on %s answered for other shards than %d", node, shard)
 	}
 	if err == nil && resp.Shards[0].Code != 0 {
-		err = &broker.ShardError{Code: resp.Shards[0].Code, Description: resp.Shards[0].Error}
+		err = &protocol.ShardError{Code: resp.Shards[0].Code, Description: resp.Shards[0].Error}
 	}
 	if err != nil {
 		return shardOutcome{node: node, err: err}
@@ -123,7 +124,7 @@ func (c *Coordinator) searchCopies(ctx context.Context, job *searchJob, shard in
 // taken while no shard of it has been answered alone (it would count that
 // shard's hits twice).
 func (c *Coordinator) searchNode(ctx context.Context, job *searchJob, node string, shards []int, outcomes []shardOutcome) {
-	nr := broker.NodeSearchRequest{Index: job.def.Name, UID: job.def.UID, Shards: shards, Request: job.req, Stats: job.stats, Timeout: job.timeout}
+	nr := protocol.NodeSearchRequest{Index: job.def.Name, UID: job.def.UID, Shards: shards, Request: job.req, Stats: job.stats, Timeout: job.timeout}
 	payload, err := nr.AppendBinary(make([]byte, 0, 64+len(job.req)+len(job.stats)))
 	if err != nil {
 		for _, s := range shards {
@@ -138,7 +139,7 @@ func (c *Coordinator) searchNode(ctx context.Context, job *searchJob, node strin
 	fromNode := make(chan nodeAnswer, 2) // the answer, and a probe's verdict
 	c.requests.Add(1)
 	go func() {
-		msg, err := c.nc.RequestWithContext(ctx, broker.NodeSubject(node, broker.OpSearch), payload)
+		msg, err := c.nc.RequestWithContext(ctx, protocol.NodeSubject(node, protocol.OpSearch), payload)
 		fromNode <- nodeAnswer{msg, err}
 	}()
 
@@ -211,16 +212,16 @@ func (c *Coordinator) searchNode(ctx context.Context, job *searchJob, node strin
 			if aloneAnswered {
 				continue
 			}
-			var r broker.SearchReply
+			var r protocol.SearchReply
 			err := a.err
 			if err == nil {
-				err = broker.DecodeReply(a.msg, &r)
+				err = protocol.DecodeReply(a.msg, &r)
 			}
 			if err == nil && len(r.Shards) != len(shards) {
 				err = errors.New("node answered for other shards than asked")
 			}
 			if err != nil {
-				if errors.Is(err, broker.ErrBadRequest) {
+				if errors.Is(err, protocol.ErrBadRequest) {
 					for i := range shards {
 						finish(i, shardOutcome{node: node, err: err})
 					}
@@ -237,8 +238,8 @@ func (c *Coordinator) searchNode(ctx context.Context, job *searchJob, node strin
 				case st.Code == 0 && st.Shard == shards[i]:
 					finish(i, shardOutcome{node: node, answered: true, res: res, seq: st.AppliedSeq})
 					res = nil // the merged result counts once
-				case st.Code == broker.CodeBadRequest:
-					finish(i, shardOutcome{node: node, err: &broker.ShardError{Code: st.Code, Description: st.Error}})
+				case st.Code == protocol.CodeBadRequest:
+					finish(i, shardOutcome{node: node, err: &protocol.ShardError{Code: st.Code, Description: st.Error}})
 				default:
 					fallBack(i)
 				}

@@ -10,7 +10,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 
-	"github.com/shoal-search/shoal/broker"
+	"github.com/shoal-search/shoal/meta"
+	"github.com/shoal-search/shoal/protocol"
 )
 
 var errNotPlaced = errors.New("shard not placed")
@@ -68,10 +69,10 @@ func (c *Coordinator) askSkipping(ctx context.Context, index string, shard int, 
 			i--
 			continue
 		}
-		subjects = append(subjects, broker.CopySubject(nodes[i], index, shard, op))
+		subjects = append(subjects, protocol.CopySubject(nodes[i], index, shard, op))
 	}
 	// Any copy that serves the shard but is not in our view of the map.
-	subjects = append(subjects, broker.ShardSubject(index, shard, op))
+	subjects = append(subjects, protocol.ShardSubject(index, shard, op))
 	nodes = append(nodes, "")
 
 	ctx, cancel := context.WithCancel(ctx)
@@ -147,7 +148,7 @@ func (c *Coordinator) askSkipping(ctx context.Context, index string, shard int, 
 			inflight--
 			err := r.err
 			if err == nil {
-				err = broker.DecodeReply(r.msg, v)
+				err = protocol.DecodeReply(r.msg, v)
 			}
 			if err == nil {
 				return r.node, nil
@@ -156,7 +157,7 @@ func (c *Coordinator) askSkipping(ctx context.Context, index string, shard int, 
 			if r.node != "" {
 				lastNode = r.node
 			}
-			if errors.Is(err, broker.ErrBadRequest) {
+			if errors.Is(err, protocol.ErrBadRequest) {
 				return r.node, err // every copy would say the same
 			}
 			if r.node == "" && errors.Is(err, nats.ErrNoResponders) {
@@ -185,7 +186,7 @@ func (c *Coordinator) askSkipping(ctx context.Context, index string, shard int, 
 // copy's cheapest request, and calls gone if NATS says no responders.
 func (c *Coordinator) probe(ctx context.Context, node, index string, shard int, gone func()) {
 	go func() {
-		_, err := c.nc.RequestWithContext(ctx, broker.CopySubject(node, index, shard, broker.OpStats), nil)
+		_, err := c.nc.RequestWithContext(ctx, protocol.CopySubject(node, index, shard, protocol.OpStats), nil)
 		if errors.Is(err, nats.ErrNoResponders) {
 			gone()
 		}
@@ -195,7 +196,7 @@ func (c *Coordinator) probe(ctx context.Context, node, index string, shard int, 
 // globalStats returns the index-wide statistics q touches, from the cache
 // or by a presearch to every shard. Shards that fail the presearch are
 // simply not counted; the search that follows reports them.
-func (c *Coordinator) globalStats(ctx context.Context, def *broker.IndexDef, q interface{}) (json.RawMessage, string, error) {
+func (c *Coordinator) globalStats(ctx context.Context, def *meta.IndexDef, q interface{}) (json.RawMessage, string, error) {
 	qraw, err := json.Marshal(q)
 	if err != nil {
 		return nil, "", &RequestError{Type: "invalid_request", Err: fmt.Errorf("encode query: %w", err)}
@@ -215,16 +216,16 @@ func (c *Coordinator) globalStats(ctx context.Context, def *broker.IndexDef, q i
 			defer cancel()
 		}
 		type res struct {
-			pr  broker.PresearchResponse
+			pr  protocol.PresearchResponse
 			err error
 		}
 		results := make([]res, def.Shards)
 		done := make(chan struct{}, def.Shards)
 		for s := 0; s < def.Shards; s++ {
 			go func(s int) {
-				payload, err := json.Marshal(broker.PresearchRequest{Query: qraw, Have: c.terms.have(def.UID, s)})
+				payload, err := json.Marshal(protocol.PresearchRequest{Query: qraw, Have: c.terms.have(def.UID, s)})
 				if err == nil {
-					_, err = c.ask(ctx, def.Name, s, broker.OpPresearch, payload, &results[s].pr)
+					_, err = c.ask(ctx, def.Name, s, protocol.OpPresearch, payload, &results[s].pr)
 				}
 				for f, raw := range results[s].pr.FieldTerms {
 					if err == nil {
@@ -238,13 +239,13 @@ func (c *Coordinator) globalStats(ctx context.Context, def *broker.IndexDef, q i
 		for s := 0; s < def.Shards; s++ {
 			<-done
 		}
-		total := &broker.GlobalStats{}
+		total := &protocol.GlobalStats{}
 		seqs := make(map[int]uint64, def.Shards)
 		complete := true
 		for s, r := range results {
 			if r.err != nil {
-				var se *broker.ShardError
-				if errors.As(r.err, &se) && se.Code == broker.CodeBadRequest {
+				var se *protocol.ShardError
+				if errors.As(r.err, &se) && se.Code == protocol.CodeBadRequest {
 					return nil, &RequestError{Type: "search_error", Err: errors.New(se.Description)}
 				}
 				complete = false

@@ -19,7 +19,7 @@ type statsCache struct {
 }
 
 type statsEntry struct {
-	stats   json.RawMessage // encoded broker.GlobalStats
+	stats   json.RawMessage // encoded protocol.GlobalStats
 	seq     map[int]uint64  // per shard: applied sequence at presearch
 	expires time.Time
 }

@@ -11,7 +11,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"io"
 	"time"
 
@@ -19,20 +18,13 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/shoal-search/shoal/broker"
 	"github.com/shoal-search/shoal/catalog"
+	"github.com/shoal-search/shoal/meta"
+	"github.com/shoal-search/shoal/protocol"
 )
 
 // MaxIDBytes is the longest document id accepted.
 const MaxIDBytes = 512
-
-// ShardOf is the shard a document id belongs to: FNV-1a of the id modulo the
-// shard count. It must never change for existing indexes.
-func ShardOf(id string, shards int) int {
-	h := fnv.New64a()
-	h.Write([]byte(id))
-	return int(h.Sum64() % uint64(shards))
-}
 
 // Op is one document write.
 type Op struct {
@@ -181,21 +173,21 @@ func (ix *Indexer) Write(ctx context.Context, index string, ops []Op) (*Result, 
 // publishWindow is how many writes are in flight to JetStream at once.
 const publishWindow = 4096
 
-func (ix *Indexer) publish(ctx context.Context, def *broker.IndexDef, ops []Op, res *Result) {
+func (ix *Indexer) publish(ctx context.Context, def *meta.IndexDef, ops []Op, res *Result) {
 	futures := make([]jetstream.PubAckFuture, len(ops))
 	shards := make([]int, len(ops))
 	for i, op := range ops {
-		shard := ShardOf(op.ID, def.Shards)
+		shard := meta.ShardOf(op.ID, def.Shards)
 		shards[i] = shard
-		msg := nats.NewMsg(broker.IngestSubject(def.Name, shard, op.ID))
-		msg.Header.Set(broker.HeaderID, op.ID)
+		msg := nats.NewMsg(protocol.IngestSubject(def.Name, shard, op.ID))
+		msg.Header.Set(protocol.HeaderID, op.ID)
 		if op.Delete {
-			msg.Header.Set(broker.HeaderOp, broker.OpDelete)
+			msg.Header.Set(protocol.HeaderOp, protocol.OpDelete)
 		} else {
-			msg.Header.Set(broker.HeaderOp, broker.OpPut)
+			msg.Header.Set(protocol.HeaderOp, protocol.OpPut)
 			msg.Data = op.Doc
 		}
-		f, err := ix.js.PublishMsgAsync(msg, jetstream.WithExpectStream(broker.StreamName(def.Name)))
+		f, err := ix.js.PublishMsgAsync(msg, jetstream.WithExpectStream(protocol.StreamName(def.Name)))
 		if err != nil {
 			res.fail(op, fmt.Errorf("publish: %w", err))
 			continue
@@ -264,8 +256,8 @@ func (ix *Indexer) WaitSearchable(ctx context.Context, index string, res *Result
 		g.Go(func() error {
 			confirmed := 0
 			for _, node := range nodes {
-				data, _ := json.Marshal(broker.WaitRequest{Seq: seq, Timeout: timeout})
-				msg, err := ix.nc.RequestWithContext(gctx, broker.CopySubject(node, index, shard, broker.OpWait), data)
+				data, _ := json.Marshal(protocol.WaitRequest{Seq: seq, Timeout: timeout})
+				msg, err := ix.nc.RequestWithContext(gctx, protocol.CopySubject(node, index, shard, protocol.OpWait), data)
 				for errors.Is(err, nats.ErrNoResponders) && ix.isLive(node) {
 					// A live copy that is still opening or catching up
 					// will serve soon; one on a dead node is not searched.
@@ -274,7 +266,7 @@ func (ix *Indexer) WaitSearchable(ctx context.Context, index string, res *Result
 						return fmt.Errorf("shard %d on %s: %w", shard, node, gctx.Err())
 					case <-time.After(50 * time.Millisecond):
 					}
-					msg, err = ix.nc.RequestWithContext(gctx, broker.CopySubject(node, index, shard, broker.OpWait), data)
+					msg, err = ix.nc.RequestWithContext(gctx, protocol.CopySubject(node, index, shard, protocol.OpWait), data)
 				}
 				if errors.Is(err, nats.ErrNoResponders) {
 					continue
@@ -282,8 +274,8 @@ func (ix *Indexer) WaitSearchable(ctx context.Context, index string, res *Result
 				if err != nil {
 					return fmt.Errorf("shard %d on %s: %w", shard, node, err)
 				}
-				var st broker.CopyStatus
-				if err := broker.DecodeReply(msg, &st); err != nil {
+				var st meta.CopyStatus
+				if err := protocol.DecodeReply(msg, &st); err != nil {
 					return fmt.Errorf("shard %d on %s: %w", shard, node, err)
 				}
 				confirmed++

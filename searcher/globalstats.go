@@ -13,7 +13,7 @@ import (
 	"github.com/blevesearch/bleve/v2/search/query"
 	index "github.com/blevesearch/bleve_index_api"
 
-	"github.com/shoal-search/shoal/broker"
+	"github.com/shoal-search/shoal/protocol"
 )
 
 // How global statistics reach Bleve's scorer without forking it.
@@ -100,7 +100,7 @@ func (r *statsReader) TermFieldReader(ctx context.Context, term []byte, field st
 	if rec, ok := ctx.Value(recorderKey).(*termRecorder); ok {
 		rec.add(field, string(term), tfr.Count())
 	}
-	if st, ok := ctx.Value(statsKey).(*broker.GlobalStats); ok {
+	if st, ok := ctx.Value(statsKey).(*protocol.GlobalStats); ok {
 		if df, ok := st.Terms[field][string(term)]; ok {
 			return &globalCountReader{TermFieldReader: tfr, count: df}, nil
 		}
@@ -137,7 +137,7 @@ func (t *termRecorder) add(field, term string, count uint64) {
 // token count of every field it reads, and the local document frequency of
 // every term it would score, expansions included. It builds the query's
 // searcher (which expands multi-term queries) but does not run it.
-func presearch(ctx context.Context, idx bleve.Index, m mapping.IndexMapping, q query.Query) (*broker.GlobalStats, error) {
+func presearch(ctx context.Context, idx bleve.Index, m mapping.IndexMapping, q query.Query) (*protocol.GlobalStats, error) {
 	adv, err := idx.Advanced()
 	if err != nil {
 		return nil, fmt.Errorf("presearch: %w", err)
@@ -169,7 +169,7 @@ func presearch(ctx context.Context, idx bleve.Index, m mapping.IndexMapping, q q
 	for f := range rec.terms {
 		fields[f] = struct{}{}
 	}
-	st := &broker.GlobalStats{DocCount: docs, Fields: make(map[string]int, len(fields)), Terms: rec.terms}
+	st := &protocol.GlobalStats{DocCount: docs, Fields: make(map[string]int, len(fields)), Terms: rec.terms}
 	bm, _ := reader.(index.BM25Reader)
 	for f := range fields {
 		if bm == nil {
@@ -229,14 +229,14 @@ func withGlobalStats(ctx context.Context, req *bleve.SearchRequest, gs *Stats, m
 // statistics of a query once and shares them between every search that
 // carries the same ones, so what is derived from them is built once too.
 type Stats struct {
-	*broker.GlobalStats
+	*protocol.GlobalStats
 
 	once  sync.Once
 	terms search.FieldTermSynonymMap
 }
 
 // NewStats prepares st for scoring (nil for none).
-func NewStats(st *broker.GlobalStats) *Stats {
+func NewStats(st *protocol.GlobalStats) *Stats {
 	if st == nil {
 		return nil
 	}

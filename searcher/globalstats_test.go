@@ -11,14 +11,15 @@ import (
 	"github.com/blevesearch/bleve/v2"
 	"github.com/blevesearch/bleve/v2/search/query"
 
-	"github.com/shoal-search/shoal/broker"
+	"github.com/shoal-search/shoal/meta"
+	"github.com/shoal-search/shoal/protocol"
 )
 
 // TestGlobalStatsScoreLikeOneIndex splits documents over several shards and
 // checks that, scored with the summed presearch statistics, every document
 // gets exactly the score it gets in a single index holding them all.
 func TestGlobalStatsScoreLikeOneIndex(t *testing.T) {
-	m, err := BuildMapping(nil)
+	m, err := meta.BuildMapping(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +46,7 @@ func TestGlobalStatsScoreLikeOneIndex(t *testing.T) {
 			body += words[(i*7+j*3)%len(words)] + " "
 		}
 		doc, _ := json.Marshal(map[string]any{"id": fmt.Sprint("d", i), "title": words[i%len(words)], "body": body})
-		w := Write{Seq: uint64(i + 1), Op: broker.OpPut, ID: fmt.Sprint("d", i), Doc: doc}
+		w := Write{Seq: uint64(i + 1), Op: protocol.OpPut, ID: fmt.Sprint("d", i), Doc: doc}
 		all = append(all, w)
 		split[i%nShards] = append(split[i%nShards], w)
 	}
@@ -62,7 +63,7 @@ func TestGlobalStatsScoreLikeOneIndex(t *testing.T) {
 		t.Run(qs, func(t *testing.T) {
 			q := query.NewQueryStringQuery(qs)
 			want := scores(t, ctx, one, q, nil)
-			total := &broker.GlobalStats{}
+			total := &protocol.GlobalStats{}
 			for _, p := range parts {
 				st, err := p.Presearch(ctx, q)
 				if err != nil {
@@ -88,7 +89,7 @@ func TestGlobalStatsScoreLikeOneIndex(t *testing.T) {
 	}
 }
 
-func scores(t *testing.T, ctx context.Context, s *Shard, q query.Query, st *broker.GlobalStats) map[string]float64 {
+func scores(t *testing.T, ctx context.Context, s *Shard, q query.Query, st *protocol.GlobalStats) map[string]float64 {
 	t.Helper()
 	req := bleve.NewSearchRequestOptions(q, 1000, 0, false)
 	res, err := s.Search(ctx, req, NewStats(st))

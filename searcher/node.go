@@ -25,7 +25,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nats.go/micro"
 
-	"github.com/shoal-search/shoal/broker"
+	"github.com/shoal-search/shoal/meta"
+	"github.com/shoal-search/shoal/protocol"
 )
 
 // Options configure a searcher node.
@@ -72,12 +73,12 @@ type copyKey struct {
 
 // Node is a running searcher node.
 type Node struct {
-	opts Options
-	nc   *nats.Conn
-	js   jetstream.JetStream
-	meta *broker.Meta
-	log  *slog.Logger
-	work chan func() // requests for the worker pool
+	opts    Options
+	nc      *nats.Conn
+	js      jetstream.JetStream
+	buckets *meta.Buckets
+	log     *slog.Logger
+	work    chan func() // requests for the worker pool
 	// shardWork runs the per-shard parts of a node request, on a pool
 	// of its own: a request waiting for its parts never holds up the
 	// workers that run them.
@@ -98,14 +99,14 @@ type Node struct {
 // its goroutines until Close.
 func Start(ctx context.Context, nc *nats.Conn, opts Options) (*Node, error) {
 	opts.setDefaults()
-	if err := broker.ValidNodeName(opts.Name); err != nil {
+	if err := meta.ValidNodeName(opts.Name); err != nil {
 		return nil, err
 	}
 	js, err := jetstream.New(nc)
 	if err != nil {
 		return nil, fmt.Errorf("searcher: jetstream: %w", err)
 	}
-	meta, err := broker.OpenMeta(ctx, js, broker.MetaOptions{Replicas: opts.MetaReplicas})
+	buckets, err := meta.OpenBuckets(ctx, js, meta.BucketOptions{Replicas: opts.MetaReplicas})
 	if err != nil {
 		return nil, fmt.Errorf("searcher: %w", err)
 	}
@@ -117,7 +118,7 @@ func Start(ctx context.Context, nc *nats.Conn, opts Options) (*Node, error) {
 		opts:      opts,
 		nc:        nc,
 		js:        js,
-		meta:      meta,
+		buckets:   buckets,
 		log:       opts.Logger.With("node", opts.Name),
 		work:      make(chan func()),
 		shardWork: make(chan func()),
@@ -132,7 +133,7 @@ func Start(ctx context.Context, nc *nats.Conn, opts Options) (*Node, error) {
 		return nil, err
 	}
 	// The watch lives as long as the node, not as long as ctx.
-	watcher, err := meta.Placement.WatchAll(nctx)
+	watcher, err := buckets.Placement.WatchAll(nctx)
 	if err != nil {
 		cancel()
 		return nil, fmt.Errorf("searcher: watch placement: %w", err)
@@ -174,17 +175,17 @@ func (n *Node) Close() error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	if err := n.meta.Nodes.Delete(ctx, n.opts.Name); err != nil && n.nc.IsConnected() {
+	if err := n.buckets.Nodes.Delete(ctx, n.opts.Name); err != nil && n.nc.IsConnected() {
 		errs = append(errs, fmt.Errorf("searcher: remove heartbeat: %w", err))
 	}
 	return errors.Join(errs...)
 }
 
 // Status reports the node's hosted copies.
-func (n *Node) Status() broker.NodeStatus {
+func (n *Node) Status() meta.NodeStatus {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	st := broker.NodeStatus{Node: n.opts.Name, Heartbeat: time.Now().UTC()}
+	st := meta.NodeStatus{Node: n.opts.Name, Heartbeat: time.Now().UTC()}
 	for _, r := range n.copies {
 		st.Copies = append(st.Copies, r.status())
 	}
@@ -196,7 +197,7 @@ func (n *Node) heartbeat(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if _, err := n.meta.Nodes.Put(ctx, n.opts.Name, b); err != nil {
+	if _, err := n.buckets.Nodes.Put(ctx, n.opts.Name, b); err != nil {
 		return fmt.Errorf("searcher: heartbeat: %w", err)
 	}
 	return nil
@@ -224,7 +225,7 @@ func (n *Node) heartbeatLoop() {
 func (n *Node) placementLoop(w jetstream.KeyWatcher) {
 	defer n.wg.Done()
 	defer w.Stop()
-	maps := map[string]*broker.ShardMap{}
+	maps := map[string]*meta.ShardMap{}
 	// Indexes whose copies could not all be opened (the broker away, a
 	// disk error): tried again every retryReconcile, and their data is
 	// never taken for stale meanwhile.
@@ -262,12 +263,12 @@ func (n *Node) placementLoop(w jetstream.KeyWatcher) {
 				apply(e.Key())
 				continue
 			}
-			var m broker.ShardMap
-			if err := json.Unmarshal(e.Value(), &m); err != nil {
+			m, err := meta.DecodeShardMap(e.Value())
+			if err != nil {
 				n.log.Error("bad shard map", "index", e.Key(), "err", err)
 				continue
 			}
-			maps[e.Key()] = &m
+			maps[e.Key()] = m
 			apply(e.Key())
 		}
 	}
@@ -280,7 +281,7 @@ const retryReconcile = time.Second
 // reconcile makes the copies this node hosts for index match m. It fails
 // if it could not learn the index's definition or open a copy; what it
 // could do is done.
-func (n *Node) reconcile(index string, m *broker.ShardMap) error {
+func (n *Node) reconcile(index string, m *meta.ShardMap) error {
 	want := map[int]bool{}
 	if m != nil {
 		for s := range m.Copies {
@@ -289,17 +290,16 @@ func (n *Node) reconcile(index string, m *broker.ShardMap) error {
 			}
 		}
 	}
-	var def *broker.IndexDef
+	var def *meta.IndexDef
 	if len(want) > 0 {
 		ctx, cancel := context.WithTimeout(n.ctx, apiTimeout)
-		e, err := n.meta.Indexes.Get(ctx, index)
+		e, err := n.buckets.Indexes.Get(ctx, index)
 		cancel()
 		if err != nil {
 			return fmt.Errorf("index definition: %w", err)
 		}
-		def = new(broker.IndexDef)
-		if err := json.Unmarshal(e.Value(), def); err != nil {
-			return fmt.Errorf("bad index definition: %w", err)
+		if def, err = meta.DecodeIndexDef(e.Value()); err != nil {
+			return err
 		}
 	}
 	n.mu.Lock()
@@ -370,12 +370,12 @@ func (n *Node) removeStale(failed map[string]bool) {
 	}
 }
 
-func (n *Node) copyDir(def *broker.IndexDef, shard int) string {
+func (n *Node) copyDir(def *meta.IndexDef, shard int) string {
 	return filepath.Join(n.opts.DataDir, def.Name+"."+def.UID, strconv.Itoa(shard))
 }
 
-func (n *Node) openCopy(def *broker.IndexDef, shard int) (*replica, error) {
-	m, err := BuildMapping(def.Mapping)
+func (n *Node) openCopy(def *meta.IndexDef, shard int) (*replica, error) {
+	m, err := meta.BuildMapping(def.Mapping)
 	if err != nil {
 		return nil, err
 	}
@@ -459,7 +459,7 @@ func (r asyncRequest) Error(code, description string, data []byte, opts ...micro
 // replica is one hosted copy of a shard.
 type replica struct {
 	node   *Node
-	def    broker.IndexDef
+	def    meta.IndexDef
 	num    int
 	dir    string
 	shard  *Shard
@@ -472,9 +472,9 @@ type replica struct {
 	svc      micro.Service
 }
 
-func (r *replica) status() broker.CopyStatus {
+func (r *replica) status() meta.CopyStatus {
 	docs, _ := r.shard.Docs()
-	return broker.CopyStatus{
+	return meta.CopyStatus{
 		Index:      r.def.Name,
 		Shard:      r.num,
 		Node:       r.node.opts.Name,
@@ -525,12 +525,12 @@ func (r *replica) consume(ctx context.Context) error {
 	// consumer's Info, for one, waits as long as its context).
 	apiCtx, cancel := context.WithTimeout(ctx, apiTimeout)
 	defer cancel()
-	stream, err := r.node.js.Stream(apiCtx, broker.StreamName(r.def.Name))
+	stream, err := r.node.js.Stream(apiCtx, protocol.StreamName(r.def.Name))
 	if err != nil {
 		return fmt.Errorf("stream: %w", err)
 	}
 	cfg := jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{broker.IngestShardFilter(r.def.Name, r.num)},
+		FilterSubjects: []string{protocol.IngestShardFilter(r.def.Name, r.num)},
 		DeliverPolicy:  jetstream.DeliverAllPolicy,
 	}
 	if applied := r.shard.AppliedSeq(); applied > 0 {
@@ -639,7 +639,7 @@ const apiTimeout = 10 * time.Second
 const batchLinger = 20 * time.Millisecond
 
 func decodeWrite(m jetstream.Msg) Write {
-	w := Write{Op: m.Headers().Get(broker.HeaderOp), ID: m.Headers().Get(broker.HeaderID), Doc: m.Data()}
+	w := Write{Op: m.Headers().Get(protocol.HeaderOp), ID: m.Headers().Get(protocol.HeaderID), Doc: m.Data()}
 	if md, err := m.Metadata(); err == nil {
 		w.Seq = md.Sequence.Stream
 	}
@@ -666,10 +666,10 @@ func (r *replica) serve() error {
 	}
 	n := r.node
 	svc, err := micro.AddService(n.nc, micro.Config{
-		Name:        broker.ShardService,
+		Name:        protocol.ShardService,
 		Version:     "1.0.0",
 		Description: "a copy of a Shoal index shard",
-		QueueGroup:  broker.QueueGroup,
+		QueueGroup:  protocol.QueueGroup,
 		Metadata: map[string]string{
 			"index": r.def.Name, "shard": strconv.Itoa(r.num), "node": n.opts.Name,
 		},
@@ -678,13 +678,13 @@ func (r *replica) serve() error {
 		return err
 	}
 	handlers := map[string]func(micro.Request){
-		broker.OpSearch:    r.handleSearch,
-		broker.OpPresearch: r.handlePresearch,
-		broker.OpGet:       r.handleGet,
-		broker.OpStats:     r.handleStats,
+		protocol.OpSearch:    r.handleSearch,
+		protocol.OpPresearch: r.handlePresearch,
+		protocol.OpGet:       r.handleGet,
+		protocol.OpStats:     r.handleStats,
 	}
-	shared := svc.AddGroup(broker.ShardGroup(r.def.Name, r.num))
-	direct := svc.AddGroup(broker.CopyGroup(n.opts.Name, r.def.Name, r.num), micro.WithGroupQueueGroupDisabled())
+	shared := svc.AddGroup(protocol.ShardGroup(r.def.Name, r.num))
+	direct := svc.AddGroup(protocol.CopyGroup(n.opts.Name, r.def.Name, r.num), micro.WithGroupQueueGroupDisabled())
 	for op, h := range handlers {
 		if err := shared.AddEndpoint(op, n.dispatch(h)); err != nil {
 			svc.Stop()
@@ -695,7 +695,7 @@ func (r *replica) serve() error {
 			return err
 		}
 	}
-	if err := direct.AddEndpoint(broker.OpWait, n.dispatch(r.handleWait)); err != nil {
+	if err := direct.AddEndpoint(protocol.OpWait, n.dispatch(r.handleWait)); err != nil {
 		svc.Stop()
 		return err
 	}
@@ -705,7 +705,7 @@ func (r *replica) serve() error {
 
 func respondJSON(req micro.Request, v any) {
 	if err := req.RespondJSON(v); err != nil {
-		_ = req.Error(strconv.Itoa(broker.CodeInternal), "encode reply: "+err.Error(), nil)
+		_ = req.Error(strconv.Itoa(protocol.CodeInternal), "encode reply: "+err.Error(), nil)
 	}
 }
 
@@ -714,20 +714,20 @@ func respondErr(req micro.Request, code int, err error) {
 }
 
 func (r *replica) handleSearch(req micro.Request) {
-	var sr broker.SearchRequest
+	var sr protocol.SearchRequest
 	if err := json.Unmarshal(req.Data(), &sr); err != nil {
-		respondErr(req, broker.CodeBadRequest, fmt.Errorf("decode search request: %w", err))
+		respondErr(req, protocol.CodeBadRequest, fmt.Errorf("decode search request: %w", err))
 		return
 	}
 	breq, stats, err := r.node.prepareSearch(sr.Request, sr.Stats)
 	if err != nil {
-		respondErr(req, broker.CodeBadRequest, err)
+		respondErr(req, protocol.CodeBadRequest, err)
 		return
 	}
 	ctx, cancel, err := r.node.searchContext(sr.Timeout)
 	defer cancel()
 	if err != nil {
-		respondErr(req, broker.CodeTimeout, err)
+		respondErr(req, protocol.CodeTimeout, err)
 		return
 	}
 	res, err := r.shard.Search(ctx, breq, stats)
@@ -735,29 +735,29 @@ func (r *replica) handleSearch(req micro.Request) {
 		respondErr(req, searchErrorCode(ctx), err)
 		return
 	}
-	respondReply(req, &broker.SearchReply{
+	respondReply(req, &protocol.SearchReply{
 		Node:   r.node.opts.Name,
-		Shards: []broker.NodeShardStatus{{Shard: r.num, AppliedSeq: r.shard.AppliedSeq()}},
+		Shards: []protocol.NodeShardStatus{{Shard: r.num, AppliedSeq: r.shard.AppliedSeq()}},
 		Result: res,
 	})
 }
 
-// respondReply answers a search with a broker.SearchReply.
-func respondReply(req micro.Request, r *broker.SearchReply) {
+// respondReply answers a search with a protocol.SearchReply.
+func respondReply(req micro.Request, r *protocol.SearchReply) {
 	b, err := r.AppendBinary(make([]byte, 0, 1024))
 	if err != nil {
-		respondErr(req, broker.CodeInternal, err)
+		respondErr(req, protocol.CodeInternal, err)
 		return
 	}
 	if err := req.Respond(b); err != nil {
-		respondErr(req, broker.CodeInternal, err)
+		respondErr(req, protocol.CodeInternal, err)
 	}
 }
 
 func (r *replica) handlePresearch(req micro.Request) {
-	var pr broker.PresearchRequest
+	var pr protocol.PresearchRequest
 	if err := json.Unmarshal(req.Data(), &pr); err != nil {
-		respondErr(req, broker.CodeBadRequest, fmt.Errorf("decode presearch request: %w", err))
+		respondErr(req, protocol.CodeBadRequest, fmt.Errorf("decode presearch request: %w", err))
 		return
 	}
 	q, err := query.ParseQuery(pr.Query)
@@ -765,21 +765,21 @@ func (r *replica) handlePresearch(req micro.Request) {
 		q, err = parseStrings(q)
 	}
 	if err != nil {
-		respondErr(req, broker.CodeBadRequest, fmt.Errorf("parse query: %w", err))
+		respondErr(req, protocol.CodeBadRequest, fmt.Errorf("parse query: %w", err))
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.node.ctx, searchTimeout)
 	defer cancel()
 	st, err := r.shard.Presearch(ctx, q)
 	if err != nil {
-		respondErr(req, broker.CodeBadRequest, err)
+		respondErr(req, protocol.CodeBadRequest, err)
 		return
 	}
-	resp := broker.PresearchResponse{Node: r.node.opts.Name, AppliedSeq: r.shard.AppliedSeq(), Stats: *st}
+	resp := protocol.PresearchResponse{Node: r.node.opts.Name, AppliedSeq: r.shard.AppliedSeq(), Stats: *st}
 	for f := range st.Fields {
 		raw, seq, err := r.shard.FieldTerms(f)
 		if err != nil {
-			respondErr(req, broker.CodeInternal, err)
+			respondErr(req, protocol.CodeInternal, err)
 			return
 		}
 		if have, ok := pr.Have[f]; ok && have == seq {
@@ -795,19 +795,19 @@ func (r *replica) handlePresearch(req micro.Request) {
 }
 
 func (r *replica) handleGet(req micro.Request) {
-	var gr broker.GetRequest
+	var gr protocol.GetRequest
 	if err := json.Unmarshal(req.Data(), &gr); err != nil {
-		respondErr(req, broker.CodeBadRequest, fmt.Errorf("decode get request: %w", err))
+		respondErr(req, protocol.CodeBadRequest, fmt.Errorf("decode get request: %w", err))
 		return
 	}
 	doc, err := r.shard.Get(gr.ID)
 	switch {
 	case errors.Is(err, ErrNotFound):
-		respondJSON(req, broker.GetResponse{Node: r.node.opts.Name})
+		respondJSON(req, protocol.GetResponse{Node: r.node.opts.Name})
 	case err != nil:
-		respondErr(req, broker.CodeInternal, err)
+		respondErr(req, protocol.CodeInternal, err)
 	default:
-		respondJSON(req, broker.GetResponse{Node: r.node.opts.Name, Found: true, Doc: doc})
+		respondJSON(req, protocol.GetResponse{Node: r.node.opts.Name, Found: true, Doc: doc})
 	}
 }
 
@@ -816,9 +816,9 @@ func (r *replica) handleStats(req micro.Request) {
 }
 
 func (r *replica) handleWait(req micro.Request) {
-	var wr broker.WaitRequest
+	var wr protocol.WaitRequest
 	if err := json.Unmarshal(req.Data(), &wr); err != nil {
-		respondErr(req, broker.CodeBadRequest, fmt.Errorf("decode wait request: %w", err))
+		respondErr(req, protocol.CodeBadRequest, fmt.Errorf("decode wait request: %w", err))
 		return
 	}
 	if wr.Timeout <= 0 || wr.Timeout > 10*time.Minute {
@@ -827,7 +827,7 @@ func (r *replica) handleWait(req micro.Request) {
 	ctx, cancel := context.WithTimeout(r.node.ctx, wr.Timeout)
 	defer cancel()
 	if err := r.shard.WaitApplied(ctx, wr.Seq); err != nil {
-		respondErr(req, broker.CodeTimeout, fmt.Errorf("wait for seq %d (applied %d): %w", wr.Seq, r.shard.AppliedSeq(), err))
+		respondErr(req, protocol.CodeTimeout, fmt.Errorf("wait for seq %d (applied %d): %w", wr.Seq, r.shard.AppliedSeq(), err))
 		return
 	}
 	respondJSON(req, r.status())

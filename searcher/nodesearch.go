@@ -10,7 +10,7 @@ import (
 	"github.com/blevesearch/bleve/v2"
 	"github.com/nats-io/nats.go/micro"
 
-	"github.com/shoal-search/shoal/broker"
+	"github.com/shoal-search/shoal/protocol"
 	"github.com/shoal-search/shoal/rank"
 )
 
@@ -20,17 +20,17 @@ import (
 // the per-copy endpoints (which stay) for shards the node cannot answer.
 func (n *Node) serveNode() (micro.Service, error) {
 	svc, err := micro.AddService(n.nc, micro.Config{
-		Name:        broker.NodeService,
+		Name:        protocol.NodeService,
 		Version:     "1.0.0",
 		Description: "a Shoal searcher node, answering for the shard copies it holds",
-		QueueGroup:  broker.QueueGroup,
+		QueueGroup:  protocol.QueueGroup,
 		Metadata:    map[string]string{"node": n.opts.Name},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("searcher: node service: %w", err)
 	}
-	g := svc.AddGroup(broker.NodeGroup(n.opts.Name), micro.WithGroupQueueGroupDisabled())
-	if err := g.AddEndpoint(broker.OpSearch, n.dispatch(n.handleNodeSearch)); err != nil {
+	g := svc.AddGroup(protocol.NodeGroup(n.opts.Name), micro.WithGroupQueueGroupDisabled())
+	if err := g.AddEndpoint(protocol.OpSearch, n.dispatch(n.handleNodeSearch)); err != nil {
 		svc.Stop()
 		return nil, fmt.Errorf("searcher: node service: %w", err)
 	}
@@ -54,31 +54,31 @@ func (n *Node) servedCopy(index, uid string, shard int) *replica {
 // that answered. A shard the node does not serve is reported CodeNotHere
 // and the others still answer.
 func (n *Node) handleNodeSearch(req micro.Request) {
-	var nr broker.NodeSearchRequest
+	var nr protocol.NodeSearchRequest
 	if err := nr.UnmarshalBinary(req.Data()); err != nil {
-		respondErr(req, broker.CodeBadRequest, fmt.Errorf("decode node search request: %w", err))
+		respondErr(req, protocol.CodeBadRequest, fmt.Errorf("decode node search request: %w", err))
 		return
 	}
 	breq, stats, err := n.prepareSearch(nr.Request, nr.Stats)
 	if err != nil {
-		respondErr(req, broker.CodeBadRequest, err)
+		respondErr(req, protocol.CodeBadRequest, err)
 		return
 	}
 	ctx, cancel, err := n.searchContext(nr.Timeout)
 	defer cancel()
 	if err != nil {
-		respondErr(req, broker.CodeTimeout, err)
+		respondErr(req, protocol.CodeTimeout, err)
 		return
 	}
 
-	statuses := make([]broker.NodeShardStatus, len(nr.Shards))
+	statuses := make([]protocol.NodeShardStatus, len(nr.Shards))
 	results := make([]*bleve.SearchResult, len(nr.Shards))
 	search := func(i int) {
 		st := &statuses[i]
 		st.Shard = nr.Shards[i]
 		r := n.servedCopy(nr.Index, nr.UID, st.Shard)
 		if r == nil {
-			st.Code, st.Error = broker.CodeNotHere, "shard not served by this node"
+			st.Code, st.Error = protocol.CodeNotHere, "shard not served by this node"
 			return
 		}
 		st.AppliedSeq = r.shard.AppliedSeq()
@@ -105,7 +105,7 @@ func (n *Node) handleNodeSearch(req micro.Request) {
 		}:
 		case <-n.ctx.Done():
 			wg.Done()
-			statuses[i] = broker.NodeShardStatus{Shard: nr.Shards[i], Code: broker.CodeUnavailable, Error: "node closing"}
+			statuses[i] = protocol.NodeShardStatus{Shard: nr.Shards[i], Code: protocol.CodeUnavailable, Error: "node closing"}
 		}
 	}
 	if len(nr.Shards) > 0 {
@@ -119,7 +119,7 @@ func (n *Node) handleNodeSearch(req micro.Request) {
 			answered = append(answered, res)
 		}
 	}
-	respondReply(req, &broker.SearchReply{Node: n.opts.Name, Shards: statuses, Result: rank.Merge(breq, answered)})
+	respondReply(req, &protocol.SearchReply{Node: n.opts.Name, Shards: statuses, Result: rank.Merge(breq, answered)})
 }
 
 // prepareSearch decodes a search's bleve request, with its query strings
@@ -163,7 +163,7 @@ func (n *Node) searchContext(timeout time.Duration) (context.Context, context.Ca
 // timeout if its context ended, else the request's fault.
 func searchErrorCode(ctx context.Context) int {
 	if ctx.Err() != nil {
-		return broker.CodeTimeout
+		return protocol.CodeTimeout
 	}
-	return broker.CodeBadRequest
+	return protocol.CodeBadRequest
 }

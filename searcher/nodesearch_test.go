@@ -11,10 +11,10 @@ import (
 
 	"github.com/nats-io/nats.go"
 
-	"github.com/shoal-search/shoal/broker"
 	"github.com/shoal-search/shoal/client"
 	"github.com/shoal-search/shoal/cluster"
-	"github.com/shoal-search/shoal/indexer"
+	"github.com/shoal-search/shoal/meta"
+	"github.com/shoal-search/shoal/protocol"
 )
 
 // TestNodeSearch asks a real searcher node (embedded NATS, Bleve on disk)
@@ -33,7 +33,7 @@ func TestNodeSearch(t *testing.T) {
 	perShard := make([]uint64, shards)
 	for i := range docs {
 		id := fmt.Sprintf("d%02d", i)
-		perShard[indexer.ShardOf(id, shards)]++
+		perShard[meta.ShardOf(id, shards)]++
 		fmt.Fprintf(&body, `{"id":%q,"body":"common text %d"}`+"\n", id, i)
 	}
 	if res, err := cl.Bulk(ctx, index, []byte(body.String()), true); err != nil || res.Indexed != docs {
@@ -79,17 +79,17 @@ func TestNodeSearch(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			nr := broker.NodeSearchRequest{Index: index, UID: tt.uid, Shards: tt.shards, Request: req, Timeout: 10 * time.Second}
+			nr := protocol.NodeSearchRequest{Index: index, UID: tt.uid, Shards: tt.shards, Request: req, Timeout: 10 * time.Second}
 			payload, err := nr.AppendBinary(nil)
 			if err != nil {
 				t.Fatal(err)
 			}
-			msg, err := nc.RequestWithContext(ctx, broker.NodeSubject(node, broker.OpSearch), payload)
+			msg, err := nc.RequestWithContext(ctx, protocol.NodeSubject(node, protocol.OpSearch), payload)
 			if err != nil {
 				t.Fatal(err)
 			}
-			var r broker.SearchReply
-			if err := broker.DecodeReply(msg, &r); err != nil {
+			var r protocol.SearchReply
+			if err := protocol.DecodeReply(msg, &r); err != nil {
 				t.Fatal(err)
 			}
 			if r.Node != node || len(r.Shards) != len(tt.shards) {
@@ -103,8 +103,8 @@ func TestNodeSearch(t *testing.T) {
 					t.Errorf("status %d is for shard %d, want %d", i, st.Shard, tt.shards[i])
 				case serves && (st.Code != 0 || st.AppliedSeq == 0):
 					t.Errorf("shard %d: code %d (%s), applied %d; want an answer", st.Shard, st.Code, st.Error, st.AppliedSeq)
-				case !serves && st.Code != broker.CodeNotHere:
-					t.Errorf("shard %d: code %d; want %d (not here)", st.Shard, st.Code, broker.CodeNotHere)
+				case !serves && st.Code != protocol.CodeNotHere:
+					t.Errorf("shard %d: code %d; want %d (not here)", st.Shard, st.Code, protocol.CodeNotHere)
 				}
 				if serves {
 					want += perShard[st.Shard]
@@ -114,8 +114,8 @@ func TestNodeSearch(t *testing.T) {
 				t.Errorf("merged total %d, %d hits; want %d from shards %v", r.Result.Total, len(r.Result.Hits), want, tt.served)
 			}
 			for _, h := range r.Result.Hits {
-				if !slices.Contains(tt.served, indexer.ShardOf(h.ID, shards)) {
-					t.Errorf("hit %s from shard %d, which was not served", h.ID, indexer.ShardOf(h.ID, shards))
+				if !slices.Contains(tt.served, meta.ShardOf(h.ID, shards)) {
+					t.Errorf("hit %s from shard %d, which was not served", h.ID, meta.ShardOf(h.ID, shards))
 				}
 			}
 		})

@@ -9,8 +9,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/shoal-search/shoal/broker"
 	"github.com/shoal-search/shoal/cluster"
+	"github.com/shoal-search/shoal/meta"
 )
 
 // TestCopyOpenedAfterFailedStart: a node told to hold a shard whose
@@ -30,14 +30,14 @@ func TestCopyOpenedAfterFailedStart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	meta, err := broker.OpenMeta(ctx, js, broker.MetaOptions{})
+	buckets, err := meta.OpenBuckets(ctx, js, meta.BucketOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	node := c.Searcher(0)
 	const index = "late"
-	m, _ := json.Marshal(broker.ShardMap{Index: index, Copies: [][]string{{node.Name()}}})
-	if _, err := meta.Placement.Put(ctx, index, m); err != nil {
+	m, _ := json.Marshal(meta.ShardMap{Index: index, Copies: [][]string{{node.Name()}}})
+	if _, err := buckets.Placement.Put(ctx, index, m); err != nil {
 		t.Fatal(err)
 	}
 	holds := func() bool {
@@ -52,8 +52,8 @@ func TestCopyOpenedAfterFailedStart(t *testing.T) {
 	if holds() {
 		t.Fatal("copy opened without an index definition")
 	}
-	def, _ := json.Marshal(broker.IndexDef{Name: index, UID: "0123456789abcdef", Shards: 1, Replicas: 1, Created: time.Now()})
-	if _, err := meta.Indexes.Put(ctx, index, def); err != nil {
+	def, _ := json.Marshal(meta.IndexDef{Name: index, UID: "0123456789abcdef", Shards: 1, Replicas: 1, Created: time.Now()})
+	if _, err := buckets.Indexes.Put(ctx, index, def); err != nil {
 		t.Fatal(err)
 	}
 	for !holds() {

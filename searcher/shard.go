@@ -17,7 +17,8 @@ import (
 	"github.com/blevesearch/bleve/v2/search/query"
 	index "github.com/blevesearch/bleve_index_api"
 
-	"github.com/shoal-search/shoal/broker"
+	"github.com/shoal-search/shoal/meta"
+	"github.com/shoal-search/shoal/protocol"
 )
 
 // appliedKey is the internal key under which a shard stores the last stream
@@ -27,7 +28,7 @@ var appliedKey = []byte("shoal.applied_seq")
 // Write is one document write taken from the shard's stream.
 type Write struct {
 	Seq uint64
-	Op  string // broker.OpPut or broker.OpDelete
+	Op  string // protocol.OpPut or protocol.OpDelete
 	ID  string
 	Doc json.RawMessage
 }
@@ -90,7 +91,7 @@ func (s *Shard) Apply(writes []Write) error {
 	b := s.idx.NewBatch()
 	for _, w := range writes {
 		switch w.Op {
-		case broker.OpDelete:
+		case protocol.OpDelete:
 			b.Delete(w.ID)
 		default:
 			var doc map[string]any
@@ -99,7 +100,7 @@ func (s *Shard) Apply(writes []Write) error {
 				// cannot block the shard's stream.
 				continue
 			}
-			doc[SourceField] = string(w.Doc)
+			doc[meta.SourceField] = string(w.Doc)
 			if err := b.Index(w.ID, doc); err != nil {
 				continue
 			}
@@ -142,7 +143,7 @@ func (s *Shard) WaitApplied(ctx context.Context, seq uint64) error {
 func (s *Shard) Search(ctx context.Context, req *bleve.SearchRequest, st *Stats) (*bleve.SearchResult, error) {
 	wantSource := false
 	for _, f := range req.Fields {
-		if f == SourceField {
+		if f == meta.SourceField {
 			wantSource = true
 		}
 	}
@@ -158,14 +159,14 @@ func (s *Shard) Search(ctx context.Context, req *bleve.SearchRequest, st *Stats)
 	for _, h := range res.Hits {
 		h.Index = ""
 		if !wantSource {
-			delete(h.Fields, SourceField)
+			delete(h.Fields, meta.SourceField)
 		}
 	}
 	return res, nil
 }
 
 // Presearch returns the local statistics q touches.
-func (s *Shard) Presearch(ctx context.Context, q query.Query) (*broker.GlobalStats, error) {
+func (s *Shard) Presearch(ctx context.Context, q query.Query) (*protocol.GlobalStats, error) {
 	return presearch(ctx, s.idx, s.mapping, q)
 }
 
@@ -183,7 +184,7 @@ func (s *Shard) Get(id string) (json.RawMessage, error) {
 	}
 	var src json.RawMessage
 	doc.VisitFields(func(f index.Field) {
-		if f.Name() == SourceField {
+		if f.Name() == meta.SourceField {
 			src = append(json.RawMessage(nil), f.Value()...)
 		}
 	})

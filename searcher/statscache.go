@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"sync"
 
-	"github.com/shoal-search/shoal/broker"
+	"github.com/shoal-search/shoal/protocol"
 )
 
 // statsCache keeps decoded global statistics by their encoding. The
@@ -41,7 +41,7 @@ func (c *statsCache) decode(raw json.RawMessage) (*Stats, error) {
 	if ok {
 		return st, nil
 	}
-	gs := new(broker.GlobalStats)
+	gs := new(protocol.GlobalStats)
 	if err := json.Unmarshal(raw, gs); err != nil {
 		return nil, fmt.Errorf("decode statistics: %w", err)
 	}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/shoal-search/shoal/cluster"
 	"github.com/shoal-search/shoal/indexer"
+	"github.com/shoal-search/shoal/meta"
 )
 
 var updateGolden = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
@@ -257,7 +258,7 @@ func TestAPI(t *testing.T) {
 		}
 		perShard := map[int]uint64{}
 		for _, d := range books {
-			perShard[indexer.ShardOf(d.ID, 4)]++
+			perShard[meta.ShardOf(d.ID, 4)]++
 		}
 		var sum uint64
 		nodes := map[string]bool{}
@@ -819,7 +820,7 @@ func TestAPI(t *testing.T) {
 			t.Fatalf("partial search: %s", raw)
 		}
 		for _, id := range sr.ids() {
-			if indexer.ShardOf(id, 4) == lost {
+			if meta.ShardOf(id, 4) == lost {
 				t.Errorf("hit %s comes from the stopped shard %d", id, lost)
 			}
 		}

@@ -23,11 +23,10 @@ import (
 	"github.com/blevesearch/bleve/v2/search"
 	"github.com/gin-gonic/gin"
 
-	"github.com/shoal-search/shoal/broker"
 	"github.com/shoal-search/shoal/catalog"
 	"github.com/shoal-search/shoal/coordinator"
 	"github.com/shoal-search/shoal/indexer"
-	"github.com/shoal-search/shoal/searcher"
+	"github.com/shoal-search/shoal/meta"
 )
 
 //go:embed static
@@ -166,15 +165,15 @@ func (s *Server) ready(c *gin.Context) {
 }
 
 type indexSettings struct {
-	Shards   *int                       `json:"shards"`
-	Replicas *int                       `json:"replicas"`
-	Mapping  json.RawMessage            `json:"mapping"`
-	Facets   map[string]broker.FacetDef `json:"facets"`
+	Shards   *int                     `json:"shards"`
+	Replicas *int                     `json:"replicas"`
+	Mapping  json.RawMessage          `json:"mapping"`
+	Facets   map[string]meta.FacetDef `json:"facets"`
 }
 
 func (s *Server) createIndex(c *gin.Context) {
 	name := c.Param("index")
-	if err := broker.ValidIndexName(name); err != nil {
+	if err := meta.ValidIndexName(name); err != nil {
 		s.fail(c, http.StatusBadRequest, "invalid_index_name", err.Error())
 		return
 	}
@@ -182,29 +181,20 @@ func (s *Server) createIndex(c *gin.Context) {
 	if err := decodeStrict(c, &in, true); err != nil {
 		return
 	}
-	def := broker.IndexDef{Name: name, Shards: s.opts.DefaultShards, Replicas: 1, Mapping: in.Mapping, Facets: in.Facets}
+	def := meta.IndexDef{Name: name, Shards: s.opts.DefaultShards, Replicas: 1, Mapping: in.Mapping, Facets: in.Facets}
 	if in.Shards != nil {
 		def.Shards = *in.Shards
 	}
 	if in.Replicas != nil {
 		def.Replicas = *in.Replicas
 	}
-	if def.Shards < 1 || def.Shards > 1024 {
-		s.fail(c, http.StatusBadRequest, "invalid_settings", "shards must be between 1 and 1024")
-		return
-	}
-	if def.Replicas < 1 || def.Replicas > 16 {
-		s.fail(c, http.StatusBadRequest, "invalid_settings", "replicas must be between 1 and 16 (1 = a single copy)")
-		return
-	}
-	for fname, f := range def.Facets {
-		if f.Field == "" || f.Size < 1 || f.Size > 1000 {
-			s.fail(c, http.StatusBadRequest, "invalid_settings", fmt.Sprintf("facet %q needs a field and a size between 1 and 1000", fname))
+	if err := def.Validate(); err != nil {
+		var ie *meta.InvalidError
+		if errors.As(err, &ie) && ie.Kind == "mapping" {
+			s.fail(c, http.StatusBadRequest, "invalid_mapping", err.Error())
 			return
 		}
-	}
-	if _, err := searcher.BuildMapping(def.Mapping); err != nil {
-		s.fail(c, http.StatusBadRequest, "invalid_mapping", err.Error())
+		s.fail(c, http.StatusBadRequest, "invalid_settings", err.Error())
 		return
 	}
 	created, err := s.cat.CreateIndex(c.Request.Context(), def)

@@ -38,9 +38,10 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/shoal-search/shoal/broker"
 	"github.com/shoal-search/shoal/client"
 	"github.com/shoal-search/shoal/corpus"
+	"github.com/shoal-search/shoal/meta"
+	"github.com/shoal-search/shoal/protocol"
 )
 
 func main() {
@@ -508,7 +509,7 @@ func jsinfo(ctx context.Context, o opts) error {
 	if err != nil {
 		return err
 	}
-	streams := []string{broker.StreamName(o.index), "KV_" + broker.BucketIndexes, "KV_" + broker.BucketPlacement, "KV_" + broker.BucketNodes}
+	streams := []string{protocol.StreamName(o.index), "KV_" + meta.BucketIndexes, "KV_" + meta.BucketPlacement, "KV_" + meta.BucketNodes}
 	var report []string
 	took, err := waitFor(ctx, o.timeout, "three current replicas of every stream", func() (bool, string) {
 		report = report[:0]

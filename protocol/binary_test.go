@@ -1,4 +1,4 @@
-package broker
+package protocol
 
 import (
 	"encoding/json"

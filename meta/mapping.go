@@ -1,4 +1,4 @@
-package searcher
+package meta
 
 import (
 	"encoding/json"

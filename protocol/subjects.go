@@ -1,21 +1,8 @@
-package broker
+package protocol
 
 import (
 	"encoding/base64"
-	"fmt"
-	"regexp"
 	"strconv"
-)
-
-// Names of the JetStream KV buckets that hold the cluster's metadata.
-const (
-	// BucketIndexes maps an index name to its IndexDef.
-	BucketIndexes = "shoal_indexes"
-	// BucketPlacement maps an index name to its ShardMap.
-	BucketPlacement = "shoal_placement"
-	// BucketNodes maps a searcher node name to its latest NodeStatus
-	// heartbeat; entries expire when a node stops beating.
-	BucketNodes = "shoal_nodes"
 )
 
 // QueueGroup is the queue group every copy of a shard answers in, so one
@@ -33,28 +20,6 @@ const (
 	OpStats     = "stats"
 	OpWait      = "wait"
 )
-
-var (
-	indexNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
-	nodeNameRE  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$`)
-)
-
-// ValidIndexName reports whether name can name an index: 1-64 characters of
-// lower-case letters, digits, '-' and '_', starting with a letter or digit.
-func ValidIndexName(name string) error {
-	if !indexNameRE.MatchString(name) {
-		return fmt.Errorf("invalid index name %q: use 1-64 characters a-z, 0-9, '-' or '_', starting with a letter or digit", name)
-	}
-	return nil
-}
-
-// ValidNodeName reports whether name can name a searcher node.
-func ValidNodeName(name string) error {
-	if !nodeNameRE.MatchString(name) {
-		return fmt.Errorf("invalid node name %q: use 1-64 characters A-Z, a-z, 0-9, '-' or '_'", name)
-	}
-	return nil
-}
 
 // StreamName is the JetStream stream holding an index's writes.
 func StreamName(index string) string { return "SHOAL_" + index }

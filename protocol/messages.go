@@ -1,4 +1,4 @@
-package broker
+package protocol
 
 import (
 	"encoding"
@@ -24,65 +24,6 @@ const (
 	OpPut    = "put"
 	OpDelete = "delete"
 )
-
-// IndexDef is an index's definition, stored in BucketIndexes.
-type IndexDef struct {
-	Name string `json:"name"`
-	// UID tells apart indexes created under the same name over time.
-	UID      string              `json:"uid"`
-	Shards   int                 `json:"shards"`
-	Replicas int                 `json:"replicas"`
-	Mapping  json.RawMessage     `json:"mapping,omitempty"`
-	Facets   map[string]FacetDef `json:"facets,omitempty"`
-	Created  time.Time           `json:"created"`
-}
-
-// FacetDef is a term facet an index defines for its search page.
-type FacetDef struct {
-	Field string `json:"field"`
-	Size  int    `json:"size"`
-}
-
-// ShardMap says which nodes hold copies of each shard of an index; it is
-// stored in BucketPlacement under the index name.
-type ShardMap struct {
-	Index string `json:"index"`
-	// Copies[s] lists the nodes holding a copy of shard s; empty when the
-	// shard has not been placed yet.
-	Copies [][]string `json:"copies"`
-}
-
-// Holds reports whether node holds a copy of shard.
-func (m *ShardMap) Holds(node string, shard int) bool {
-	if shard < 0 || shard >= len(m.Copies) {
-		return false
-	}
-	for _, n := range m.Copies[shard] {
-		if n == node {
-			return true
-		}
-	}
-	return false
-}
-
-// NodeStatus is a searcher node's heartbeat, stored in BucketNodes.
-type NodeStatus struct {
-	Node      string       `json:"node"`
-	Heartbeat time.Time    `json:"heartbeat"`
-	Copies    []CopyStatus `json:"copies"`
-}
-
-// CopyStatus describes one shard copy hosted by a node.
-type CopyStatus struct {
-	Index      string `json:"index"`
-	Shard      int    `json:"shard"`
-	Node       string `json:"node"`
-	Docs       uint64 `json:"docs"`
-	AppliedSeq uint64 `json:"applied_seq"`
-	// Pending is the number of stream messages not yet applied.
-	Pending  uint64 `json:"pending"`
-	CaughtUp bool   `json:"caught_up"`
-}
 
 // GlobalStats are corpus statistics summed over every shard of an index,
 // so that each shard scores with the figures of the whole index.

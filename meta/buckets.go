@@ -1,4 +1,4 @@
-package broker
+package meta
 
 import (
 	"context"
@@ -8,15 +8,15 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// Meta holds the JetStream KV buckets with the cluster's metadata.
-type Meta struct {
+// Buckets holds the JetStream KV buckets with the cluster's metadata.
+type Buckets struct {
 	Indexes   jetstream.KeyValue
 	Placement jetstream.KeyValue
 	Nodes     jetstream.KeyValue
 }
 
-// MetaOptions configure the metadata buckets.
-type MetaOptions struct {
+// BucketOptions configure the metadata buckets.
+type BucketOptions struct {
 	// Replicas is the number of broker nodes that keep each bucket
 	// (1 for a single server, 3 for a three-node cluster).
 	Replicas int
@@ -24,8 +24,8 @@ type MetaOptions struct {
 	NodeTTL time.Duration
 }
 
-// OpenMeta creates (or opens) the metadata buckets.
-func OpenMeta(ctx context.Context, js jetstream.JetStream, o MetaOptions) (*Meta, error) {
+// OpenBuckets creates (or opens) the metadata buckets.
+func OpenBuckets(ctx context.Context, js jetstream.JetStream, o BucketOptions) (*Buckets, error) {
 	if o.Replicas < 1 {
 		o.Replicas = 1
 	}
@@ -45,7 +45,7 @@ func OpenMeta(ctx context.Context, js jetstream.JetStream, o MetaOptions) (*Meta
 		}
 		return kv, nil
 	}
-	var m Meta
+	var m Buckets
 	var err error
 	if m.Indexes, err = open(jetstream.KeyValueConfig{Bucket: BucketIndexes, History: 1}); err != nil {
 		return nil, err
