@@ -1,0 +1,43 @@
+// Package testwait holds the one way Shoal's tests wait for a condition:
+// poll it until it holds or time runs out, then fail with the last reason it
+// gave. It is in the spirit of nats-server's checkFor; no test sleeps for a
+// fixed time where a condition can be waited on.
+package testwait
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+)
+
+// For calls check every poll until it returns nil, and fails the test with
+// check's last error when total has passed. It returns at once when check
+// first succeeds.
+func For(t testing.TB, total, poll time.Duration, check func() error) {
+	t.Helper()
+	if err := Until(context.Background(), total, poll, check); err != nil {
+		t.Fatalf("after %v: %v", total, err)
+	}
+}
+
+// Until is For without a test: it calls check every poll until it returns
+// nil (then Until returns nil), ctx ends or total passes; it then returns
+// check's last error. Harnesses that report through their own t use it.
+func Until(ctx context.Context, total, poll time.Duration, check func() error) error {
+	ctx, cancel := context.WithTimeout(ctx, total)
+	defer cancel()
+	tick := time.NewTicker(poll)
+	defer tick.Stop()
+	for {
+		err := check()
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return errors.Join(err, ctx.Err())
+		case <-tick.C:
+		}
+	}
+}

@@ -1,0 +1,46 @@
+package testwait_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/shoal-search/shoal/internal/testwait"
+)
+
+func TestUntil(t *testing.T) {
+	tests := []struct {
+		name      string
+		succeedAt int // the call that first returns nil; 0 = never
+		wantErr   bool
+	}{
+		{"at once", 1, false},
+		{"after a few polls", 4, false},
+		{"never", 0, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			calls, last := 0, ""
+			err := testwait.Until(context.Background(), 100*time.Millisecond, 30*time.Millisecond, func() error {
+				calls++
+				if tt.succeedAt > 0 && calls >= tt.succeedAt {
+					return nil
+				}
+				last = fmt.Sprintf("not yet: call %d", calls)
+				return errors.New(last)
+			})
+			if !tt.wantErr {
+				if err != nil || calls != tt.succeedAt {
+					t.Fatalf("err %v after %d calls, want nil after %d", err, calls, tt.succeedAt)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), last) || !errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("err %v, want the last check's error %q and the deadline", err, last)
+			}
+		})
+	}
+}
