@@ -1,4 +1,4 @@
-package cluster
+package cluster_test
 
 import (
 	"bytes"
@@ -10,6 +10,7 @@ import (
 
 	"github.com/shoal-search/shoal/corpus"
 	"github.com/shoal-search/shoal/indexer"
+	"github.com/shoal-search/shoal/internal/testcluster"
 	"github.com/shoal-search/shoal/meta"
 )
 
@@ -24,7 +25,7 @@ func TestNewReplicaCatchesUp(t *testing.T) {
 	if v, err := strconv.Atoi(os.Getenv("SHOAL_CATCHUP_DOCS")); err == nil && v > 0 {
 		n = v
 	}
-	c := StartForTest(t, 2)
+	c := testcluster.Start(t, 2)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	if err := c.StopSearcher(1); err != nil {

@@ -1,4 +1,4 @@
-package cluster
+package cluster_test
 
 import (
 	"context"
@@ -7,13 +7,14 @@ import (
 
 	"github.com/blevesearch/bleve/v2"
 
+	"github.com/shoal-search/shoal/cluster"
 	"github.com/shoal-search/shoal/coordinator"
 )
 
 func TestSampleEndToEnd(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	c, err := Start(ctx, Options{DataDir: t.TempDir(), NATSListen: "127.0.0.1:-1", Searchers: 3, Frontend: FrontendOptions{HTTPAddr: "127.0.0.1:0"}})
+	c, err := cluster.Start(ctx, cluster.Options{DataDir: t.TempDir(), NATSListen: "127.0.0.1:-1", Searchers: 3, Frontend: cluster.FrontendOptions{HTTPAddr: "127.0.0.1:0"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,7 +30,7 @@ func TestSampleEndToEnd(t *testing.T) {
 		t.Fatalf("loaded %d docs", n)
 	}
 	req := bleve.NewSearchRequest(bleve.NewQueryStringQuery("http client"))
-	res, err := c.Frontend.Coordinator.Search(ctx, SampleIndex, coordinator.Request{Search: req, AllowPartial: true})
+	res, err := c.Frontend.Coordinator.Search(ctx, cluster.SampleIndex, coordinator.Request{Search: req, AllowPartial: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,7 +15,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/shoal-search/shoal/client"
-	"github.com/shoal-search/shoal/cluster"
+	"github.com/shoal-search/shoal/internal/testcluster"
 	"github.com/shoal-search/shoal/meta"
 	"github.com/shoal-search/shoal/protocol"
 )
@@ -78,7 +78,7 @@ func failureCall(t *testing.T, method, url, body string) (int, *failureAnswer, t
 // named exactly and the other shards' hits present, and with 503 and the
 // same account when partial answers are not allowed.
 func TestFailureBehaviour(t *testing.T) {
-	c := cluster.StartForTest(t, 4)
+	c := testcluster.Start(t, 4)
 	api := c.URL() + "/v1/indexes/" + failureIndex
 
 	req, _ := http.NewRequest("PUT", api, strings.NewReader(fmt.Sprintf(`{"shards":%d}`, failureShards)))

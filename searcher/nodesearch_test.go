@@ -12,7 +12,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/shoal-search/shoal/client"
-	"github.com/shoal-search/shoal/cluster"
+	"github.com/shoal-search/shoal/internal/testcluster"
 	"github.com/shoal-search/shoal/meta"
 	"github.com/shoal-search/shoal/protocol"
 )
@@ -22,7 +22,7 @@ import (
 // serves, merged, and says CodeNotHere for the others.
 func TestNodeSearch(t *testing.T) {
 	const index, shards, docs = "nodes", 4, 40
-	c := cluster.StartForTest(t, 2)
+	c := testcluster.Start(t, 2)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	cl := client.New(c.URL())

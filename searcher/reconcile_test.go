@@ -9,7 +9,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/shoal-search/shoal/cluster"
+	"github.com/shoal-search/shoal/internal/testcluster"
 	"github.com/shoal-search/shoal/meta"
 )
 
@@ -18,7 +18,7 @@ import (
 // and opens the copy once the definition can be read, without any further
 // change to the placement.
 func TestCopyOpenedAfterFailedStart(t *testing.T) {
-	c := cluster.StartForTest(t, 1)
+	c := testcluster.Start(t, 1)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	nc, err := nats.Connect(c.NATSURL())

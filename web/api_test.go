@@ -20,6 +20,7 @@ import (
 
 	"github.com/shoal-search/shoal/cluster"
 	"github.com/shoal-search/shoal/indexer"
+	"github.com/shoal-search/shoal/internal/testcluster"
 	"github.com/shoal-search/shoal/meta"
 )
 
@@ -221,7 +222,7 @@ func ndjson(t *testing.T, docs ...any) string {
 // cluster: four searchers, an index "books" of four shards holding the
 // hand-written corpus. Subtests run in order; the last one stops a searcher.
 func TestAPI(t *testing.T) {
-	c := cluster.StartForTest(t, 4, func(o *cluster.Options) {
+	c := testcluster.Start(t, 4, func(o *cluster.Options) {
 		o.Frontend.Web.MaxBodyBytes = maxBody
 	})
 	a := &httpAPI{base: c.URL(), hc: &http.Client{Timeout: 30 * time.Second}}

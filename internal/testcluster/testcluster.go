@@ -1,4 +1,7 @@
-package cluster
+// Package testcluster starts an all-in-one Shoal cluster (embedded NATS,
+// searchers, coordinator, HTTP API) inside a test. It is test support and
+// is never linked into the shoal binary.
+package testcluster
 
 import (
 	"context"
@@ -6,21 +9,23 @@ import (
 	"os"
 	"testing"
 	"time"
+
+	"github.com/shoal-search/shoal/cluster"
 )
 
-// StartForTest starts an all-in-one cluster for a test: its data lives in
+// Start starts an all-in-one cluster for a test: its data lives in
 // t.TempDir(), the broker and the HTTP API listen on free loopback ports,
 // and it is closed when the test ends. It waits until the cluster is ready.
 // Each opts function may adjust the options before the start (for example a
 // small Frontend.Web.MaxBodyBytes). Logs go to stderr from level Warn on
 // unless an option sets a Logger.
-func StartForTest(t testing.TB, searchers int, opts ...func(*Options)) *Cluster {
+func Start(t testing.TB, searchers int, opts ...func(*cluster.Options)) *cluster.Cluster {
 	t.Helper()
-	o := Options{
+	o := cluster.Options{
 		DataDir:    t.TempDir(),
 		NATSListen: "127.0.0.1:-1",
 		Searchers:  searchers,
-		Frontend:   FrontendOptions{HTTPAddr: "127.0.0.1:0"},
+		Frontend:   cluster.FrontendOptions{HTTPAddr: "127.0.0.1:0"},
 	}
 	for _, f := range opts {
 		f(&o)
@@ -30,7 +35,7 @@ func StartForTest(t testing.TB, searchers int, opts ...func(*Options)) *Cluster 
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	c, err := Start(ctx, o)
+	c, err := cluster.Start(ctx, o)
 	if err != nil {
 		t.Fatalf("start cluster: %v", err)
 	}
