@@ -36,6 +36,7 @@ fuzz:
 	$(GO) test ./corpus -run '^$$' -fuzz FuzzReader -fuzztime 30s
 	$(GO) test ./protocol -run '^$$' -fuzz FuzzSearchReply -fuzztime 30s
 	$(GO) test ./protocol -run '^$$' -fuzz FuzzNodeSearchRequest -fuzztime 30s
+	$(GO) test ./rewrite -run '^$$' -fuzz FuzzQueryString -fuzztime 30s
 
 vet:
 	$(GO) vet $(PKGS)
