@@ -771,6 +771,8 @@ func TestAPI(t *testing.T) {
 		}
 	})
 
+	t.Run("ErrorGoldens", func(t *testing.T) { checkErrorGoldens(t, a) })
+
 	t.Run("Health", func(t *testing.T) {
 		a.json(t, "GET", "/healthz", "", http.StatusOK, nil)
 		var ready struct {
@@ -831,6 +833,7 @@ func TestAPI(t *testing.T) {
 		if status != http.StatusServiceUnavailable || !strings.Contains(string(raw), fmt.Sprintf(`"failures":[{"shard":%d,"node":"searcher-1"`, lost)) {
 			t.Errorf("allow_partial=false: %d %s", status, raw)
 		}
+		goldenError(t, "shards_unavailable", status, raw)
 	})
 }
 
