@@ -15,8 +15,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gin-gonic/gin"
 	"github.com/shoal-search/shoal/catalog"
 	"github.com/shoal-search/shoal/coordinator"
+	"github.com/shoal-search/shoal/meta"
 )
 
 // updating reports whether the test binary runs with -update (the flag is
@@ -138,13 +140,86 @@ var mappedErrors = []struct {
 	{"internal_error", errors.New("boom <&> \u2028")},
 }
 
-// TestErrorEnvelope writes each error of the layers below through the one
-// error path and checks the answer byte for byte.
+// answeredErrors are errors the handlers raise themselves, one per kind
+// whose reason is their own.
+var answeredErrors = []struct {
+	name string
+	err  error
+}{
+	{"write_failed", newError(kindWriteFailed, "shard 2: stream unavailable <retry>")},
+	{"invalid_id", errorOf(kindInvalidID, errors.New(`"id" must not be empty`))},
+	{"invalid_parameter", newError(kindInvalidParameter, `refresh must be wait_for or false, not "sometimes"`)},
+	{"invalid_body", newError(kindInvalidBody, "the document must be a JSON object")},
+}
+
+// renderError writes err through the one error path, as a handler
+// returning it would, and returns the status and body.
+func renderError(t *testing.T, err error) (int, []byte) {
+	t.Helper()
+	s := &Server{opts: quietOptions(), log: quietOptions().Logger}
+	rec := httptest.NewRecorder()
+	c, _ := gin.CreateTestContext(rec)
+	c.Request = httptest.NewRequest("GET", "/v1/indexes/books/search", nil)
+	s.handle(func(*gin.Context) (any, error) { return nil, err })(c)
+	if !c.IsAborted() {
+		t.Error("an error answer did not stop the handler chain")
+	}
+	return rec.Code, rec.Body.Bytes()
+}
+
+// TestErrorEnvelope writes each error through the one error path and
+// checks the answer byte for byte.
 func TestErrorEnvelope(t *testing.T) {
-	for _, tt := range mappedErrors {
+	for _, tt := range append(mappedErrors, answeredErrors...) {
 		t.Run(tt.name, func(t *testing.T) {
 			status, body := renderError(t, tt.err)
 			goldenRaw(t, tt.name, status, body)
 		})
+	}
+}
+
+// TestErrorKindStatus pins the error table: every kind the API answers
+// with, its status, and that a wrapped error keeps its kind.
+func TestErrorKindStatus(t *testing.T) {
+	want := map[errorKind]int{
+		kindNotFound:          http.StatusNotFound,
+		kindMethodNotAllowed:  http.StatusMethodNotAllowed,
+		kindUnauthorized:      http.StatusUnauthorized,
+		kindBodyTooLarge:      http.StatusRequestEntityTooLarge,
+		kindInvalidBody:       http.StatusBadRequest,
+		kindInvalidParameter:  http.StatusBadRequest,
+		kindInvalidIndexName:  http.StatusBadRequest,
+		kindInvalidSettings:   http.StatusBadRequest,
+		kindInvalidMapping:    http.StatusBadRequest,
+		kindInvalidID:         http.StatusBadRequest,
+		kindInvalidRequest:    http.StatusBadRequest,
+		kindQueryParseError:   http.StatusBadRequest,
+		kindSearchError:       http.StatusBadRequest,
+		kindIndexNotFound:     http.StatusNotFound,
+		kindIndexExists:       http.StatusConflict,
+		kindDocumentNotFound:  http.StatusNotFound,
+		kindWriteFailed:       http.StatusServiceUnavailable,
+		kindShardsUnavailable: http.StatusServiceUnavailable,
+		kindTimeout:           http.StatusGatewayTimeout,
+		kindInternal:          http.StatusInternalServerError,
+		// A request kind a lower layer names that the table does not list.
+		errorKind("some_new_request_error"): http.StatusBadRequest,
+	}
+	for kind, status := range want {
+		if got := kind.status(); got != status {
+			t.Errorf("%s: status %d, want %d", kind, got, status)
+		}
+	}
+	inner := newError(kindInvalidID, "bad id")
+	if got := toAPIError(fmt.Errorf("put: %w", inner)); got != inner {
+		t.Errorf("a wrapped answer became %+v", got)
+	}
+	invalid := &meta.InvalidError{Kind: "mapping", Reason: "no such analyzer"}
+	if got := toAPIError(fmt.Errorf("create: %w", invalid)); got.kind != kindInvalidMapping || got.reason != "no such analyzer" {
+		t.Errorf("a wrapped mapping error became %+v", got)
+	}
+	unknown := &coordinator.RequestError{Type: "some_new_request_error", Err: errors.New("no")}
+	if got := toAPIError(unknown); got.kind != "some_new_request_error" || got.kind.status() != http.StatusBadRequest {
+		t.Errorf("a request error of a new kind became %+v", got)
 	}
 }
