@@ -21,6 +21,7 @@ import (
 	"github.com/shoal-search/shoal/cluster"
 	"github.com/shoal-search/shoal/indexer"
 	"github.com/shoal-search/shoal/internal/testcluster"
+	"github.com/shoal-search/shoal/internal/testwait"
 	"github.com/shoal-search/shoal/meta"
 )
 
@@ -771,6 +772,8 @@ func TestAPI(t *testing.T) {
 		}
 	})
 
+	t.Run("ErrorGoldens", func(t *testing.T) { checkErrorGoldens(t, a) })
+
 	t.Run("Health", func(t *testing.T) {
 		a.json(t, "GET", "/healthz", "", http.StatusOK, nil)
 		var ready struct {
@@ -798,20 +801,16 @@ func TestAPI(t *testing.T) {
 		if err := c.StopSearcher(1); err != nil {
 			t.Fatal(err)
 		}
-		deadline := time.Now().Add(15 * time.Second)
-		for {
+		testwait.For(t, 15*time.Second, 20*time.Millisecond, func() error {
 			status, raw := a.do(t, "GET", "/readyz", "")
-			if status == http.StatusServiceUnavailable {
-				if !strings.Contains(string(raw), fmt.Sprintf(`"books":[%d]`, lost)) {
-					t.Errorf("readyz 503 body %s does not name shard %d of books", raw, lost)
-				}
-				break
+			if status != http.StatusServiceUnavailable {
+				return fmt.Errorf("readyz still %d with a searcher stopped: %s", status, raw)
 			}
-			if time.Now().After(deadline) {
-				t.Fatalf("readyz still %d with a searcher stopped: %s", status, raw)
+			if !strings.Contains(string(raw), fmt.Sprintf(`"books":[%d]`, lost)) {
+				t.Errorf("readyz 503 body %s does not name shard %d of books", raw, lost)
 			}
-			<-time.After(20 * time.Millisecond) // polling interval
-		}
+			return nil
+		})
 		a.json(t, "GET", "/healthz", "", http.StatusOK, nil)
 
 		var sr searchResponse
@@ -831,6 +830,7 @@ func TestAPI(t *testing.T) {
 		if status != http.StatusServiceUnavailable || !strings.Contains(string(raw), fmt.Sprintf(`"failures":[{"shard":%d,"node":"searcher-1"`, lost)) {
 			t.Errorf("allow_partial=false: %d %s", status, raw)
 		}
+		goldenError(t, "shards_unavailable", status, raw)
 	})
 }
 

@@ -5,10 +5,43 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"time"
 
 	"github.com/blevesearch/bleve/v2"
 )
+
+// decodeStrict decodes a JSON body into v, rejecting unknown fields and
+// trailing data; an empty body is accepted when allowEmpty. Numbers keep
+// their exact digits. The error is an answer: body_too_large or
+// invalid_body.
+func decodeStrict(body io.Reader, v any, allowEmpty bool) error {
+	dec := json.NewDecoder(body)
+	dec.DisallowUnknownFields()
+	dec.UseNumber() // a document's numbers keep their exact digits
+	err := dec.Decode(v)
+	if err == nil && dec.More() {
+		err = errors.New("unexpected data after the JSON value")
+	}
+	if err == nil || (allowEmpty && errors.Is(err, io.EOF)) {
+		return nil
+	}
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return errorOf(kindBodyTooLarge, err)
+	}
+	return &apiError{kind: kindInvalidBody, reason: "request body: " + err.Error(), cause: err}
+}
+
+// bodyError is the answer for a body that could not be read: a body over
+// the limit is left to the error table, anything else is invalid_body.
+func bodyError(err error) error {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return err
+	}
+	return errorOf(kindInvalidBody, err)
+}
 
 // ParseSearchBody reads a search body: a bleve SearchRequest in JSON with
 // two more keys, "timeout" (a duration such as "500ms") and

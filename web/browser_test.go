@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -26,6 +27,7 @@ import (
 	"github.com/chromedp/chromedp/kb"
 
 	"github.com/shoal-search/shoal/cluster"
+	"github.com/shoal-search/shoal/internal/testwait"
 )
 
 // The browser tests drive a real headless Chromium against a real in-process
@@ -787,21 +789,18 @@ func (a *apiClient) waitComplete(ctx context.Context, t *testing.T) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	for {
+	testwait.For(t, 30*time.Second, 50*time.Millisecond, func() error {
 		var res apiResult
 		_, err := a.do(ctx, http.MethodPost, "/v1/indexes/"+sampleIndex+"/search",
 			map[string]any{"query": map[string]any{"match_all": map[string]any{}}, "size": 0}, &res)
-		if err == nil && !res.Partial {
-			return
+		if err != nil {
+			return fmt.Errorf("searches still partial after the searcher restarted: %w", err)
 		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("searches still partial after the searcher restarted (last error %v)", err)
-		case <-tick.C:
+		if res.Partial {
+			return errors.New("searches still partial after the searcher restarted")
 		}
-	}
+		return nil
+	})
 }
 
 // slotWithShards picks the searcher slot to stop (slot 1 when it holds a

@@ -1,0 +1,127 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/shoal-search/shoal/indexer"
+)
+
+// bulk serves POST /v1/indexes/{index}/bulk: NDJSON, one document (or
+// {"id":…,"_delete":true}) a line. Lines that are not valid documents are
+// reported in the answer's errors, not failed.
+func (s *Server) bulk(c *gin.Context) (any, error) {
+	index := c.Param("index")
+	if _, err := s.cat.Index(index); err != nil {
+		return nil, err
+	}
+	wait, err := refreshWait(c)
+	if err != nil {
+		return nil, err
+	}
+	ops, bad, err := indexer.ParseNDJSON(c.Request.Body, int(s.opts.MaxBodyBytes))
+	if err != nil {
+		return nil, bodyError(err)
+	}
+	res, err := s.ix.Write(c.Request.Context(), index, ops)
+	if err != nil {
+		return nil, err
+	}
+	res.AddInvalid(bad)
+	sortDocErrors(res.Errors)
+	if wait {
+		ctx, cancel := context.WithTimeout(c.Request.Context(), time.Minute)
+		defer cancel()
+		if err := s.ix.WaitSearchable(ctx, index, res); err != nil {
+			s.log.Warn("refresh wait incomplete", "index", index, "err", err)
+		}
+	}
+	return res, nil
+}
+
+// sortDocErrors orders a bulk answer's errors by line.
+func sortDocErrors(errs []indexer.DocError) {
+	sort.SliceStable(errs, func(i, j int) bool { return errs[i].Line < errs[j].Line })
+}
+
+// putDoc serves PUT /v1/indexes/{index}/docs/{id}: the body is the
+// document, whose "id", if any, must be the path's.
+func (s *Server) putDoc(c *gin.Context) (any, error) {
+	index, id := c.Param("index"), c.Param("id")
+	if _, err := s.cat.Index(index); err != nil {
+		return nil, err
+	}
+	if err := indexer.ValidID(id); err != nil {
+		return nil, errorOf(kindInvalidID, err)
+	}
+	wait, err := refreshWait(c)
+	if err != nil {
+		return nil, err
+	}
+	var doc map[string]any
+	if err := decodeStrict(c.Request.Body, &doc, false); err != nil {
+		return nil, err
+	}
+	if doc == nil {
+		return nil, newError(kindInvalidBody, "the document must be a JSON object")
+	}
+	if v, ok := doc["id"]; ok && v != id {
+		return nil, newError(kindInvalidBody, fmt.Sprintf("the body's id %v differs from the path's id %q", v, id))
+	}
+	doc["id"] = id
+	raw, err := json.Marshal(doc)
+	if err != nil {
+		return nil, errorOf(kindInvalidBody, err)
+	}
+	return s.writeOne(c.Request.Context(), index, indexer.Op{ID: id, Doc: raw}, wait, "indexed")
+}
+
+// deleteDoc serves DELETE /v1/indexes/{index}/docs/{id}.
+func (s *Server) deleteDoc(c *gin.Context) (any, error) {
+	index, id := c.Param("index"), c.Param("id")
+	if _, err := s.cat.Index(index); err != nil {
+		return nil, err
+	}
+	wait, err := refreshWait(c)
+	if err != nil {
+		return nil, err
+	}
+	return s.writeOne(c.Request.Context(), index, indexer.Op{ID: id, Delete: true}, wait, "deleted")
+}
+
+// writeOne writes one document (or deletes it) and answers with its id and
+// result; a document JetStream did not store is a write_failed error.
+func (s *Server) writeOne(ctx context.Context, index string, op indexer.Op, wait bool, result string) (any, error) {
+	res, err := s.ix.Write(ctx, index, []indexer.Op{op})
+	if err != nil {
+		return nil, err
+	}
+	if res.Failed > 0 {
+		return nil, newError(kindWriteFailed, res.Errors[0].Err)
+	}
+	if wait {
+		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		_ = s.ix.WaitSearchable(ctx, index, res)
+	}
+	body := gin.H{"id": op.ID, "result": result}
+	if res.Refreshed != nil {
+		body["refreshed"] = *res.Refreshed
+	}
+	return body, nil
+}
+
+// getDoc serves GET /v1/indexes/{index}/docs/{id}: the stored document,
+// byte for byte.
+func (s *Server) getDoc(c *gin.Context) (any, error) {
+	doc, err := s.coord.Get(c.Request.Context(), c.Param("index"), c.Param("id"))
+	if err != nil {
+		return nil, err
+	}
+	return rawJSON(doc), nil
+}

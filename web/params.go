@@ -1,0 +1,59 @@
+package web
+
+import (
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+)
+
+// refreshWait reads ?refresh=: "wait_for" (or "true") waits until the
+// writes are searchable; "" and "false" do not. Anything else is an
+// invalid_parameter answer.
+func refreshWait(c *gin.Context) (bool, error) {
+	switch r := c.Query("refresh"); r {
+	case "", "false":
+		return false, nil
+	case "wait_for", "true":
+		return true, nil
+	default:
+		return false, newError(kindInvalidParameter, fmt.Sprintf("refresh must be wait_for or false, not %q", r))
+	}
+}
+
+// intParam reads the non-negative integer query parameter name, def when
+// it is absent.
+func intParam(c *gin.Context, name string, def int) (int, error) {
+	v := c.Query(name)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("%s must be a non-negative integer, not %q", name, v)
+	}
+	return n, nil
+}
+
+// searchOptions parses a search's timeout (a positive duration, "" for
+// none) and allow_partial (a boolean, "" for true).
+func searchOptions(timeout, allowPartial string) (time.Duration, bool, error) {
+	var d time.Duration
+	if timeout != "" {
+		var err error
+		d, err = time.ParseDuration(timeout)
+		if err != nil || d <= 0 {
+			return 0, false, fmt.Errorf("timeout must be a positive duration such as 500ms or 2s, not %q", timeout)
+		}
+	}
+	allow := true
+	if allowPartial != "" {
+		b, err := strconv.ParseBool(allowPartial)
+		if err != nil {
+			return 0, false, fmt.Errorf("allow_partial must be true or false, not %q", allowPartial)
+		}
+		allow = b
+	}
+	return d, allow, nil
+}
