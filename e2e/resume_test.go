@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shoal-search/shoal/bulkload"
 	"github.com/shoal-search/shoal/client"
 	"github.com/shoal-search/shoal/corpus"
 )
@@ -72,11 +73,11 @@ func TestIndexCLIInterruptAndResume(t *testing.T) {
 	if err := <-exited; !errors.As(err, &exitErr) || exitErr.ExitCode() == 0 {
 		t.Fatalf("interrupted load should exit non-zero, got %v\nstdout: %s\nstderr: %s", err, out1.String(), err1.String())
 	}
-	ck, err := corpus.ReadCheckpoint(file + corpus.CheckpointSuffix)
+	ck, err := bulkload.ReadCheckpoint(file + bulkload.CheckpointSuffix)
 	if err != nil {
 		t.Fatalf("checkpoint: %v\nstderr: %s", err, err1.String())
 	}
-	key, err := corpus.StatFileKey(file)
+	key, err := bulkload.StatFileKey(file)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,8 +14,8 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/shoal-search/shoal/bulkload"
 	"github.com/shoal-search/shoal/client"
-	"github.com/shoal-search/shoal/corpus"
 )
 
 // defaultServer is where the client subcommands find Shoal by default.
@@ -71,15 +71,15 @@ rejected for their content count as done: fix them and load them apart.`,
 	fl.IntVar(&f.shards, "shards", 0, "with --create: number of shards (0 = the server's default)")
 	fl.IntVar(&f.replicas, "replicas", 0, "with --create: copies of each shard (0 = the server's default)")
 	fl.StringVar(&f.idField, "id-field", "id", "field holding each document's id")
-	fl.IntVar(&f.batch, "batch", corpus.DefaultBatchDocs, "documents per bulk request")
-	fl.IntVar(&f.batchBytes, "batch-bytes", corpus.DefaultBatchBytes, "most bytes per bulk request")
-	fl.IntVar(&f.concurrency, "concurrency", corpus.DefaultConcurrency, "bulk requests in flight")
+	fl.IntVar(&f.batch, "batch", bulkload.DefaultBatchDocs, "documents per bulk request")
+	fl.IntVar(&f.batchBytes, "batch-bytes", bulkload.DefaultBatchBytes, "most bytes per bulk request")
+	fl.IntVar(&f.concurrency, "concurrency", bulkload.DefaultConcurrency, "bulk requests in flight")
 	fl.StringVar(&f.errorsPath, "errors", "", "write rejected documents here as JSON lines (default: standard error)")
 	fl.BoolVar(&f.resume, "resume", false, "skip the lines the checkpoint records as done")
 	fl.StringVar(&f.checkpoint, "checkpoint", "", "checkpoint file (default: FILE.checkpoint beside the first input; none for stdin)")
 	fl.BoolVar(&f.noCheckpoint, "no-checkpoint", false, "do not keep a checkpoint")
 	fl.BoolVar(&f.refresh, "refresh", false, "wait until every batch is searchable before counting it done")
-	fl.DurationVar(&f.retryTime, "retry-time", corpus.DefaultMaxRetryTime, "give up when the server stays unavailable this long")
+	fl.DurationVar(&f.retryTime, "retry-time", bulkload.DefaultMaxRetryTime, "give up when the server stays unavailable this long")
 	bindEnv(cmd)
 	return cmd
 }
@@ -125,7 +125,7 @@ func runIndex(ctx context.Context, stdout, stderr io.Writer, f *indexFlags, file
 		rejects = &rejectPrinter{ui: ui, max: 10}
 	}
 
-	loader := corpus.NewLoader(c, corpus.LoadOptions{
+	loader := bulkload.New(c, bulkload.Options{
 		Index:        f.index,
 		Files:        files,
 		IDField:      f.idField,
@@ -157,7 +157,7 @@ func runIndex(ctx context.Context, stdout, stderr io.Writer, f *indexFlags, file
 			}
 			return &exitError{code: 130, err: errors.New("interrupted")}
 		}
-		if ckpt != "" && !errors.Is(err, corpus.ErrCheckpointMismatch) {
+		if ckpt != "" && !errors.Is(err, bulkload.ErrCheckpointMismatch) {
 			fmt.Fprintf(stderr, "progress saved in %s: after fixing the problem, run the same command with --resume\n", ckpt)
 		}
 		return explain(err, f.server, f.index)
@@ -228,7 +228,7 @@ func explain(err error, server, index string) error {
 }
 
 // summaryLine is the closing line of `shoal index`.
-func summaryLine(s corpus.Summary, resume bool) string {
+func summaryLine(s bulkload.Summary, resume bool) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "indexed %s, deleted %s, failed %s", commas(s.Indexed), commas(s.Deleted), commas(s.Failed))
 	if resume || s.Skipped > 0 {
@@ -241,7 +241,7 @@ func summaryLine(s corpus.Summary, resume bool) string {
 	return b.String()
 }
 
-// progressUI draws corpus.Progress on stderr: a live one-line bar on a
+// progressUI draws bulkload.Progress on stderr: a live one-line bar on a
 // terminal, a plain line every plainEvery otherwise. It is safe for
 // concurrent use (progress and rejected-document lines come from different
 // goroutines).
@@ -252,7 +252,7 @@ type progressUI struct {
 	fd        int
 	drawn     bool // a bar is on the terminal's current line
 	lastPlain time.Duration
-	last      corpus.Progress
+	last      bulkload.Progress
 	retries   int64         // last seen Progress.Retries
 	retryAt   time.Duration // when it last grew
 }
@@ -272,7 +272,7 @@ func newProgressUI(w io.Writer) *progressUI {
 }
 
 // update shows p; it is the loader's Progress callback.
-func (u *progressUI) update(p corpus.Progress) {
+func (u *progressUI) update(p bulkload.Progress) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	u.last = p
@@ -330,7 +330,7 @@ func (u *progressUI) println(s string) {
 }
 
 // progressText is the plain progress line.
-func progressText(p corpus.Progress) string {
+func progressText(p bulkload.Progress) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s docs", commas(p.Acked))
 	if p.Failed > 0 {
@@ -359,7 +359,7 @@ func progressText(p corpus.Progress) string {
 // The bar comes first and has a fixed size so that it does not move; it is
 // left out when the size of the input is unknown or the line too narrow.
 // retrying adds a note that the server is being waited for.
-func barLine(p corpus.Progress, width int, retrying bool) string {
+func barLine(p bulkload.Progress, width int, retrying bool) string {
 	text := commas(p.Acked) + " docs"
 	if p.Failed > 0 {
 		text += ", " + commas(p.Failed) + " failed"

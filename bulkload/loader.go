@@ -1,4 +1,10 @@
-package corpus
+// Package bulkload is Shoal's bulk-index client: it streams JSON Lines
+// files (read with package corpus) to the bulk API of a Shoal server,
+// several batches in flight, keeping writes to one id in file order. It
+// retries what the server reports as retryable (see [Options.MaxRetryTime])
+// and records finished lines in a roaring-bitmap [Checkpoint], so that an
+// interrupted load can be resumed.
+package bulkload
 
 import (
 	"cmp"
@@ -21,9 +27,10 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/shoal-search/shoal/client"
+	"github.com/shoal-search/shoal/corpus"
 )
 
-// Defaults of [LoadOptions].
+// Defaults of [Options].
 const (
 	// DefaultBatchDocs is the most documents per bulk request.
 	DefaultBatchDocs = 1000
@@ -50,8 +57,8 @@ const (
 	retryMaxWait   = 5 * time.Second
 )
 
-// LoadOptions configures a [Loader]. Zero values mean the defaults.
-type LoadOptions struct {
+// Options configures a [Loader]. Zero values mean the defaults.
+type Options struct {
 	// Index is the index to load into. Required.
 	Index string
 	// Files are the JSON Lines inputs, plain or gzip-compressed, read in
@@ -177,11 +184,11 @@ type Summary struct {
 // Loader streams JSON Lines files into an index through the bulk API.
 type Loader struct {
 	client *client.Client
-	opts   LoadOptions
+	opts   Options
 }
 
 // NewLoader returns a Loader that sends to c as configured by opts.
-func NewLoader(c *client.Client, opts LoadOptions) *Loader {
+func New(c *client.Client, opts Options) *Loader {
 	if opts.BatchDocs <= 0 {
 		opts.BatchDocs = DefaultBatchDocs
 	}
@@ -200,7 +207,7 @@ func NewLoader(c *client.Client, opts LoadOptions) *Loader {
 	if opts.CheckpointInterval <= 0 {
 		opts.CheckpointInterval = DefaultCheckpointInterval
 	}
-	if opts.Checkpoint == "" && !opts.NoCheckpoint && len(opts.Files) > 0 && opts.Files[0] != stdinPath {
+	if opts.Checkpoint == "" && !opts.NoCheckpoint && len(opts.Files) > 0 && opts.Files[0] != corpus.StdinPath {
 		opts.Checkpoint = opts.Files[0] + CheckpointSuffix
 	}
 	if opts.NoCheckpoint {
@@ -220,7 +227,7 @@ func (l *Loader) CheckpointPath() string { return l.opts.Checkpoint }
 // written) or when ctx ends. The Summary is valid in every case, and the
 // checkpoint is saved before Load returns, so a load stopped by ctx (for
 // example on Ctrl-C) can be resumed. Rejected documents are not an error:
-// they are counted in Summary.Failed and written to LoadOptions.Errors.
+// they are counted in Summary.Failed and written to Options.Errors.
 //
 // Reads of standard input cannot be interrupted: after ctx ends, Load saves
 // the checkpoint at once but returns only when the pending read does
@@ -244,7 +251,7 @@ type inputFile struct {
 // loadRun is the state of one Load call.
 type loadRun struct {
 	l          *Loader
-	opts       *LoadOptions
+	opts       *Options
 	files      []inputFile
 	ckpt       *Checkpoint // nil without checkpoint
 	totalBytes int64
@@ -259,22 +266,22 @@ func (l *Loader) prepare() (*loadRun, error) {
 	o := &l.opts
 	switch {
 	case o.Index == "":
-		return nil, errors.New("corpus: load: no index given")
+		return nil, errors.New("bulkload: no index given")
 	case len(o.Files) == 0:
-		return nil, errors.New("corpus: load: no input files given")
+		return nil, errors.New("bulkload: no input files given")
 	case l.client == nil:
-		return nil, errors.New("corpus: load: no client given")
+		return nil, errors.New("bulkload: no client given")
 	case o.Resume && o.Checkpoint == "":
-		return nil, errors.New("corpus: load: resuming needs a checkpoint file (none is implied for standard input)")
+		return nil, errors.New("bulkload: resuming needs a checkpoint file (none is implied for standard input)")
 	}
 	r := &loadRun{l: l, opts: o}
 	stdin := 0
 	for _, p := range o.Files {
 		key, err := StatFileKey(p)
 		if err != nil {
-			return nil, fmt.Errorf("corpus: load: %w", err)
+			return nil, fmt.Errorf("bulkload: %w", err)
 		}
-		if p == stdinPath {
+		if p == corpus.StdinPath {
 			stdin++
 		} else {
 			r.totalBytes += key.Size
@@ -282,7 +289,7 @@ func (l *Loader) prepare() (*loadRun, error) {
 		r.files = append(r.files, inputFile{path: p, key: key})
 	}
 	if stdin > 1 {
-		return nil, errors.New(`corpus: load: standard input ("-") given more than once`)
+		return nil, errors.New(`bulkload: standard input ("-") given more than once`)
 	}
 	if stdin > 0 {
 		r.totalBytes = 0 // unknown
@@ -297,9 +304,9 @@ func (l *Loader) prepare() (*loadRun, error) {
 		case errors.Is(err, fs.ErrNotExist):
 			// Nothing to resume from: load everything.
 		case err != nil:
-			return nil, fmt.Errorf("corpus: load: %w", err)
+			return nil, fmt.Errorf("bulkload: %w", err)
 		case c.Index() != o.Index:
-			return nil, fmt.Errorf("corpus: load: %w: checkpoint %s is for index %q, not %q",
+			return nil, fmt.Errorf("bulkload: %w: checkpoint %s is for index %q, not %q",
 				ErrCheckpointMismatch, o.Checkpoint, c.Index(), o.Index)
 		default:
 			r.ckpt = c
@@ -309,7 +316,7 @@ func (l *Loader) prepare() (*loadRun, error) {
 		f := &r.files[i]
 		done, err := r.ckpt.Lines(f.key)
 		if err != nil {
-			return nil, fmt.Errorf("corpus: load: checkpoint %s: %w", o.Checkpoint, err)
+			return nil, fmt.Errorf("bulkload: checkpoint %s: %w", o.Checkpoint, err)
 		}
 		f.done = done
 		if o.Resume && !done.IsEmpty() {
@@ -319,7 +326,7 @@ func (l *Loader) prepare() (*loadRun, error) {
 	// Save once now, so an unwritable checkpoint stops the load before
 	// anything is sent.
 	if err := r.ckpt.Save(o.Checkpoint); err != nil {
-		return nil, fmt.Errorf("corpus: load: %w", err)
+		return nil, fmt.Errorf("bulkload: %w", err)
 	}
 	return r, nil
 }
@@ -392,7 +399,7 @@ func (r *loadRun) run(parent context.Context) (Summary, error) {
 	switch {
 	case err != nil:
 	case loadErr != nil && parent.Err() != nil:
-		err = fmt.Errorf("corpus: load interrupted: %w", context.Cause(parent))
+		err = fmt.Errorf("bulkload: interrupted: %w", context.Cause(parent))
 	case loadErr != nil:
 		err = loadErr
 	}
@@ -475,13 +482,13 @@ func (r *loadRun) produce(ctx context.Context, out chan<- *batch) error {
 // as read.
 func (r *loadRun) produceFile(ctx context.Context, i int, base int64, guard *orderGuard, out chan<- *batch) (int64, error) {
 	in := &r.files[i]
-	f, err := OpenFile(in.path)
+	f, err := corpus.OpenFile(in.path)
 	if err != nil {
-		return 0, fmt.Errorf("corpus: load: %w", err)
+		return 0, fmt.Errorf("bulkload: %w", err)
 	}
 	defer f.Close() // read-only: a close error changes nothing
 
-	rd := NewReader(f, ReaderOptions{IDField: r.opts.IDField, MaxLineBytes: r.opts.MaxLineBytes})
+	rd := corpus.NewReader(f, corpus.ReaderOptions{IDField: r.opts.IDField, MaxLineBytes: r.opts.MaxLineBytes})
 	b := newBatch(i)
 	send := func() error {
 		select {
@@ -498,11 +505,11 @@ func (r *loadRun) produceFile(ctx context.Context, i int, base int64, guard *ord
 			break
 		}
 		if err != nil {
-			return 0, fmt.Errorf("corpus: load %s: %w", in.path, err)
+			return 0, fmt.Errorf("bulkload: %s: %w", in.path, err)
 		}
 		r.bytesRead.Store(base + f.Offset())
 		if int64(d.Line) > math.MaxUint32 {
-			return 0, fmt.Errorf("corpus: load %s: more than %d lines", in.path, uint32(math.MaxUint32))
+			return 0, fmt.Errorf("bulkload: %s: more than %d lines", in.path, uint32(math.MaxUint32))
 		}
 		line := uint32(d.Line)
 		if in.skip != nil && in.skip.Contains(line) {
@@ -609,7 +616,7 @@ func (r *loadRun) send(ctx context.Context, b *batch, idx []int, o *outcome) err
 			return r.send(ctx, b, idx[mid:], o)
 		}
 		if err != nil {
-			return fmt.Errorf("corpus: load %s, lines %d-%d: %w",
+			return fmt.Errorf("bulkload: %s, lines %d-%d: %w",
 				r.files[b.file].path, b.lines[idx[0]], b.lines[idx[len(idx)-1]], err)
 		}
 		o.indexed += res.Indexed
@@ -649,7 +656,7 @@ func (r *loadRun) send(ctx context.Context, b *batch, idx []int, o *outcome) err
 		}
 		d := jitter(wait)
 		if now.Add(d).After(deadline) {
-			return fmt.Errorf("corpus: load %s: %d documents not stored for %v, giving up (last: %s): %w",
+			return fmt.Errorf("bulkload: %s: %d documents not stored for %v, giving up (last: %s): %w",
 				r.files[b.file].path, len(again), r.opts.MaxRetryTime, reason, client.ErrUnavailable)
 		}
 		if err := sleep(ctx, d); err != nil {
@@ -742,7 +749,7 @@ func (r *loadRun) bulk(ctx context.Context, body []byte) (*client.BulkResult, er
 	}
 }
 
-// errorRecord is one line written to LoadOptions.Errors.
+// errorRecord is one line written to Options.Errors.
 type errorRecord struct {
 	File  string `json:"file"`
 	Line  uint32 `json:"line"`
@@ -779,7 +786,7 @@ func (r *loadRun) collect(outcomes <-chan outcome, cancel context.CancelFunc) er
 		if enc != nil && firstErr == nil {
 			for _, rj := range o.rejected {
 				if err := enc.Encode(errorRecord{File: in.path, Line: rj.line, ID: rj.id, Error: rj.err}); err != nil {
-					fail(fmt.Errorf("corpus: load: write rejected documents: %w", err))
+					fail(fmt.Errorf("bulkload: write rejected documents: %w", err))
 					break
 				}
 			}
@@ -795,7 +802,7 @@ func (r *loadRun) collect(outcomes <-chan outcome, cancel context.CancelFunc) er
 		}
 		if firstErr == nil && time.Since(lastSave) >= r.opts.CheckpointInterval {
 			if err := r.ckpt.Save(r.opts.Checkpoint); err != nil {
-				fail(fmt.Errorf("corpus: load: %w", err))
+				fail(fmt.Errorf("bulkload: %w", err))
 			}
 			lastSave = time.Now()
 		}
@@ -803,7 +810,7 @@ func (r *loadRun) collect(outcomes <-chan outcome, cancel context.CancelFunc) er
 	return firstErr
 }
 
-// startProgress starts the goroutine calling LoadOptions.Progress and
+// startProgress starts the goroutine calling Options.Progress and
 // returns the function that stops it after a final call.
 func (r *loadRun) startProgress() (stop func()) {
 	if r.opts.Progress == nil {
