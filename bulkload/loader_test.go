@@ -36,8 +36,12 @@ type fakeShoal struct {
 	bodies   []int // body sizes
 	// maxBody makes larger requests fail with 413, when positive.
 	maxBody int
-	// flaky makes the write of an id fail as not stored that many times.
+	// flaky makes the write of an id fail as not stored (retryable) that
+	// many times.
 	flaky map[string]int
+	// unflagged makes the write of an id fail with the indexer's wording
+	// for a write not stored, but without the retryable flag.
+	unflagged map[string]bool
 	// hook, when set, sees every request first (n counts from 1) and
 	// returns true if it answered it.
 	hook func(n int, w http.ResponseWriter, r *http.Request) bool
@@ -99,6 +103,9 @@ func (f *fakeShoal) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			res.Errors = append(res.Errors, client.BulkError{Line: i + 1, Error: "bad line"})
 		case f.flaky[doc.ID] > 0:
 			f.flaky[doc.ID]--
+			res.Failed++
+			res.Errors = append(res.Errors, client.BulkError{Line: i + 1, ID: doc.ID, Error: "not stored: nats: timeout", Retryable: true})
+		case f.unflagged[doc.ID]:
 			res.Failed++
 			res.Errors = append(res.Errors, client.BulkError{Line: i + 1, ID: doc.ID, Error: "not stored: nats: timeout"})
 		case doc.Reject:
@@ -695,28 +702,6 @@ func TestDefaultCheckpointPath(t *testing.T) {
 	}
 }
 
-func TestRateWindow(t *testing.T) {
-	t0 := time.Unix(0, 0)
-	w := rateWindow{samples: []rateSample{{t: t0}}}
-	tests := []struct {
-		at               time.Duration
-		docs, bytes      int64
-		docRate, byteRte float64
-	}{
-		{time.Second, 100, 1000, 100, 1000},
-		{2 * time.Second, 300, 2000, 150, 1000},
-		// Older samples drop out of the 10 s window.
-		{22 * time.Second, 1300, 2000, 50, 0},
-		{23 * time.Second, 1400, 3000, 100, 1000},
-	}
-	for _, tt := range tests {
-		d, b := w.add(t0.Add(tt.at), tt.docs, tt.bytes)
-		if d != tt.docRate || b != tt.byteRte {
-			t.Errorf("at %v: rates %v, %v; want %v, %v", tt.at, d, b, tt.docRate, tt.byteRte)
-		}
-	}
-}
-
 // TestLoadKeepsWritesToOneIDInOrder sends many batches in parallel that
 // write the same ids again and again: the last write in the file wins.
 func TestLoadKeepsWritesToOneIDInOrder(t *testing.T) {
@@ -753,38 +738,6 @@ func TestLoadKeepsWritesToOneIDInOrder(t *testing.T) {
 	}
 	if len(srv.docs) != 601 {
 		t.Errorf("server holds %d docs, want 601", len(srv.docs))
-	}
-}
-
-func TestOrderGuard(t *testing.T) {
-	g := newOrderGuard(4)
-	b1, b2 := newBatch(0), newBatch(0)
-	for _, id := range []string{"a", "b", "c"} {
-		g.add(id, b1)
-	}
-	tests := []struct {
-		id   string
-		cur  *batch
-		want *batch
-	}{
-		{"a", b1, nil}, // same batch: in order already
-		{"a", b2, b1},  // in flight elsewhere
-		{"z", b2, nil}, // never seen
-	}
-	for _, tt := range tests {
-		if got := g.inFlight(tt.id, tt.cur); got != tt.want {
-			t.Errorf("inFlight(%q) = %p, want %p", tt.id, got, tt.want)
-		}
-	}
-	close(b1.done)
-	if got := g.inFlight("a", b2); got != nil {
-		t.Errorf("finished batch reported in flight")
-	}
-	// Growing past the limit prunes the finished batch's ids.
-	g.add("d", b2)
-	g.add("e", b2)
-	if len(g.last) != 2 {
-		t.Errorf("guard holds %d ids after pruning, want 2", len(g.last))
 	}
 }
 
@@ -828,28 +781,6 @@ func TestLoadRetriesDocumentsNotStored(t *testing.T) {
 				t.Errorf("summary %+v, server %d docs, errors %q", s, srv.count(), errs.String())
 			}
 		})
-	}
-}
-
-func TestBatchBodyOf(t *testing.T) {
-	b := newBatch(0)
-	for _, d := range []string{`{"id":"a"}`, `{"id":"bb"}`, `{"id":"ccc"}`, `{"id":"d"}`} {
-		b.body = append(append(b.body, d...), '\n')
-		b.ends = append(b.ends, len(b.body))
-	}
-	tests := []struct {
-		idx  []int
-		want string
-	}{
-		{[]int{0, 1, 2, 3}, "{\"id\":\"a\"}\n{\"id\":\"bb\"}\n{\"id\":\"ccc\"}\n{\"id\":\"d\"}\n"},
-		{[]int{1, 2}, "{\"id\":\"bb\"}\n{\"id\":\"ccc\"}\n"},
-		{[]int{3}, "{\"id\":\"d\"}\n"},
-		{[]int{0, 2}, "{\"id\":\"a\"}\n{\"id\":\"ccc\"}\n"},
-	}
-	for _, tt := range tests {
-		if got := string(b.bodyOf(tt.idx)); got != tt.want {
-			t.Errorf("bodyOf(%v) = %q, want %q", tt.idx, got, tt.want)
-		}
 	}
 }
 
