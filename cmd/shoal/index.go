@@ -18,23 +18,21 @@ import (
 	"github.com/shoal-search/shoal/client"
 )
 
-// defaultServer is where the client subcommands find Shoal by default.
-const defaultServer = "http://127.0.0.1:8080"
-
 // indexFlags are the flags of `shoal index`.
 type indexFlags struct {
-	server, apiKey, index string
-	create                bool
-	shards, replicas      int
-	idField               string
-	batch, batchBytes     int
-	concurrency           int
-	errorsPath            string
-	resume                bool
-	checkpoint            string
-	noCheckpoint          bool
-	refresh               bool
-	retryTime             time.Duration
+	client            clientFlags
+	index             string
+	create            bool
+	shards, replicas  int
+	idField           string
+	batch, batchBytes int
+	concurrency       int
+	errorsPath        string
+	resume            bool
+	checkpoint        string
+	noCheckpoint      bool
+	refresh           bool
+	retryTime         time.Duration
 }
 
 func newIndexCmd() *cobra.Command {
@@ -64,8 +62,7 @@ rejected for their content count as done: fix them and load them apart.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.server, "server", defaultServer, "Shoal server URL")
-	fl.StringVar(&f.apiKey, "api-key", "", "API key sent as Authorization: Bearer KEY")
+	f.client.register(fl)
 	fl.StringVar(&f.index, "index", "", "index to load into (required)")
 	fl.BoolVar(&f.create, "create", false, "create the index if it does not exist")
 	fl.IntVar(&f.shards, "shards", 0, "with --create: number of shards (0 = the server's default)")
@@ -87,6 +84,48 @@ rejected for their content count as done: fix them and load them apart.`,
 // runIndex is `shoal index`: stdout gets the summary, stderr the progress
 // and messages.
 func runIndex(ctx context.Context, stdout, stderr io.Writer, f *indexFlags, files []string) error {
+	if err := f.validate(); err != nil {
+		return err
+	}
+	c := f.client.newClient("shoal-index")
+	defer c.CloseIdleConnections()
+
+	if err := prepareIndex(ctx, stderr, c, f); err != nil {
+		return explain(err, f.client.server, f.index)
+	}
+
+	ui := newProgressUI(stderr)
+	rejects, errFile, err := openRejects(f, ui)
+	if err != nil {
+		return err
+	}
+	if errFile != nil {
+		defer errFile.Close()
+	}
+	loader := bulkload.New(c, f.loadOptions(files, rejects, ui.update))
+	sum, err := loader.Load(ctx)
+	ui.clear()
+	if errFile != nil {
+		if cerr := errFile.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("errors file: %w", cerr)
+		}
+	}
+	fmt.Fprintln(stdout, summaryLine(sum, f.resume))
+	if err != nil {
+		return loadFailure(ctx, stderr, f, loader.CheckpointPath(), err)
+	}
+	if sum.Failed > 0 {
+		where := "standard error (above)"
+		if f.errorsPath != "" {
+			where = f.errorsPath
+		}
+		return &exitError{code: 2, err: fmt.Errorf("%s documents failed; they are listed in %s", commas(sum.Failed), where)}
+	}
+	return nil
+}
+
+// validate checks the flags of `shoal index` before anything is sent.
+func (f *indexFlags) validate() error {
 	switch {
 	case f.index == "":
 		return errors.New("--index is required (or SHOAL_INDEX)")
@@ -97,35 +136,13 @@ func runIndex(ctx context.Context, stdout, stderr io.Writer, f *indexFlags, file
 	case f.shards < 0 || f.replicas < 0:
 		return errors.New("--shards and --replicas must not be negative")
 	}
-	c := client.New(f.server, client.WithAPIKey(f.apiKey), client.WithUserAgent("shoal-index"))
-	defer c.CloseIdleConnections()
+	return nil
+}
 
-	if err := prepareIndex(ctx, stderr, c, f); err != nil {
-		return explain(err, f.server, f.index)
-	}
-
-	ui := newProgressUI(stderr)
-	var (
-		rejects io.Writer
-		errFile *os.File
-	)
-	if f.errorsPath != "" {
-		flags := os.O_CREATE | os.O_WRONLY | os.O_TRUNC
-		if f.resume {
-			// Rejected lines count as done: keep what earlier runs wrote.
-			flags = os.O_CREATE | os.O_WRONLY | os.O_APPEND
-		}
-		var err error
-		if errFile, err = os.OpenFile(f.errorsPath, flags, 0o644); err != nil {
-			return fmt.Errorf("errors file: %w", err)
-		}
-		defer errFile.Close()
-		rejects = errFile
-	} else {
-		rejects = &rejectPrinter{ui: ui, max: 10}
-	}
-
-	loader := bulkload.New(c, bulkload.Options{
+// loadOptions are the loader's options for files, sending rejected
+// documents to rejects and progress to progress.
+func (f *indexFlags) loadOptions(files []string, rejects io.Writer, progress func(bulkload.Progress)) bulkload.Options {
+	return bulkload.Options{
 		Index:        f.index,
 		Files:        files,
 		IDField:      f.idField,
@@ -137,39 +154,44 @@ func runIndex(ctx context.Context, stdout, stderr io.Writer, f *indexFlags, file
 		NoCheckpoint: f.noCheckpoint,
 		Resume:       f.resume,
 		Errors:       rejects,
-		Progress:     ui.update,
+		Progress:     progress,
 		MaxRetryTime: f.retryTime,
-	})
-	sum, err := loader.Load(ctx)
-	ui.clear()
-	if errFile != nil {
-		if cerr := errFile.Close(); cerr != nil && err == nil {
-			err = fmt.Errorf("errors file: %w", cerr)
-		}
 	}
-	fmt.Fprintln(stdout, summaryLine(sum, f.resume))
+}
 
-	ckpt := loader.CheckpointPath()
+// openRejects returns where rejected documents go: the --errors file
+// (returned too, for the caller to close), or the first few on the
+// progress UI.
+func openRejects(f *indexFlags, ui *progressUI) (io.Writer, *os.File, error) {
+	if f.errorsPath == "" {
+		return &rejectPrinter{ui: ui, max: 10}, nil, nil
+	}
+	flags := os.O_CREATE | os.O_WRONLY | os.O_TRUNC
+	if f.resume {
+		// Rejected lines count as done: keep what earlier runs wrote.
+		flags = os.O_CREATE | os.O_WRONLY | os.O_APPEND
+	}
+	errFile, err := os.OpenFile(f.errorsPath, flags, 0o644)
 	if err != nil {
-		if errors.Is(err, context.Canceled) && ctx.Err() != nil {
-			if ckpt != "" {
-				fmt.Fprintf(stderr, "interrupted: progress saved in %s\nto continue, run the same command with --resume\n", ckpt)
-			}
-			return &exitError{code: 130, err: errors.New("interrupted")}
-		}
-		if ckpt != "" && !errors.Is(err, bulkload.ErrCheckpointMismatch) {
-			fmt.Fprintf(stderr, "progress saved in %s: after fixing the problem, run the same command with --resume\n", ckpt)
-		}
-		return explain(err, f.server, f.index)
+		return nil, nil, fmt.Errorf("errors file: %w", err)
 	}
-	if sum.Failed > 0 {
-		where := "standard error (above)"
-		if f.errorsPath != "" {
-			where = f.errorsPath
+	return errFile, errFile, nil
+}
+
+// loadFailure is the error of a load that stopped early: an interrupt
+// exits with 130, anything else is explained; either way the user learns
+// how to resume from the checkpoint ckpt, if there is one.
+func loadFailure(ctx context.Context, stderr io.Writer, f *indexFlags, ckpt string, err error) error {
+	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+		if ckpt != "" {
+			fmt.Fprintf(stderr, "interrupted: progress saved in %s\nto continue, run the same command with --resume\n", ckpt)
 		}
-		return &exitError{code: 2, err: fmt.Errorf("%s documents failed; they are listed in %s", commas(sum.Failed), where)}
+		return &exitError{code: 130, err: errors.New("interrupted")}
 	}
-	return nil
+	if ckpt != "" && !errors.Is(err, bulkload.ErrCheckpointMismatch) {
+		fmt.Fprintf(stderr, "progress saved in %s: after fixing the problem, run the same command with --resume\n", ckpt)
+	}
+	return explain(err, f.client.server, f.index)
 }
 
 // prepareIndex creates the index with --create, or checks that it exists.
