@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +19,7 @@ import (
 	"github.com/shoal-search/shoal/bulkload"
 	"github.com/shoal-search/shoal/client"
 	"github.com/shoal-search/shoal/corpus"
+	"github.com/shoal-search/shoal/internal/testwait"
 )
 
 // TestIndexCLIInterruptAndResume runs the real `shoal index` against a real
@@ -59,12 +61,15 @@ func TestIndexCLIInterruptAndResume(t *testing.T) {
 	exited := make(chan error, 1)
 	go func() { exited <- first.Wait() }()
 	// Interrupt once a good part, but not all, is in.
-	poll(ctx, t, "first load under way", func() (bool, string) {
+	testwait.For(t, 2*time.Minute, pollEvery, func() error {
 		info, err := c.Client.GetIndex(ctx, "resume")
 		if err != nil {
-			return false, err.Error()
+			return err
 		}
-		return info.Docs >= 500, strconv.FormatUint(uint64(info.Docs), 10)
+		if info.Docs < 500 {
+			return fmt.Errorf("first load not under way: %d documents", info.Docs)
+		}
+		return nil
 	})
 	if err := first.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
@@ -104,12 +109,15 @@ func TestIndexCLIInterruptAndResume(t *testing.T) {
 	if skipped != acked || indexed != n-acked {
 		t.Fatalf("resume skipped %d and indexed %d; checkpoint had %d of %d\n%s", skipped, indexed, acked, n, out)
 	}
-	poll(ctx, t, "exact final count", func() (bool, string) {
+	testwait.For(t, time.Minute, pollEvery, func() error {
 		info, err := c.Client.GetIndex(ctx, "resume")
 		if err != nil {
-			return false, err.Error()
+			return err
 		}
-		return info.Docs == n, strconv.FormatUint(uint64(info.Docs), 10)
+		if info.Docs != n {
+			return fmt.Errorf("final count %d documents, want exactly %d", info.Docs, n)
+		}
+		return nil
 	})
 	// Spot-check documents from both runs by id.
 	for _, line := range []int{1, acked, acked + 1, n} {
