@@ -10,11 +10,13 @@ import (
 	"sync/atomic"
 )
 
+// StdinPath is the path that denotes standard input to [Open] and
+// [OpenFile].
+const StdinPath = "-"
+
 const (
 	// gzipMagic is the two-byte signature every gzip stream starts with.
 	gzipMagic = "\x1f\x8b"
-	// stdinPath is the path that denotes standard input.
-	stdinPath = "-"
 	// readBufferSize is the buffer size used for reading corpus files.
 	readBufferSize = 64 << 10
 )
@@ -55,7 +57,7 @@ func OpenFile(path string) (*File, error) {
 		f         *os.File
 		closeFile bool
 	)
-	if path == stdinPath {
+	if path == StdinPath {
 		f = os.Stdin
 	} else {
 		var err error
@@ -124,7 +126,7 @@ func (f *File) Size() int64 { return f.size }
 // progress. For "-" (standard input) and other non-regular files it returns
 // -1 and a nil error.
 func Size(path string) (int64, error) {
-	if path == stdinPath {
+	if path == StdinPath {
 		return -1, nil
 	}
 	fi, err := os.Stat(path)

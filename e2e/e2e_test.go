@@ -24,6 +24,7 @@ import (
 
 	"github.com/shoal-search/shoal/client"
 	"github.com/shoal-search/shoal/corpus"
+	"github.com/shoal-search/shoal/internal/testwait"
 )
 
 // shoalBin is the binary every test runs, built once by TestMain (or taken
@@ -430,8 +431,11 @@ func startQueryLoad(ctx context.Context, c *client.Client, index string, workers
 // waitCount waits until the load has issued at least n queries.
 func (l *queryLoad) waitCount(ctx context.Context, t testing.TB, n int64) {
 	t.Helper()
-	poll(ctx, t, fmt.Sprintf("%d queries", n), func() (bool, string) {
-		return l.n.Load() >= n, fmt.Sprint(l.n.Load(), " queries")
+	testwait.For(t, time.Minute, pollEvery, func() error {
+		if got := l.n.Load(); got < n {
+			return fmt.Errorf("%d queries, waiting for %d", got, n)
+		}
+		return nil
 	})
 }
 
@@ -473,9 +477,12 @@ func TestReplicasHideKilledSearcher(t *testing.T) {
 	killedAt, before := time.Now(), load.n.Load()
 	// Keep querying for at least 3s and 300 queries after the kill, at most
 	// 10s or 2,000 queries in all.
-	poll(ctx, t, "queries after the kill", func() (bool, string) {
+	testwait.For(t, time.Minute, pollEvery, func() error {
 		n := load.n.Load()
-		return (n-before >= 300 && time.Since(killedAt) >= 3*time.Second) || n >= 2000 || time.Since(killedAt) >= 10*time.Second, ""
+		if (n-before >= 300 && time.Since(killedAt) >= 3*time.Second) || n >= 2000 || time.Since(killedAt) >= 10*time.Second {
+			return nil
+		}
+		return fmt.Errorf("%d queries after the kill", n-before)
 	})
 	n, failed, partial, worst := load.finish()
 	t.Logf("kill -9 %s under load: %d queries (%d after the kill over %v), %d failed, %d partial, slowest %v",
@@ -579,22 +586,20 @@ func testHeal(t *testing.T, how string, stop func(*Proc, testing.TB)) {
 	// Full coverage: /readyz answers 200 again after it noticed the loss,
 	// and a search is answered by every shard.
 	var unready, full time.Duration
-	deadline, cancelWait := context.WithTimeout(ctx, healAfter+15*time.Second)
-	defer cancelWait()
-	poll(deadline, t, "full coverage after the node loss", func() (bool, string) {
+	testwait.For(t, healAfter+15*time.Second, pollEvery, func() error {
 		ok, state := c.Ready(ctx)
 		if !ok && unready == 0 {
 			unready = time.Since(gone)
 		}
 		if !ok || unready == 0 {
-			return false, state
+			return fmt.Errorf("no full coverage after the node loss: /readyz %s", state)
 		}
 		r := search(ctx, c.Client, index, queryOf(int(time.Since(gone))), 2*time.Second, true)
 		if r.err != nil || r.res.Partial || r.res.Shards.Successful != shards {
-			return false, fmt.Sprintf("search: %v %+v", r.err, r.res)
+			return fmt.Errorf("no full coverage after the node loss: search: %v %+v", r.err, r.res)
 		}
 		full = time.Since(gone)
-		return true, ""
+		return nil
 	})
 	t.Logf("time to full coverage after %s of %s (shards %v; node-timeout 2s, heal-after %v): /readyz 503 after %v, full coverage (readyz 200, partial:false) after %v",
 		how, victim, lost, healAfter, unready.Round(time.Millisecond), full.Round(time.Millisecond))
@@ -655,7 +660,7 @@ func TestBulkLoadSurvivesKills(t *testing.T) {
 	}()
 	at := func(frac float64, what string) {
 		t.Helper()
-		poll(ctx, t, what, func() (bool, string) {
+		testwait.For(t, 2*time.Minute, pollEvery, func() error {
 			select {
 			case <-loadDone:
 				if loadErr != nil {
@@ -663,7 +668,10 @@ func TestBulkLoadSurvivesKills(t *testing.T) {
 				}
 			default:
 			}
-			return acked.Load() >= int64(frac*float64(n)), fmt.Sprint(acked.Load(), " acknowledged")
+			if got := acked.Load(); got < int64(frac*float64(n)) {
+				return fmt.Errorf("before %q: %d acknowledged", what, got)
+			}
+			return nil
 		})
 		t.Logf("%6v  %6d acknowledged: %s", time.Since(start).Round(time.Millisecond), acked.Load(), what)
 	}
@@ -690,13 +698,16 @@ func TestBulkLoadSurvivesKills(t *testing.T) {
 
 	// Wait until every copy of every shard has caught up.
 	var info *client.IndexInfo
-	poll(ctx, t, "every copy to catch up", func() (bool, string) {
+	testwait.For(t, 2*time.Minute, pollEvery, func() error {
 		var err error
 		info, err = c.Client.GetIndex(ctx, index)
 		if err != nil {
-			return false, err.Error()
+			return err
 		}
-		return converged(info, shards, uint64(n))
+		if ok, state := converged(info, shards, uint64(n)); !ok {
+			return fmt.Errorf("copies not caught up: %s", state)
+		}
+		return nil
 	})
 	t.Logf("%6v  converged: %d documents, copies %s", time.Since(start).Round(time.Millisecond), info.Docs, copySummary(info))
 	if info.Docs != uint64(len(ackedIDs)) {

@@ -18,6 +18,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -33,6 +34,7 @@ import (
 	"time"
 
 	"github.com/shoal-search/shoal/client"
+	"github.com/shoal-search/shoal/internal/testwait"
 )
 
 // Proc is one shoal process that can be killed and started again with the
@@ -289,46 +291,41 @@ func FreePort(t testing.TB) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
-// poll calls cond every interval until it returns true or ctx ends; then
-// it fails the test with what describe says about the last state.
-func poll(ctx context.Context, t testing.TB, what string, cond func() (bool, string)) {
-	t.Helper()
-	tick := time.NewTicker(25 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		ok, state := cond()
-		if ok {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("timed out waiting for %s; last state: %s", what, state)
-		case <-tick.C:
-		}
-	}
-}
+// Waits on a condition go through testwait: pollEvery is how often they
+// check it. The harness's own waits take the caller's ctx as their limit;
+// harnessWait only bounds them should ctx have no deadline.
+const (
+	pollEvery   = 25 * time.Millisecond
+	harnessWait = 5 * time.Minute
+)
 
 // WaitBroker waits until the broker accepts NATS connections (it greets
 // every client with an INFO line).
 func (c *Cluster) WaitBroker(ctx context.Context, t testing.TB) {
 	t.Helper()
 	addr := strings.TrimPrefix(c.NATSURL, "nats://")
-	poll(ctx, t, "the broker to accept connections", func() (bool, string) {
+	err := testwait.Until(ctx, harnessWait, pollEvery, func() error {
 		if !c.Broker.Running() {
 			t.Fatalf("broker exited:\n%s", c.Broker.Log(4<<10))
 		}
 		conn, err := net.DialTimeout("tcp", addr, time.Second)
 		if err != nil {
-			return false, err.Error()
+			return err
 		}
 		defer conn.Close()
 		_ = conn.SetReadDeadline(time.Now().Add(time.Second))
 		line, err := bufio.NewReader(conn).ReadString('\n')
 		if err != nil {
-			return false, err.Error()
+			return err
 		}
-		return strings.HasPrefix(line, "INFO "), line
+		if !strings.HasPrefix(line, "INFO ") {
+			return fmt.Errorf("greeted with %q", line)
+		}
+		return nil
 	})
+	if err != nil {
+		t.Fatalf("timed out waiting for the broker to accept connections: %v", err)
+	}
 }
 
 // status GETs path and returns the status code and body.
@@ -349,16 +346,22 @@ func (c *Cluster) status(ctx context.Context, path string) (int, []byte, error) 
 // WaitHealthy waits until the coordinator answers /healthz.
 func (c *Cluster) WaitHealthy(ctx context.Context, t testing.TB) {
 	t.Helper()
-	poll(ctx, t, "coordinator /healthz", func() (bool, string) {
+	err := testwait.Until(ctx, harnessWait, pollEvery, func() error {
 		if !c.Coordinator.Running() {
 			t.Fatalf("coordinator exited:\n%s", c.Coordinator.Log(4<<10))
 		}
 		code, body, err := c.status(ctx, "/healthz")
 		if err != nil {
-			return false, err.Error()
+			return err
 		}
-		return code == http.StatusOK, string(body)
+		if code != http.StatusOK {
+			return fmt.Errorf("/healthz: %d %s", code, body)
+		}
+		return nil
 	})
+	if err != nil {
+		t.Fatalf("timed out waiting for coordinator /healthz: %v", err)
+	}
 }
 
 // Ready reports whether /readyz answers 200.
@@ -374,7 +377,15 @@ func (c *Cluster) Ready(ctx context.Context) (bool, string) {
 // has a live, caught-up copy.
 func (c *Cluster) WaitReady(ctx context.Context, t testing.TB) {
 	t.Helper()
-	poll(ctx, t, "/readyz", func() (bool, string) { return c.Ready(ctx) })
+	err := testwait.Until(ctx, harnessWait, pollEvery, func() error {
+		if ok, state := c.Ready(ctx); !ok {
+			return errors.New(state)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("timed out waiting for /readyz: %v", err)
+	}
 }
 
 // ClusterNode is a node as GET /v1/cluster reports it.
@@ -404,7 +415,7 @@ func (c *Cluster) Nodes(ctx context.Context) ([]ClusterNode, error) {
 // WaitLive waits until the coordinator sees every named searcher live.
 func (c *Cluster) WaitLive(ctx context.Context, t testing.TB, names ...string) {
 	t.Helper()
-	poll(ctx, t, fmt.Sprintf("searchers %v to be live", names), func() (bool, string) {
+	err := testwait.Until(ctx, harnessWait, pollEvery, func() error {
 		for _, s := range c.Searchers {
 			if !s.Running() {
 				t.Fatalf("searcher %s exited:\n%s", s.Name, s.Log(4<<10))
@@ -412,7 +423,7 @@ func (c *Cluster) WaitLive(ctx context.Context, t testing.TB, names ...string) {
 		}
 		nodes, err := c.Nodes(ctx)
 		if err != nil {
-			return false, err.Error()
+			return err
 		}
 		live := map[string]bool{}
 		for _, n := range nodes {
@@ -420,9 +431,12 @@ func (c *Cluster) WaitLive(ctx context.Context, t testing.TB, names ...string) {
 		}
 		for _, n := range names {
 			if !live[n] {
-				return false, fmt.Sprintf("%+v", nodes)
+				return fmt.Errorf("nodes %+v", nodes)
 			}
 		}
-		return true, ""
+		return nil
 	})
+	if err != nil {
+		t.Fatalf("timed out waiting for searchers %v to be live: %v", names, err)
+	}
 }

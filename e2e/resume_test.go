@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,8 +16,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shoal-search/shoal/bulkload"
 	"github.com/shoal-search/shoal/client"
 	"github.com/shoal-search/shoal/corpus"
+	"github.com/shoal-search/shoal/internal/testwait"
 )
 
 // TestIndexCLIInterruptAndResume runs the real `shoal index` against a real
@@ -58,12 +61,15 @@ func TestIndexCLIInterruptAndResume(t *testing.T) {
 	exited := make(chan error, 1)
 	go func() { exited <- first.Wait() }()
 	// Interrupt once a good part, but not all, is in.
-	poll(ctx, t, "first load under way", func() (bool, string) {
+	testwait.For(t, 2*time.Minute, pollEvery, func() error {
 		info, err := c.Client.GetIndex(ctx, "resume")
 		if err != nil {
-			return false, err.Error()
+			return err
 		}
-		return info.Docs >= 500, strconv.FormatUint(uint64(info.Docs), 10)
+		if info.Docs < 500 {
+			return fmt.Errorf("first load not under way: %d documents", info.Docs)
+		}
+		return nil
 	})
 	if err := first.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
@@ -72,11 +78,11 @@ func TestIndexCLIInterruptAndResume(t *testing.T) {
 	if err := <-exited; !errors.As(err, &exitErr) || exitErr.ExitCode() == 0 {
 		t.Fatalf("interrupted load should exit non-zero, got %v\nstdout: %s\nstderr: %s", err, out1.String(), err1.String())
 	}
-	ck, err := corpus.ReadCheckpoint(file + corpus.CheckpointSuffix)
+	ck, err := bulkload.ReadCheckpoint(file + bulkload.CheckpointSuffix)
 	if err != nil {
 		t.Fatalf("checkpoint: %v\nstderr: %s", err, err1.String())
 	}
-	key, err := corpus.StatFileKey(file)
+	key, err := bulkload.StatFileKey(file)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,12 +109,15 @@ func TestIndexCLIInterruptAndResume(t *testing.T) {
 	if skipped != acked || indexed != n-acked {
 		t.Fatalf("resume skipped %d and indexed %d; checkpoint had %d of %d\n%s", skipped, indexed, acked, n, out)
 	}
-	poll(ctx, t, "exact final count", func() (bool, string) {
+	testwait.For(t, time.Minute, pollEvery, func() error {
 		info, err := c.Client.GetIndex(ctx, "resume")
 		if err != nil {
-			return false, err.Error()
+			return err
 		}
-		return info.Docs == n, strconv.FormatUint(uint64(info.Docs), 10)
+		if info.Docs != n {
+			return fmt.Errorf("final count %d documents, want exactly %d", info.Docs, n)
+		}
+		return nil
 	})
 	// Spot-check documents from both runs by id.
 	for _, line := range []int{1, acked, acked + 1, n} {

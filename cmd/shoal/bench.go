@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"os"
 	"time"
 
@@ -15,7 +16,7 @@ func newBenchCmd() *cobra.Command {
 	var (
 		o        bench.Options
 		jsonPath string
-		logLevel string
+		logs     logFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -33,7 +34,7 @@ the figures as flat JSON.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Progress = os.Stderr
-			o.Logger = newLogger(logLevel)
+			o.Logger = logs.logger()
 			res, err := bench.Run(cmd.Context(), o)
 			if err != nil {
 				return err
@@ -75,7 +76,7 @@ the figures as flat JSON.`,
 	f.StringVar(&o.DataDir, "data", "", "directory for the indexes (default: a temporary one, removed at the end)")
 	f.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of every phase to PREFIX-<phase>.pprof")
 	f.StringVar(&jsonPath, "json", "", "write the figures as JSON to this file")
-	f.StringVar(&logLevel, "log-level", "warn", "cluster log level: debug, info, warn or error")
+	logs.register(f, slog.LevelWarn)
 	bindEnv(cmd)
 	return cmd
 }

@@ -16,8 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shoal-search/shoal/bulkload"
 	"github.com/shoal-search/shoal/client"
-	"github.com/shoal-search/shoal/corpus"
 )
 
 // fakeAPI is a minimal stand-in for Shoal's HTTP API, enough to check how
@@ -255,15 +255,15 @@ func TestIndexCommandUnreachable(t *testing.T) {
 
 func TestSummaryLine(t *testing.T) {
 	tests := []struct {
-		s      corpus.Summary
+		s      bulkload.Summary
 		resume bool
 		want   string
 	}{
-		{corpus.Summary{Indexed: 20000, Elapsed: 12345 * time.Millisecond, DocsPerSec: 4567.4},
+		{bulkload.Summary{Indexed: 20000, Elapsed: 12345 * time.Millisecond, DocsPerSec: 4567.4},
 			false, "indexed 20,000, deleted 0, failed 0 in 12.3s (4,567 docs/s)"},
-		{corpus.Summary{Indexed: 5, Deleted: 2, Failed: 1, Skipped: 1234567, Elapsed: 90 * time.Second, DocsPerSec: 0.1},
+		{bulkload.Summary{Indexed: 5, Deleted: 2, Failed: 1, Skipped: 1234567, Elapsed: 90 * time.Second, DocsPerSec: 0.1},
 			true, "indexed 5, deleted 2, failed 1, skipped 1,234,567 (resume) in 1m30s (0 docs/s)"},
-		{corpus.Summary{Indexed: 1, Retries: 3, Elapsed: time.Second, DocsPerSec: 1},
+		{bulkload.Summary{Indexed: 1, Retries: 3, Elapsed: time.Second, DocsPerSec: 1},
 			false, "indexed 1, deleted 0, failed 0 in 1.0s (1 docs/s), 3 retried requests"},
 	}
 	for _, tt := range tests {
@@ -274,7 +274,7 @@ func TestSummaryLine(t *testing.T) {
 }
 
 func TestProgressLines(t *testing.T) {
-	p := corpus.Progress{Acked: 12345, BytesRead: 45_600_000, TotalBytes: 120_000_000,
+	p := bulkload.Progress{Acked: 12345, BytesRead: 45_600_000, TotalBytes: 120_000_000,
 		DocsPerSec: 4567, ETA: 83 * time.Second, Elapsed: 3 * time.Second}
 	tests := []struct {
 		name     string
@@ -284,12 +284,12 @@ func TestProgressLines(t *testing.T) {
 	}{
 		{"plain", progressText(p), "12,345 docs (45.6 of 120.0 MB, 38%), 4,567 docs/s, ETA 1:23", 0},
 		{"bar", barLine(p, 80, false), "[=======>            ]  38%  12,345 docs  45.6/120.0 MB  4,567 docs/s  ETA 1:23", 80},
-		{"full", barLine(corpus.Progress{Acked: 1, BytesRead: 10, TotalBytes: 10}, 80, false), "[====================] 100%  1 docs  0.0/0.0 MB  0 docs/s", 80},
+		{"full", barLine(bulkload.Progress{Acked: 1, BytesRead: 10, TotalBytes: 10}, 80, false), "[====================] 100%  1 docs  0.0/0.0 MB  0 docs/s", 80},
 		{"no room for a bar", barLine(p, 60, false), "12,345 docs  45.6/120.0 MB  4,567 docs/s  ETA 1:23", 60},
 		{"too narrow", barLine(p, 30, false), "12,345 docs  45.6/120.0 MB  4,", 30},
-		{"unknown size", barLine(corpus.Progress{Acked: 7, BytesRead: 1_000_000, Failed: 2, Skipped: 3}, 80, true),
+		{"unknown size", barLine(bulkload.Progress{Acked: 7, BytesRead: 1_000_000, Failed: 2, Skipped: 3}, 80, true),
 			"7 docs, 2 failed, 3 skipped  1.0 MB  0 docs/s  (server unavailable, retrying)", 80},
-		{"plain unknown size", progressText(corpus.Progress{Acked: 7, BytesRead: 1_000_000, Retries: 2}),
+		{"plain unknown size", progressText(bulkload.Progress{Acked: 7, BytesRead: 1_000_000, Retries: 2}),
 			"7 docs (1.0 MB), 0 docs/s, 2 retries", 0},
 	}
 	for _, tt := range tests {
@@ -306,9 +306,9 @@ func TestProgressUIPlain(t *testing.T) {
 	var buf bytes.Buffer
 	ui := newProgressUI(&buf)
 	for _, s := range []int{0, 1, 2, 3, 4, 5} {
-		ui.update(corpus.Progress{Acked: int64(s), Elapsed: time.Duration(s) * time.Second})
+		ui.update(bulkload.Progress{Acked: int64(s), Elapsed: time.Duration(s) * time.Second})
 	}
-	ui.update(corpus.Progress{Done: true, Elapsed: 9 * time.Second})
+	ui.update(bulkload.Progress{Done: true, Elapsed: 9 * time.Second})
 	ui.clear()
 	if got := strings.Count(buf.String(), "progress: "); got != 2 {
 		t.Errorf("%d progress lines in 5 s, want 2 (every 2 s):\n%s", got, buf.String())

@@ -18,10 +18,11 @@ import (
 
 // searchFlags are the flags of `shoal search`.
 type searchFlags struct {
-	server, apiKey, index string
-	size, from            int
-	json                  bool
-	timeout               string
+	client     clientFlags
+	index      string
+	size, from int
+	json       bool
+	timeout    string
 }
 
 func newSearchCmd() *cobra.Command {
@@ -43,8 +44,7 @@ server's response is printed as it is.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.server, "server", defaultServer, "Shoal server URL")
-	fl.StringVar(&f.apiKey, "api-key", "", "API key sent as Authorization: Bearer KEY")
+	f.client.register(fl)
 	fl.StringVar(&f.index, "index", "", "index to search (required)")
 	fl.IntVar(&f.size, "size", 10, "number of hits to show")
 	fl.IntVar(&f.from, "from", 0, "hits to skip (for paging)")
@@ -64,7 +64,7 @@ func runSearch(ctx context.Context, stdout io.Writer, f *searchFlags, q string) 
 	case f.size < 0 || f.from < 0:
 		return errors.New("--size and --from must not be negative")
 	}
-	c := client.New(f.server, client.WithAPIKey(f.apiKey), client.WithUserAgent("shoal-search"))
+	c := f.client.newClient("shoal-search")
 	defer c.CloseIdleConnections()
 	res, err := c.Search(ctx, f.index, &client.SearchRequest{
 		Query:     client.QueryString(q),
@@ -79,7 +79,7 @@ func runSearch(ctx context.Context, stdout io.Writer, f *searchFlags, q string) 
 		if errors.As(err, &ae) && ae.Status == 400 {
 			return fmt.Errorf("the server refused the query: %s", ae.Reason)
 		}
-		return explain(err, f.server, f.index)
+		return explain(err, f.client.server, f.index)
 	}
 	if f.json {
 		_, err := fmt.Fprintf(stdout, "%s\n", res.Raw)

@@ -13,14 +13,6 @@ import (
 	"github.com/shoal-search/shoal/searcher"
 )
 
-func newLogger(level string) *slog.Logger {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(level)); err != nil {
-		l = slog.LevelInfo
-	}
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
-}
-
 // frontendFlags are the coordinator's flags, shared by dev and coordinator.
 type frontendFlags struct {
 	http        string
@@ -61,7 +53,7 @@ func newDevCmd() *cobra.Command {
 		shards     int
 		noSample   bool
 		tcp        bool
-		logLevel   string
+		logs       logFlags
 		front      frontendFlags
 	)
 	cmd := &cobra.Command{
@@ -69,7 +61,7 @@ func newDevCmd() *cobra.Command {
 		Short: "Run a whole Shoal in one process: embedded NATS, searchers, coordinator, sample corpus",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			log := newLogger(logLevel)
+			log := logs.logger()
 			c, err := cluster.Start(ctx, cluster.Options{
 				DataDir: data, NATSListen: natsListen, Searchers: searchers, InMemoryConns: !tcp,
 				Frontend: front.options(log), Logger: log,
@@ -104,7 +96,7 @@ func newDevCmd() *cobra.Command {
 	cmd.Flags().BoolVar(&tcp, "tcp", false, "connect the in-process roles to the embedded broker over loopback TCP instead of in-memory pipes")
 	cmd.Flags().IntVar(&shards, "sample-shards", 4, "shards of the sample index")
 	cmd.Flags().BoolVar(&noSample, "no-sample", false, "do not load the sample corpus")
-	cmd.Flags().StringVar(&logLevel, "log-level", "warn", "debug, info, warn or error")
+	logs.register(cmd.Flags(), slog.LevelWarn)
 	front.register(cmd)
 	bindEnv(cmd)
 	return cmd
@@ -142,17 +134,17 @@ func newBrokerCmd() *cobra.Command {
 
 func newSearcherCmd() *cobra.Command {
 	var (
-		natsURL  string
-		o        searcher.Options
-		logLevel string
+		nats natsFlags
+		o    searcher.Options
+		logs logFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "searcher",
 		Short: "Run a searcher node hosting shard copies",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			o.Logger = newLogger(logLevel)
-			nc, err := broker.Connect(ctx, natsURL, "shoal-searcher-"+o.Name)
+			o.Logger = logs.logger()
+			nc, err := broker.Connect(ctx, nats.url, "shoal-searcher-"+o.Name)
 			if err != nil {
 				return err
 			}
@@ -161,37 +153,37 @@ func newSearcherCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Printf("searcher %q connected to %s, data in %s\n", o.Name, natsURL, o.DataDir)
+			fmt.Printf("searcher %q connected to %s, data in %s\n", o.Name, nats.url, o.DataDir)
 			<-ctx.Done()
 			return n.Close()
 		},
 	}
 	host, _ := os.Hostname()
-	cmd.Flags().StringVar(&natsURL, "nats", "nats://127.0.0.1:4222", "NATS URL(s), comma separated")
+	nats.register(cmd.Flags())
 	cmd.Flags().StringVar(&o.Name, "node", host, "node name, stable across restarts")
 	cmd.Flags().StringVar(&o.DataDir, "data", "./shoal-data/searcher", "shard data directory")
 	cmd.Flags().DurationVar(&o.HeartbeatInterval, "heartbeat", time.Second, "heartbeat interval")
 	cmd.Flags().IntVar(&o.BatchSize, "batch", 1000, "most writes applied per Bleve batch")
 	cmd.Flags().DurationVar(&o.SearchDelay, "debug-search-delay", 0, "add this delay to every search (failure tests, benchmarks)")
 	cmd.Flags().IntVar(&o.MetaReplicas, "meta-replicas", 1, "replicas of the KV buckets (3 on a 3-broker cluster)")
-	cmd.Flags().StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	logs.register(cmd.Flags(), slog.LevelInfo)
 	bindEnv(cmd)
 	return cmd
 }
 
 func newCoordinatorCmd() *cobra.Command {
 	var (
-		natsURL  string
-		front    frontendFlags
-		logLevel string
+		nats  natsFlags
+		front frontendFlags
+		logs  logFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "coordinator",
 		Short: "Run a coordinator: the HTTP API, scatter/gather and shard placement",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			log := newLogger(logLevel)
-			nc, err := broker.Connect(ctx, natsURL, "shoal-coordinator")
+			log := logs.logger()
+			nc, err := broker.Connect(ctx, nats.url, "shoal-coordinator")
 			if err != nil {
 				return err
 			}
@@ -200,13 +192,13 @@ func newCoordinatorCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Printf("coordinator serving %s (NATS %s)\n", f.URL(), natsURL)
+			fmt.Printf("coordinator serving %s (NATS %s)\n", f.URL(), nats.url)
 			<-ctx.Done()
 			return f.Close()
 		},
 	}
-	cmd.Flags().StringVar(&natsURL, "nats", "nats://127.0.0.1:4222", "NATS URL(s), comma separated")
-	cmd.Flags().StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	nats.register(cmd.Flags())
+	logs.register(cmd.Flags(), slog.LevelInfo)
 	front.register(cmd)
 	bindEnv(cmd)
 	return cmd

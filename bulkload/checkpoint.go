@@ -1,4 +1,4 @@
-package corpus
+package bulkload
 
 import (
 	"encoding/json"
@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/RoaringBitmap/roaring/v2"
+	"github.com/shoal-search/shoal/corpus"
 )
 
 // checkpointVersion is the format version written by [Checkpoint.Save].
@@ -34,16 +35,16 @@ type FileKey struct {
 // StatFileKey returns the FileKey of the file at path as it is now. The
 // path "-" gives the key of standard input.
 func StatFileKey(path string) (FileKey, error) {
-	if path == stdinPath {
-		return FileKey{Path: stdinPath}, nil
+	if path == corpus.StdinPath {
+		return FileKey{Path: corpus.StdinPath}, nil
 	}
 	abs, err := filepath.Abs(path)
 	if err != nil {
-		return FileKey{}, fmt.Errorf("corpus: %w", err)
+		return FileKey{}, fmt.Errorf("bulkload: %w", err)
 	}
 	fi, err := os.Stat(abs)
 	if err != nil {
-		return FileKey{}, fmt.Errorf("corpus: %w", err)
+		return FileKey{}, fmt.Errorf("bulkload: %w", err)
 	}
 	return FileKey{Path: abs, Size: fi.Size(), ModTime: fi.ModTime()}, nil
 }
@@ -60,7 +61,7 @@ type FileChangedError struct {
 
 // Error explains what changed.
 func (e *FileChangedError) Error() string {
-	return fmt.Sprintf("corpus: %s changed since the checkpoint was written "+
+	return fmt.Sprintf("bulkload: %s changed since the checkpoint was written "+
 		"(then %d bytes, modified %s; now %d bytes, modified %s): "+
 		"its line numbers may name other documents, so it cannot be resumed; "+
 		"start over without resuming or with a new checkpoint",
@@ -134,20 +135,20 @@ type checkpointFileJSON struct {
 func ReadCheckpoint(path string) (*Checkpoint, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("corpus: read checkpoint: %w", err)
+		return nil, fmt.Errorf("bulkload: read checkpoint: %w", err)
 	}
 	var cj checkpointJSON
 	if err := json.Unmarshal(data, &cj); err != nil {
-		return nil, fmt.Errorf("corpus: checkpoint %s is corrupt: %w", path, err)
+		return nil, fmt.Errorf("bulkload: checkpoint %s is corrupt: %w", path, err)
 	}
 	if cj.Version != checkpointVersion {
-		return nil, fmt.Errorf("corpus: checkpoint %s has version %d, want %d", path, cj.Version, checkpointVersion)
+		return nil, fmt.Errorf("bulkload: checkpoint %s has version %d, want %d", path, cj.Version, checkpointVersion)
 	}
 	c := NewCheckpoint(cj.Index)
 	for _, f := range cj.Files {
 		bm := roaring.New()
 		if err := bm.UnmarshalBinary(f.Done); err != nil {
-			return nil, fmt.Errorf("corpus: checkpoint %s: lines of %s are corrupt: %w", path, f.Path, err)
+			return nil, fmt.Errorf("bulkload: checkpoint %s: lines of %s are corrupt: %w", path, f.Path, err)
 		}
 		key := FileKey{Path: f.Path, Size: f.Size}
 		if f.ModTime != 0 {
@@ -167,7 +168,7 @@ func (c *Checkpoint) Save(path string) error {
 		f.done.RunOptimize()
 		b, err := f.done.ToBytes()
 		if err != nil {
-			return fmt.Errorf("corpus: encode checkpoint lines of %s: %w", f.key.Path, err)
+			return fmt.Errorf("bulkload: encode checkpoint lines of %s: %w", f.key.Path, err)
 		}
 		fj := checkpointFileJSON{Path: f.key.Path, Size: f.key.Size, Lines: f.done.GetCardinality(), Done: b}
 		if !f.key.ModTime.IsZero() {
@@ -178,10 +179,10 @@ func (c *Checkpoint) Save(path string) error {
 	sort.Slice(cj.Files, func(i, j int) bool { return cj.Files[i].Path < cj.Files[j].Path })
 	data, err := json.MarshalIndent(cj, "", "  ")
 	if err != nil {
-		return fmt.Errorf("corpus: encode checkpoint: %w", err)
+		return fmt.Errorf("bulkload: encode checkpoint: %w", err)
 	}
 	if err := writeFileAtomic(path, append(data, '\n')); err != nil {
-		return fmt.Errorf("corpus: save checkpoint: %w", err)
+		return fmt.Errorf("bulkload: save checkpoint: %w", err)
 	}
 	return nil
 }

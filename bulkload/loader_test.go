@@ -1,4 +1,4 @@
-package corpus
+package bulkload
 
 import (
 	"bufio"
@@ -36,8 +36,12 @@ type fakeShoal struct {
 	bodies   []int // body sizes
 	// maxBody makes larger requests fail with 413, when positive.
 	maxBody int
-	// flaky makes the write of an id fail as not stored that many times.
+	// flaky makes the write of an id fail as not stored (retryable) that
+	// many times.
 	flaky map[string]int
+	// unflagged makes the write of an id fail with the indexer's wording
+	// for a write not stored, but without the retryable flag.
+	unflagged map[string]bool
 	// hook, when set, sees every request first (n counts from 1) and
 	// returns true if it answered it.
 	hook func(n int, w http.ResponseWriter, r *http.Request) bool
@@ -99,6 +103,9 @@ func (f *fakeShoal) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			res.Errors = append(res.Errors, client.BulkError{Line: i + 1, Error: "bad line"})
 		case f.flaky[doc.ID] > 0:
 			f.flaky[doc.ID]--
+			res.Failed++
+			res.Errors = append(res.Errors, client.BulkError{Line: i + 1, ID: doc.ID, Error: "not stored: nats: timeout", Retryable: true})
+		case f.unflagged[doc.ID]:
 			res.Failed++
 			res.Errors = append(res.Errors, client.BulkError{Line: i + 1, ID: doc.ID, Error: "not stored: nats: timeout"})
 		case doc.Reject:
@@ -174,7 +181,7 @@ func writeCorpus(t testing.TB, dir, name string, lines []string) string {
 	return p
 }
 
-// readErrors decodes the JSON lines written to LoadOptions.Errors.
+// readErrors decodes the JSON lines written to Options.Errors.
 func readErrors(t *testing.T, data []byte) []errorRecord {
 	t.Helper()
 	var out []errorRecord
@@ -207,7 +214,7 @@ func TestLoad(t *testing.T) {
 	tests := []struct {
 		name     string
 		files    map[string][]string // name → lines; files are loaded in name order
-		opts     LoadOptions
+		opts     Options
 		want     Summary
 		wantDocs []string
 		wantErrs []errorRecord // File holds the base name
@@ -216,19 +223,19 @@ func TestLoad(t *testing.T) {
 		{
 			name:  "plain in batches",
 			files: map[string][]string{"a.jsonl": docLines(2500)},
-			opts:  LoadOptions{BatchDocs: 1000},
+			opts:  Options{BatchDocs: 1000},
 			want:  Summary{Indexed: 2500},
 		},
 		{
 			name:  "gzip",
 			files: map[string][]string{"a.jsonl.gz": docLines(1234)},
-			opts:  LoadOptions{BatchDocs: 100, Concurrency: 4},
+			opts:  Options{BatchDocs: 100, Concurrency: 4},
 			want:  Summary{Indexed: 1234},
 		},
 		{
 			name:     "bad lines are reported with their file line",
 			files:    map[string][]string{"m.jsonl": mixed},
-			opts:     LoadOptions{BatchDocs: 2},
+			opts:     Options{BatchDocs: 2},
 			want:     Summary{Indexed: 3, Deleted: 1, Failed: 4},
 			wantDocs: []string{"d", "e"},
 			wantErrs: []errorRecord{
@@ -241,7 +248,7 @@ func TestLoad(t *testing.T) {
 		{
 			name:     "several files",
 			files:    map[string][]string{"1.jsonl": mixed[:4], "2.jsonl.gz": mixed[4:]},
-			opts:     LoadOptions{BatchDocs: 100},
+			opts:     Options{BatchDocs: 100},
 			want:     Summary{Indexed: 3, Deleted: 1, Failed: 4},
 			wantDocs: []string{"d", "e"},
 			wantErrs: []errorRecord{
@@ -254,7 +261,7 @@ func TestLoad(t *testing.T) {
 		{
 			name:     "id field",
 			files:    map[string][]string{"k.jsonl": keyed},
-			opts:     LoadOptions{IDField: "key"},
+			opts:     Options{IDField: "key"},
 			want:     Summary{Indexed: 2, Failed: 1},
 			wantDocs: []string{"2", "k1"},
 			wantErrs: []errorRecord{{File: "k.jsonl", Line: 3}},
@@ -262,7 +269,7 @@ func TestLoad(t *testing.T) {
 		{
 			name:    "byte-bounded batches",
 			files:   map[string][]string{"a.jsonl": docLines(300)},
-			opts:    LoadOptions{BatchBytes: 200},
+			opts:    Options{BatchBytes: 200},
 			want:    Summary{Indexed: 300},
 			maxBody: 200,
 		},
@@ -288,7 +295,7 @@ func TestLoad(t *testing.T) {
 			}
 			var errBuf bytes.Buffer
 			opts.Errors = &errBuf
-			s, err := NewLoader(c, opts).Load(context.Background())
+			s, err := New(c, opts).Load(context.Background())
 			if err != nil {
 				t.Fatalf("Load: %v", err)
 			}
@@ -335,7 +342,7 @@ func TestLoadErrorRecordsHaveReasons(t *testing.T) {
 	_, c := newFakeShoal(t, nil)
 	p := writeCorpus(t, dir, "x.jsonl", []string{`{"id":"a","reject":true}`, `nope`})
 	var buf bytes.Buffer
-	s, err := NewLoader(c, LoadOptions{Index: "books", Files: []string{p}, Errors: &buf}).Load(context.Background())
+	s, err := New(c, Options{Index: "books", Files: []string{p}, Errors: &buf}).Load(context.Background())
 	if err != nil || s.Failed != 2 {
 		t.Fatalf("Load: %+v, %v", s, err)
 	}
@@ -351,7 +358,7 @@ func TestLoadRefresh(t *testing.T) {
 	srv, c := newFakeShoal(t, nil)
 	p := writeCorpus(t, t.TempDir(), "a.jsonl", docLines(3))
 	for _, refresh := range []bool{false, true} {
-		if _, err := NewLoader(c, LoadOptions{Index: "books", Files: []string{p}, Refresh: refresh, NoCheckpoint: true}).
+		if _, err := New(c, Options{Index: "books", Files: []string{p}, Refresh: refresh, NoCheckpoint: true}).
 			Load(context.Background()); err != nil {
 			t.Fatal(err)
 		}
@@ -421,7 +428,7 @@ func TestLoadRetries(t *testing.T) {
 			srv, c := newFakeShoal(t, &fakeShoal{hook: tt.hook})
 			p := writeCorpus(t, t.TempDir(), "a.jsonl", docLines(10))
 			start := time.Now()
-			s, err := NewLoader(c, LoadOptions{Index: "books", Files: []string{p}, Concurrency: 1, MaxRetryTime: tt.maxRetry}).
+			s, err := New(c, Options{Index: "books", Files: []string{p}, Concurrency: 1, MaxRetryTime: tt.maxRetry}).
 				Load(context.Background())
 			if tt.wantErr {
 				if !client.IsUnavailable(err) {
@@ -462,7 +469,7 @@ func TestLoadFatalErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			srv, c := newFakeShoal(t, &fakeShoal{hook: tt.hook})
 			p := writeCorpus(t, t.TempDir(), "a.jsonl", docLines(50))
-			_, err := NewLoader(c, LoadOptions{Index: tt.index, Files: []string{p}, BatchDocs: 10}).Load(context.Background())
+			_, err := New(c, Options{Index: tt.index, Files: []string{p}, BatchDocs: 10}).Load(context.Background())
 			var ae *client.APIError
 			if !errors.As(err, &ae) || client.IsUnavailable(err) {
 				t.Fatalf("err = %v, want a non-retryable API error", err)
@@ -486,7 +493,7 @@ func TestLoadSplitsTooLargeRequests(t *testing.T) {
 	srv, c := newFakeShoal(t, &fakeShoal{maxBody: 500})
 	p := writeCorpus(t, t.TempDir(), "a.jsonl", lines)
 	var buf bytes.Buffer
-	s, err := NewLoader(c, LoadOptions{Index: "books", Files: []string{p}, Errors: &buf}).Load(context.Background())
+	s, err := New(c, Options{Index: "books", Files: []string{p}, Errors: &buf}).Load(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -509,7 +516,7 @@ func TestLoadProgress(t *testing.T) {
 			p := writeCorpus(t, t.TempDir(), name, docLines(5000))
 			fi, _ := os.Stat(p)
 			var calls []Progress // Progress is called from one goroutine
-			s, err := NewLoader(c, LoadOptions{
+			s, err := New(c, Options{
 				Index: "books", Files: []string{p}, BatchDocs: 100, ProgressInterval: time.Millisecond,
 				Progress: func(p Progress) { calls = append(calls, p) },
 			}).Load(context.Background())
@@ -564,8 +571,8 @@ func TestLoadInterruptAndResume(t *testing.T) {
 		<-r.Context().Done()
 		return true
 	}})
-	opts := LoadOptions{Index: "books", Files: []string{p}, BatchDocs: 1000, Concurrency: 3}
-	first, err := NewLoader(c, opts).Load(ctx)
+	opts := Options{Index: "books", Files: []string{p}, BatchDocs: 1000, Concurrency: 3}
+	first, err := New(c, opts).Load(ctx)
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("first load: err = %v, want context.Canceled", err)
 	}
@@ -587,7 +594,7 @@ func TestLoadInterruptAndResume(t *testing.T) {
 
 	srv.setHook(nil)
 	opts.Resume = true
-	second, err := NewLoader(c, opts).Load(context.Background())
+	second, err := New(c, opts).Load(context.Background())
 	if err != nil {
 		t.Fatalf("resumed load: %v", err)
 	}
@@ -603,13 +610,13 @@ func TestLoadInterruptAndResume(t *testing.T) {
 	}
 
 	// A third run skips everything.
-	third, err := NewLoader(c, opts).Load(context.Background())
+	third, err := New(c, opts).Load(context.Background())
 	if err != nil || third.Skipped != n || third.Indexed != 0 {
 		t.Errorf("third run: %+v, %v", third, err)
 	}
 	// Without Resume the load starts over.
 	opts.Resume = false
-	fourth, err := NewLoader(c, opts).Load(context.Background())
+	fourth, err := New(c, opts).Load(context.Background())
 	if err != nil || fourth.Skipped != 0 || fourth.Indexed != n-1 {
 		t.Errorf("fresh run: %+v, %v", fourth, err)
 	}
@@ -619,19 +626,19 @@ func TestLoadResumeRefusesMismatch(t *testing.T) {
 	dir := t.TempDir()
 	_, c := newFakeShoal(t, nil)
 	p := writeCorpus(t, dir, "a.jsonl", docLines(10))
-	if _, err := NewLoader(c, LoadOptions{Index: "books", Files: []string{p}}).Load(context.Background()); err != nil {
+	if _, err := New(c, Options{Index: "books", Files: []string{p}}).Load(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 
 	t.Run("other index", func(t *testing.T) {
-		_, err := NewLoader(c, LoadOptions{Index: "other", Files: []string{p}, Resume: true}).Load(context.Background())
+		_, err := New(c, Options{Index: "other", Files: []string{p}, Resume: true}).Load(context.Background())
 		if !errors.Is(err, ErrCheckpointMismatch) {
 			t.Errorf("err = %v, want ErrCheckpointMismatch", err)
 		}
 	})
 	t.Run("changed file", func(t *testing.T) {
 		writeCorpus(t, dir, "a.jsonl", docLines(11))
-		_, err := NewLoader(c, LoadOptions{Index: "books", Files: []string{p}, Resume: true}).Load(context.Background())
+		_, err := New(c, Options{Index: "books", Files: []string{p}, Resume: true}).Load(context.Background())
 		var fc *FileChangedError
 		if !errors.As(err, &fc) || !errors.Is(err, ErrCheckpointMismatch) {
 			t.Fatalf("err = %v, want a FileChangedError", err)
@@ -642,7 +649,7 @@ func TestLoadResumeRefusesMismatch(t *testing.T) {
 	})
 	t.Run("no checkpoint yet", func(t *testing.T) {
 		q := writeCorpus(t, dir, "fresh.jsonl", docLines(4))
-		s, err := NewLoader(c, LoadOptions{Index: "books", Files: []string{q}, Resume: true}).Load(context.Background())
+		s, err := New(c, Options{Index: "books", Files: []string{q}, Resume: true}).Load(context.Background())
 		if err != nil || s.Indexed != 4 || s.Skipped != 0 {
 			t.Errorf("%+v, %v", s, err)
 		}
@@ -656,20 +663,20 @@ func TestLoadOptionErrors(t *testing.T) {
 	tests := []struct {
 		name string
 		c    *client.Client
-		opts LoadOptions
+		opts Options
 		want string
 	}{
-		{"no index", c, LoadOptions{Files: []string{p}}, "no index"},
-		{"no files", c, LoadOptions{Index: "books"}, "no input files"},
-		{"no client", nil, LoadOptions{Index: "books", Files: []string{p}}, "no client"},
-		{"stdin resume", c, LoadOptions{Index: "books", Files: []string{"-"}, Resume: true}, "needs a checkpoint"},
-		{"stdin twice", c, LoadOptions{Index: "books", Files: []string{"-", "-"}, NoCheckpoint: true}, "more than once"},
-		{"missing file", c, LoadOptions{Index: "books", Files: []string{filepath.Join(dir, "nope")}}, "no such file"},
-		{"unwritable checkpoint", c, LoadOptions{Index: "books", Files: []string{p}, Checkpoint: filepath.Join(dir, "x", "y")}, "save checkpoint"},
+		{"no index", c, Options{Files: []string{p}}, "no index"},
+		{"no files", c, Options{Index: "books"}, "no input files"},
+		{"no client", nil, Options{Index: "books", Files: []string{p}}, "no client"},
+		{"stdin resume", c, Options{Index: "books", Files: []string{"-"}, Resume: true}, "needs a checkpoint"},
+		{"stdin twice", c, Options{Index: "books", Files: []string{"-", "-"}, NoCheckpoint: true}, "more than once"},
+		{"missing file", c, Options{Index: "books", Files: []string{filepath.Join(dir, "nope")}}, "no such file"},
+		{"unwritable checkpoint", c, Options{Index: "books", Files: []string{p}, Checkpoint: filepath.Join(dir, "x", "y")}, "save checkpoint"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := NewLoader(tt.c, tt.opts).Load(context.Background())
+			_, err := New(tt.c, tt.opts).Load(context.Background())
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("err = %v, want one mentioning %q", err, tt.want)
 			}
@@ -679,40 +686,18 @@ func TestLoadOptionErrors(t *testing.T) {
 
 func TestDefaultCheckpointPath(t *testing.T) {
 	tests := []struct {
-		opts LoadOptions
+		opts Options
 		want string
 	}{
-		{LoadOptions{Files: []string{"/d/a.jsonl", "/d/b.jsonl"}}, "/d/a.jsonl.checkpoint"},
-		{LoadOptions{Files: []string{"/d/a.jsonl"}, Checkpoint: "/tmp/c"}, "/tmp/c"},
-		{LoadOptions{Files: []string{"-"}}, ""},
-		{LoadOptions{Files: []string{"-"}, Checkpoint: "/tmp/c"}, "/tmp/c"},
-		{LoadOptions{Files: []string{"/d/a.jsonl"}, Checkpoint: "/tmp/c", NoCheckpoint: true}, ""},
+		{Options{Files: []string{"/d/a.jsonl", "/d/b.jsonl"}}, "/d/a.jsonl.checkpoint"},
+		{Options{Files: []string{"/d/a.jsonl"}, Checkpoint: "/tmp/c"}, "/tmp/c"},
+		{Options{Files: []string{"-"}}, ""},
+		{Options{Files: []string{"-"}, Checkpoint: "/tmp/c"}, "/tmp/c"},
+		{Options{Files: []string{"/d/a.jsonl"}, Checkpoint: "/tmp/c", NoCheckpoint: true}, ""},
 	}
 	for _, tt := range tests {
-		if got := NewLoader(nil, tt.opts).CheckpointPath(); got != tt.want {
+		if got := New(nil, tt.opts).CheckpointPath(); got != tt.want {
 			t.Errorf("%+v: checkpoint %q, want %q", tt.opts, got, tt.want)
-		}
-	}
-}
-
-func TestRateWindow(t *testing.T) {
-	t0 := time.Unix(0, 0)
-	w := rateWindow{samples: []rateSample{{t: t0}}}
-	tests := []struct {
-		at               time.Duration
-		docs, bytes      int64
-		docRate, byteRte float64
-	}{
-		{time.Second, 100, 1000, 100, 1000},
-		{2 * time.Second, 300, 2000, 150, 1000},
-		// Older samples drop out of the 10 s window.
-		{22 * time.Second, 1300, 2000, 50, 0},
-		{23 * time.Second, 1400, 3000, 100, 1000},
-	}
-	for _, tt := range tests {
-		d, b := w.add(t0.Add(tt.at), tt.docs, tt.bytes)
-		if d != tt.docRate || b != tt.byteRte {
-			t.Errorf("at %v: rates %v, %v; want %v, %v", tt.at, d, b, tt.docRate, tt.byteRte)
 		}
 	}
 }
@@ -735,7 +720,7 @@ func TestLoadKeepsWritesToOneIDInOrder(t *testing.T) {
 	lines = append(lines, `{"id":"x","_delete":true}`)
 	srv, c := newFakeShoal(t, nil)
 	p := writeCorpus(t, t.TempDir(), "a.jsonl", lines)
-	s, err := NewLoader(c, LoadOptions{Index: "books", Files: []string{p}, BatchDocs: 3, Concurrency: 8}).
+	s, err := New(c, Options{Index: "books", Files: []string{p}, BatchDocs: 3, Concurrency: 8}).
 		Load(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -756,38 +741,6 @@ func TestLoadKeepsWritesToOneIDInOrder(t *testing.T) {
 	}
 }
 
-func TestOrderGuard(t *testing.T) {
-	g := newOrderGuard(4)
-	b1, b2 := newBatch(0), newBatch(0)
-	for _, id := range []string{"a", "b", "c"} {
-		g.add(id, b1)
-	}
-	tests := []struct {
-		id   string
-		cur  *batch
-		want *batch
-	}{
-		{"a", b1, nil}, // same batch: in order already
-		{"a", b2, b1},  // in flight elsewhere
-		{"z", b2, nil}, // never seen
-	}
-	for _, tt := range tests {
-		if got := g.inFlight(tt.id, tt.cur); got != tt.want {
-			t.Errorf("inFlight(%q) = %p, want %p", tt.id, got, tt.want)
-		}
-	}
-	close(b1.done)
-	if got := g.inFlight("a", b2); got != nil {
-		t.Errorf("finished batch reported in flight")
-	}
-	// Growing past the limit prunes the finished batch's ids.
-	g.add("d", b2)
-	g.add("e", b2)
-	if len(g.last) != 2 {
-		t.Errorf("guard holds %d ids after pruning, want 2", len(g.last))
-	}
-}
-
 func TestLoadRetriesDocumentsNotStored(t *testing.T) {
 	tests := []struct {
 		name     string
@@ -804,7 +757,7 @@ func TestLoadRetriesDocumentsNotStored(t *testing.T) {
 			srv, c := newFakeShoal(t, &fakeShoal{flaky: tt.flaky})
 			p := writeCorpus(t, t.TempDir(), "a.jsonl", docLines(10))
 			var errs bytes.Buffer
-			s, err := NewLoader(c, LoadOptions{Index: "books", Files: []string{p}, MaxRetryTime: tt.maxRetry, Errors: &errs}).
+			s, err := New(c, Options{Index: "books", Files: []string{p}, MaxRetryTime: tt.maxRetry, Errors: &errs}).
 				Load(context.Background())
 			if tt.wantErr {
 				if !errors.Is(err, client.ErrUnavailable) || !client.IsUnavailable(err) {
@@ -831,28 +784,6 @@ func TestLoadRetriesDocumentsNotStored(t *testing.T) {
 	}
 }
 
-func TestBatchBodyOf(t *testing.T) {
-	b := newBatch(0)
-	for _, d := range []string{`{"id":"a"}`, `{"id":"bb"}`, `{"id":"ccc"}`, `{"id":"d"}`} {
-		b.body = append(append(b.body, d...), '\n')
-		b.ends = append(b.ends, len(b.body))
-	}
-	tests := []struct {
-		idx  []int
-		want string
-	}{
-		{[]int{0, 1, 2, 3}, "{\"id\":\"a\"}\n{\"id\":\"bb\"}\n{\"id\":\"ccc\"}\n{\"id\":\"d\"}\n"},
-		{[]int{1, 2}, "{\"id\":\"bb\"}\n{\"id\":\"ccc\"}\n"},
-		{[]int{3}, "{\"id\":\"d\"}\n"},
-		{[]int{0, 2}, "{\"id\":\"a\"}\n{\"id\":\"ccc\"}\n"},
-	}
-	for _, tt := range tests {
-		if got := string(b.bodyOf(tt.idx)); got != tt.want {
-			t.Errorf("bodyOf(%v) = %q, want %q", tt.idx, got, tt.want)
-		}
-	}
-}
-
 // BenchmarkLoad measures the loader alone against a server that accepts
 // every batch at once: the documents per second the CLI can push.
 func BenchmarkLoad(b *testing.B) {
@@ -870,7 +801,7 @@ func BenchmarkLoad(b *testing.B) {
 	p := writeCorpus(b, b.TempDir(), "bench.jsonl.gz", lines)
 	b.ResetTimer()
 	for range b.N {
-		s, err := NewLoader(c, LoadOptions{Index: "books", Files: []string{p}, NoCheckpoint: true, Concurrency: 4}).
+		s, err := New(c, Options{Index: "books", Files: []string{p}, NoCheckpoint: true, Concurrency: 4}).
 			Load(context.Background())
 		if err != nil || s.Indexed != n {
 			b.Fatalf("%+v, %v", s, err)
@@ -887,7 +818,7 @@ func (brokenWriter) Write([]byte) (int, error) { return 0, errors.New("disk full
 func TestLoadErrorsWriterFails(t *testing.T) {
 	_, c := newFakeShoal(t, nil)
 	p := writeCorpus(t, t.TempDir(), "a.jsonl", []string{`{"id":"a"}`, `bad`})
-	_, err := NewLoader(c, LoadOptions{Index: "books", Files: []string{p}, Errors: brokenWriter{}}).Load(context.Background())
+	_, err := New(c, Options{Index: "books", Files: []string{p}, Errors: brokenWriter{}}).Load(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "disk full") {
 		t.Fatalf("err = %v", err)
 	}
@@ -915,7 +846,7 @@ func TestLoadStdin(t *testing.T) {
 	defer func() { os.Stdin = saved }()
 
 	var last Progress
-	l := NewLoader(c, LoadOptions{Index: "books", Files: []string{"-"}, Progress: func(p Progress) { last = p }})
+	l := New(c, Options{Index: "books", Files: []string{"-"}, Progress: func(p Progress) { last = p }})
 	if l.CheckpointPath() != "" {
 		t.Errorf("checkpoint %q for standard input", l.CheckpointPath())
 	}
