@@ -218,9 +218,36 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 
 // indexAndQuery measures indexing, agreement and the four query paths.
 func (r *run) indexAndQuery(ctx context.Context) error {
-	o, res := r.o, r.res
-
 	// 1a. One Bleve index.
+	single, err := r.indexSingle(ctx)
+	if err != nil {
+		return err
+	}
+	defer single.Close()
+	alias, shards, err := r.indexAlias(ctx)
+	if err != nil {
+		return err
+	}
+	defer closeAll(shards)
+	// 1b. Shoal's full write path.
+	sh, err := r.indexShoal(ctx)
+	if err != nil {
+		return err
+	}
+	defer sh.close()
+	// 2. Queries.
+	return r.query(ctx, []engine{
+		{"bleve", bleveSearch(single, false)},
+		{"alias", bleveSearch(alias, true)},
+		{"shoal", coordSearch(sh.c.Frontend.Coordinator)},
+		{"http", sh.httpSearch()},
+	})
+}
+
+// indexSingle indexes the documents into one Bleve index, merged into one
+// segment as the reference for agreement (see forceMerge).
+func (r *run) indexSingle(ctx context.Context) (bleve.Index, error) {
+	o, res := r.o, r.res
 	var single bleve.Index
 	err := profile(o.CPUProfile, "index-bleve", func() error {
 		var took time.Duration
@@ -233,33 +260,41 @@ func (r *run) indexAndQuery(ctx context.Context) error {
 		return err
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer single.Close()
 	waitIdle(ctx, idleWait)
-	// The reference for agreement: see forceMerge.
 	if err := forceMerge(ctx, single); err != nil {
-		return err
+		single.Close()
+		return nil, err
 	}
+	return single, nil
+}
 
-	// The same shards in separate Bleve indexes behind an alias.
+// indexAlias indexes the same shards in separate Bleve indexes behind an
+// alias; the caller closes the shards.
+func (r *run) indexAlias(ctx context.Context) (bleve.IndexAlias, []bleve.Index, error) {
+	o, res := r.o, r.res
 	alias, shards, took, err := shardedBleve(filepath.Join(r.dir, "alias"), r.mapping, r.docs, o.Shards, o.BatchSize, runtime.GOMAXPROCS(0))
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	defer closeAll(shards)
 	res.IndexDocsPerSAlias = perSecond(len(r.docs), took)
 	r.logf("index  alias (%d bleve indexes, in parallel): %.0f docs/s (%s)", o.Shards, res.IndexDocsPerSAlias, took.Round(time.Millisecond))
 	waitIdle(ctx, idleWait)
+	return alias, shards, nil
+}
 
-	// 1b. Shoal's full write path.
+// indexShoal starts the main cluster and loads the documents through
+// Shoal's whole write path; the caller closes the cluster.
+func (r *run) indexShoal(ctx context.Context) (*shoal, error) {
+	o, res := r.o, r.res
 	sh, err := startShoal(ctx, filepath.Join(r.dir, "shoal"), o.Searchers, o.TCP, o.Logger)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer sh.close()
 	if err := sh.createIndex(ctx, o.Shards, 1, r.mapping); err != nil {
-		return err
+		sh.close()
+		return nil, err
 	}
 	err = profile(o.CPUProfile, "index-shoal", func() error {
 		took, err := sh.load(ctx, ndjsonBatches(r.docs, o.BatchSize), o.BulkConcurrency, len(r.docs))
@@ -270,17 +305,17 @@ func (r *run) indexAndQuery(ctx context.Context) error {
 		return err
 	})
 	if err != nil {
-		return err
+		sh.close()
+		return nil, err
 	}
 	waitIdle(ctx, idleWait)
+	return sh, nil
+}
 
-	// 2. Queries.
-	engines := []engine{
-		{"bleve", bleveSearch(single, false)},
-		{"alias", bleveSearch(alias, true)},
-		{"shoal", coordSearch(sh.c.Frontend.Coordinator)},
-		{"http", sh.httpSearch()},
-	}
+// query measures agreement and the query phases of engines (bleve, alias,
+// shoal, http, in that order), with one client and with several.
+func (r *run) query(ctx context.Context, engines []engine) error {
+	o, res := r.o, r.res
 	warm(ctx, r.queries, 100, engines[0].fn)
 	warm(ctx, r.queries, 100, engines[1].fn)
 	// 4. Agreement, which also warms the coordinator's statistics cache

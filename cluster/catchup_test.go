@@ -3,6 +3,7 @@ package cluster_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"strconv"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	"github.com/shoal-search/shoal/corpus"
 	"github.com/shoal-search/shoal/indexer"
 	"github.com/shoal-search/shoal/internal/testcluster"
+	"github.com/shoal-search/shoal/internal/testwait"
 	"github.com/shoal-search/shoal/meta"
 )
 
@@ -32,16 +34,12 @@ func TestNewReplicaCatchesUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Wait until the stopped node no longer counts as live.
-	deadline := time.Now().Add(time.Minute)
-	for len(c.Frontend.Catalog.LiveNodes()) != 1 {
-		if time.Now().After(deadline) {
-			t.Fatalf("live nodes: %v", c.Frontend.Catalog.LiveNodes())
+	testwait.For(t, time.Minute, 50*time.Millisecond, func() error {
+		if live := c.Frontend.Catalog.LiveNodes(); len(live) != 1 {
+			return fmt.Errorf("live nodes: %v", live)
 		}
-		select {
-		case <-c.Frontend.Catalog.Changed():
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
+		return nil
+	})
 	if _, err := c.Frontend.Catalog.CreateIndex(ctx, meta.IndexDef{Name: "rep", Shards: 4, Replicas: 2}); err != nil {
 		t.Fatal(err)
 	}
@@ -71,35 +69,35 @@ func TestNewReplicaCatchesUp(t *testing.T) {
 	if err := c.StartSearcher(ctx, 1); err != nil {
 		t.Fatal(err)
 	}
-	for {
+	var total uint64 // documents in the index once caught up
+	perShard := map[int][]uint64{}
+	testwait.For(t, 10*time.Minute, 100*time.Millisecond, func() error {
 		info, err := c.Frontend.Coordinator.IndexInfo(ctx, "rep")
 		if err != nil {
 			t.Fatal(err)
 		}
-		caught, perShard := 0, map[int][]uint64{}
+		caught := 0
+		clear(perShard)
 		for _, st := range info.ShardStats {
 			if st.Live && st.CaughtUp {
 				caught++
 				perShard[st.Shard] = append(perShard[st.Shard], st.Docs)
 			}
 		}
-		if caught == 8 {
-			el := time.Since(start)
-			t.Logf("a new copy of every shard caught up on %d documents in %s (%.0f docs/s)", n, el.Round(time.Millisecond), float64(n)/el.Seconds())
-			for s, docs := range perShard {
-				if docs[0] != docs[1] {
-					t.Errorf("shard %d copies hold %v documents", s, docs)
-				}
-			}
-			if info.Docs != uint64(n) {
-				t.Errorf("index holds %d documents, want %d", info.Docs, n)
-			}
-			return
+		if caught != 8 {
+			return fmt.Errorf("copies not caught up: %+v", info.ShardStats)
 		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("copies not caught up: %+v", info.ShardStats)
-		case <-time.After(100 * time.Millisecond):
+		total = info.Docs
+		return nil
+	})
+	el := time.Since(start)
+	t.Logf("a new copy of every shard caught up on %d documents in %s (%.0f docs/s)", n, el.Round(time.Millisecond), float64(n)/el.Seconds())
+	for s, docs := range perShard {
+		if docs[0] != docs[1] {
+			t.Errorf("shard %d copies hold %v documents", s, docs)
 		}
+	}
+	if total != uint64(n) {
+		t.Errorf("index holds %d documents, want %d", total, n)
 	}
 }

@@ -8,33 +8,21 @@ import (
 	"time"
 
 	"github.com/blevesearch/bleve/v2"
-	"github.com/nats-io/nats.go/micro"
 
 	"github.com/shoal-search/shoal/protocol"
 	"github.com/shoal-search/shoal/rank"
 )
 
-// serveNode starts the node's own micro service: one search request for
+// serveNode subscribes the node's own endpoint: one search request for
 // several of its shard copies, answered with their merged top hits. The
 // coordinator sends each query once per node this way and falls back to
 // the per-copy endpoints (which stay) for shards the node cannot answer.
-func (n *Node) serveNode() (micro.Service, error) {
-	svc, err := micro.AddService(n.nc, micro.Config{
-		Name:        protocol.NodeService,
-		Version:     "1.0.0",
-		Description: "a Shoal searcher node, answering for the shard copies it holds",
-		QueueGroup:  protocol.QueueGroup,
-		Metadata:    map[string]string{"node": n.opts.Name},
-	})
+func (n *Node) serveNode() (endpoints, error) {
+	subs, err := n.subscribe([]endpoint{{subject: protocol.NodeSubject(n.opts.Name, protocol.OpSearch), handle: n.handleNodeSearch}})
 	if err != nil {
-		return nil, fmt.Errorf("searcher: node service: %w", err)
+		return nil, fmt.Errorf("searcher: node endpoint: %w", err)
 	}
-	g := svc.AddGroup(protocol.NodeGroup(n.opts.Name), micro.WithGroupQueueGroupDisabled())
-	if err := g.AddEndpoint(protocol.OpSearch, n.dispatch(n.handleNodeSearch)); err != nil {
-		svc.Stop()
-		return nil, fmt.Errorf("searcher: node service: %w", err)
-	}
-	return svc, nil
+	return subs, nil
 }
 
 // servedCopy returns the caught-up copy of an index's shard this node
@@ -53,7 +41,7 @@ func (n *Node) servedCopy(index, uid string, shard int) *replica {
 // and answers with one status per shard and the merged result of those
 // that answered. A shard the node does not serve is reported CodeNotHere
 // and the others still answer.
-func (n *Node) handleNodeSearch(req micro.Request) {
+func (n *Node) handleNodeSearch(req request) {
 	var nr protocol.NodeSearchRequest
 	if err := nr.UnmarshalBinary(req.Data()); err != nil {
 		respondErr(req, protocol.CodeBadRequest, fmt.Errorf("decode node search request: %w", err))
@@ -98,12 +86,10 @@ func (n *Node) handleNodeSearch(req micro.Request) {
 	var wg sync.WaitGroup
 	for i := 1; i < len(nr.Shards); i++ {
 		wg.Add(1)
-		select {
-		case n.shardWork <- func() {
+		if !n.pool.runPart(func() {
 			defer wg.Done()
 			search(i)
-		}:
-		case <-n.ctx.Done():
+		}) {
 			wg.Done()
 			statuses[i] = protocol.NodeShardStatus{Shard: nr.Shards[i], Code: protocol.CodeUnavailable, Error: "node closing"}
 		}
@@ -142,14 +128,15 @@ func (n *Node) prepareSearch(request, stats json.RawMessage) (*bleve.SearchReque
 }
 
 // searchContext bounds a search by its timeout (searchTimeout when none or
-// more) and waits out the node's injected delay; it fails if the delay
-// outlasts the timeout. The cancel function is always set.
+// more) and waits out the node's injected delay (Faults.SetSearchDelay); it
+// fails if the delay outlasts the timeout. The cancel function is always
+// set.
 func (n *Node) searchContext(timeout time.Duration) (context.Context, context.CancelFunc, error) {
 	if timeout <= 0 || timeout > searchTimeout {
 		timeout = searchTimeout
 	}
 	ctx, cancel := context.WithTimeout(n.ctx, timeout)
-	if d := time.Duration(n.delay.Load()); d > 0 {
+	if d := n.faults.SearchDelay(); d > 0 {
 		select {
 		case <-time.After(d):
 		case <-ctx.Done():

@@ -1,15 +1,23 @@
 package searcher_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/shoal-search/shoal/cluster"
 	"github.com/shoal-search/shoal/internal/testcluster"
+	"github.com/shoal-search/shoal/internal/testwait"
 	"github.com/shoal-search/shoal/meta"
 )
 
@@ -18,7 +26,11 @@ import (
 // and opens the copy once the definition can be read, without any further
 // change to the placement.
 func TestCopyOpenedAfterFailedStart(t *testing.T) {
-	c := testcluster.Start(t, 1)
+	// The node's log says when it has seen the placement and failed.
+	logs := &syncBuffer{}
+	c := testcluster.Start(t, 1, func(o *cluster.Options) {
+		o.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	nc, err := nats.Connect(c.NATSURL())
@@ -48,7 +60,12 @@ func TestCopyOpenedAfterFailedStart(t *testing.T) {
 		}
 		return false
 	}
-	time.Sleep(1500 * time.Millisecond) // the node has seen the placement and failed
+	testwait.For(t, 10*time.Second, 20*time.Millisecond, func() error {
+		if l := logs.String(); !strings.Contains(l, `msg="shard copies" node=`+node.Name()+" index="+index) {
+			return fmt.Errorf("the node has not failed to open the copy yet; log:\n%s", l)
+		}
+		return nil
+	})
 	if holds() {
 		t.Fatal("copy opened without an index definition")
 	}
@@ -56,11 +73,28 @@ func TestCopyOpenedAfterFailedStart(t *testing.T) {
 	if _, err := buckets.Indexes.Put(ctx, index, def); err != nil {
 		t.Fatal(err)
 	}
-	for !holds() {
-		select {
-		case <-ctx.Done():
-			t.Fatal("the node never opened the copy once its definition was there")
-		case <-time.After(50 * time.Millisecond):
+	testwait.For(t, 20*time.Second, 50*time.Millisecond, func() error {
+		if !holds() {
+			return errors.New("the node never opened the copy once its definition was there")
 		}
-	}
+		return nil
+	})
+}
+
+// syncBuffer is a bytes.Buffer that goroutines may write at once.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

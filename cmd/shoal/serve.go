@@ -164,7 +164,6 @@ func newSearcherCmd() *cobra.Command {
 	cmd.Flags().StringVar(&o.DataDir, "data", "./shoal-data/searcher", "shard data directory")
 	cmd.Flags().DurationVar(&o.HeartbeatInterval, "heartbeat", time.Second, "heartbeat interval")
 	cmd.Flags().IntVar(&o.BatchSize, "batch", 1000, "most writes applied per Bleve batch")
-	cmd.Flags().DurationVar(&o.SearchDelay, "debug-search-delay", 0, "add this delay to every search (failure tests, benchmarks)")
 	cmd.Flags().IntVar(&o.MetaReplicas, "meta-replicas", 1, "replicas of the KV buckets (3 on a 3-broker cluster)")
 	logs.register(cmd.Flags(), slog.LevelInfo)
 	bindEnv(cmd)

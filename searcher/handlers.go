@@ -1,0 +1,152 @@
+package searcher
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/blevesearch/bleve/v2/search/query"
+
+	"github.com/shoal-search/shoal/protocol"
+)
+
+// serve subscribes the copy's endpoints: search, presearch, get and stats
+// both in the shard's queue group (any caught-up copy answers) and on the
+// copy's own subject, and wait on the copy's subject only.
+func (r *replica) serve() error {
+	r.subsMu.Lock()
+	defer r.subsMu.Unlock()
+	if r.subs != nil {
+		return nil
+	}
+	n := r.node
+	handlers := map[string]func(request){
+		protocol.OpSearch:    r.handleSearch,
+		protocol.OpPresearch: r.handlePresearch,
+		protocol.OpGet:       r.handleGet,
+		protocol.OpStats:     r.handleStats,
+	}
+	var eps []endpoint
+	for op, h := range handlers {
+		eps = append(eps,
+			endpoint{subject: protocol.ShardSubject(r.def.Name, r.num, op), queue: protocol.QueueGroup, handle: h},
+			endpoint{subject: protocol.CopySubject(n.opts.Name, r.def.Name, r.num, op), handle: h})
+	}
+	eps = append(eps, endpoint{subject: protocol.CopySubject(n.opts.Name, r.def.Name, r.num, protocol.OpWait), handle: r.handleWait})
+	subs, err := n.subscribe(eps)
+	if err != nil {
+		return err
+	}
+	r.subs = subs
+	return nil
+}
+
+func (r *replica) handleSearch(req request) {
+	var sr protocol.SearchRequest
+	if err := json.Unmarshal(req.Data(), &sr); err != nil {
+		respondErr(req, protocol.CodeBadRequest, fmt.Errorf("decode search request: %w", err))
+		return
+	}
+	breq, stats, err := r.node.prepareSearch(sr.Request, sr.Stats)
+	if err != nil {
+		respondErr(req, protocol.CodeBadRequest, err)
+		return
+	}
+	ctx, cancel, err := r.node.searchContext(sr.Timeout)
+	defer cancel()
+	if err != nil {
+		respondErr(req, protocol.CodeTimeout, err)
+		return
+	}
+	res, err := r.shard.Search(ctx, breq, stats)
+	if err != nil {
+		respondErr(req, searchErrorCode(ctx), err)
+		return
+	}
+	respondReply(req, &protocol.SearchReply{
+		Node:   r.node.opts.Name,
+		Shards: []protocol.NodeShardStatus{{Shard: r.num, AppliedSeq: r.shard.AppliedSeq()}},
+		Result: res,
+	})
+}
+
+func (r *replica) handlePresearch(req request) {
+	var pr protocol.PresearchRequest
+	if err := json.Unmarshal(req.Data(), &pr); err != nil {
+		respondErr(req, protocol.CodeBadRequest, fmt.Errorf("decode presearch request: %w", err))
+		return
+	}
+	q, err := query.ParseQuery(pr.Query)
+	if err == nil {
+		q, err = parseStrings(q)
+	}
+	if err != nil {
+		respondErr(req, protocol.CodeBadRequest, fmt.Errorf("parse query: %w", err))
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.node.ctx, searchTimeout)
+	defer cancel()
+	st, err := r.shard.Presearch(ctx, q)
+	if err != nil {
+		respondErr(req, protocol.CodeBadRequest, err)
+		return
+	}
+	resp := protocol.PresearchResponse{Node: r.node.opts.Name, AppliedSeq: r.shard.AppliedSeq(), Stats: *st}
+	for f := range st.Fields {
+		raw, seq, err := r.shard.FieldTerms(f)
+		if err != nil {
+			respondErr(req, protocol.CodeInternal, err)
+			return
+		}
+		if have, ok := pr.Have[f]; ok && have == seq {
+			continue
+		}
+		if resp.FieldTerms == nil {
+			resp.FieldTerms = map[string][]byte{}
+		}
+		resp.FieldTerms[f] = raw
+		resp.AppliedSeq = seq
+	}
+	respondJSON(req, resp)
+}
+
+func (r *replica) handleGet(req request) {
+	var gr protocol.GetRequest
+	if err := json.Unmarshal(req.Data(), &gr); err != nil {
+		respondErr(req, protocol.CodeBadRequest, fmt.Errorf("decode get request: %w", err))
+		return
+	}
+	doc, err := r.shard.Get(gr.ID)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		respondJSON(req, protocol.GetResponse{Node: r.node.opts.Name})
+	case err != nil:
+		respondErr(req, protocol.CodeInternal, err)
+	default:
+		respondJSON(req, protocol.GetResponse{Node: r.node.opts.Name, Found: true, Doc: doc})
+	}
+}
+
+func (r *replica) handleStats(req request) {
+	respondJSON(req, r.status())
+}
+
+func (r *replica) handleWait(req request) {
+	var wr protocol.WaitRequest
+	if err := json.Unmarshal(req.Data(), &wr); err != nil {
+		respondErr(req, protocol.CodeBadRequest, fmt.Errorf("decode wait request: %w", err))
+		return
+	}
+	if wr.Timeout <= 0 || wr.Timeout > 10*time.Minute {
+		wr.Timeout = 10 * time.Minute
+	}
+	ctx, cancel := context.WithTimeout(r.node.ctx, wr.Timeout)
+	defer cancel()
+	if err := r.shard.WaitApplied(ctx, wr.Seq); err != nil {
+		respondErr(req, protocol.CodeTimeout, fmt.Errorf("wait for seq %d (applied %d): %w", wr.Seq, r.shard.AppliedSeq(), err))
+		return
+	}
+	respondJSON(req, r.status())
+}

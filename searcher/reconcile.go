@@ -1,0 +1,198 @@
+package searcher
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/shoal-search/shoal/meta"
+)
+
+// retryReconcile is how often a node tries again to open the copies it
+// failed to open.
+const retryReconcile = time.Second
+
+// placementLoop follows the placement bucket and opens or drops copies.
+func (n *Node) placementLoop(w jetstream.KeyWatcher) {
+	defer n.wg.Done()
+	defer w.Stop()
+	maps := map[string]*meta.ShardMap{}
+	// Indexes whose copies could not all be opened (the broker away, a
+	// disk error): tried again every retryReconcile, and their data is
+	// never taken for stale meanwhile.
+	failed := map[string]bool{}
+	apply := func(index string) {
+		if err := n.reconcile(index, maps[index]); err != nil {
+			if !failed[index] {
+				n.log.Error("shard copies", "index", index, "err", err)
+			}
+			failed[index] = true
+			return
+		}
+		delete(failed, index)
+	}
+	retry := time.NewTicker(retryReconcile)
+	defer retry.Stop()
+	for {
+		select {
+		case <-n.ctx.Done():
+			return
+		case <-retry.C:
+			for index := range failed {
+				apply(index)
+			}
+		case e, ok := <-w.Updates():
+			if !ok {
+				return
+			}
+			if e == nil { // initial values delivered
+				n.removeStale(failed)
+				continue
+			}
+			if e.Operation() != jetstream.KeyValuePut {
+				delete(maps, e.Key())
+				apply(e.Key())
+				continue
+			}
+			m, err := meta.DecodeShardMap(e.Value())
+			if err != nil {
+				n.log.Error("bad shard map", "index", e.Key(), "err", err)
+				continue
+			}
+			maps[e.Key()] = m
+			apply(e.Key())
+		}
+	}
+}
+
+// reconcile makes the copies this node hosts for index match m. It fails
+// if it could not learn the index's definition or open a copy; what it
+// could do is done.
+func (n *Node) reconcile(index string, m *meta.ShardMap) error {
+	want := map[int]bool{}
+	if m != nil {
+		for s := range m.Copies {
+			if m.Holds(n.opts.Name, s) {
+				want[s] = true
+			}
+		}
+	}
+	var def *meta.IndexDef
+	if len(want) > 0 {
+		var err error
+		if def, err = n.indexDef(index); err != nil {
+			return err
+		}
+	}
+	n.dropCopies(index, want, def)
+	var errs []error
+	for s := range want {
+		n.mu.Lock()
+		_, have := n.copies[copyKey{index, s}]
+		n.mu.Unlock()
+		if have {
+			continue
+		}
+		r, err := n.openCopy(def, s)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("open copy of shard %d: %w", s, err))
+			continue
+		}
+		n.mu.Lock()
+		n.copies[copyKey{index, s}] = r
+		n.mu.Unlock()
+	}
+	return errors.Join(errs...)
+}
+
+// indexDef reads index's definition from the metadata.
+func (n *Node) indexDef(index string) (*meta.IndexDef, error) {
+	ctx, cancel := context.WithTimeout(n.ctx, apiTimeout)
+	e, err := n.buckets.Indexes.Get(ctx, index)
+	cancel()
+	if err != nil {
+		return nil, fmt.Errorf("index definition: %w", err)
+	}
+	return meta.DecodeIndexDef(e.Value())
+}
+
+// dropCopies closes and deletes the node's copies of index that are not
+// in want, or that belong to another incarnation than def's.
+func (n *Node) dropCopies(index string, want map[int]bool, def *meta.IndexDef) {
+	n.mu.Lock()
+	var drop []*replica
+	for k, r := range n.copies {
+		if k.index != index {
+			continue
+		}
+		if !want[k.shard] || (def != nil && r.def.UID != def.UID) {
+			drop = append(drop, r)
+			delete(n.copies, k)
+		}
+	}
+	n.mu.Unlock()
+	for _, r := range drop {
+		if err := r.stop(); err != nil {
+			n.log.Warn("close copy", "index", r.def.Name, "shard", r.num, "err", err)
+		}
+		if err := os.RemoveAll(r.dir); err != nil {
+			n.log.Warn("remove copy", "dir", r.dir, "err", err)
+		}
+	}
+}
+
+// removeStale deletes shard directories no placement refers to any more
+// (an index deleted while this node was down). The data of indexes in
+// failed, whose copies could not be opened yet, stays.
+func (n *Node) removeStale(failed map[string]bool) {
+	entries, err := os.ReadDir(n.opts.DataDir)
+	if err != nil {
+		return
+	}
+	n.mu.Lock()
+	keep := map[string]bool{}
+	for _, r := range n.copies {
+		keep[filepath.Dir(r.dir)] = true
+	}
+	n.mu.Unlock()
+	for _, e := range entries {
+		p := filepath.Join(n.opts.DataDir, e.Name())
+		name := e.Name()
+		if i := strings.LastIndexByte(name, '.'); i >= 0 {
+			name = name[:i] // <index>.<uid>
+		}
+		if !e.IsDir() || keep[p] || failed[name] {
+			continue
+		}
+		n.log.Info("removing data of an index no longer placed here", "dir", p)
+		os.RemoveAll(p)
+	}
+}
+
+func (n *Node) copyDir(def *meta.IndexDef, shard int) string {
+	return filepath.Join(n.opts.DataDir, def.Name+"."+def.UID, strconv.Itoa(shard))
+}
+
+// openCopy opens the node's copy of def's shard and starts its consumer.
+func (n *Node) openCopy(def *meta.IndexDef, shard int) (*replica, error) {
+	m, err := meta.BuildMapping(def.Mapping)
+	if err != nil {
+		return nil, err
+	}
+	dir := n.copyDir(def, shard)
+	sh, err := OpenShard(dir, m)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(n.ctx)
+	r := &replica{node: n, def: *def, num: shard, dir: dir, shard: sh, cancel: cancel, done: make(chan struct{})}
+	go r.run(ctx)
+	return r, nil
+}

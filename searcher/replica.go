@@ -1,0 +1,241 @@
+package searcher
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/shoal-search/shoal/meta"
+	"github.com/shoal-search/shoal/protocol"
+)
+
+// apiTimeout bounds each JetStream API request a copy makes.
+const apiTimeout = 10 * time.Second
+
+// batchLinger is the longest a copy waits to fill a batch while its stream
+// has more writes pending.
+const batchLinger = 20 * time.Millisecond
+
+// replica is one hosted copy of a shard: it applies the shard's stream to
+// its Bleve index and, once caught up, answers requests (handlers.go).
+type replica struct {
+	node   *Node
+	def    meta.IndexDef
+	num    int
+	dir    string
+	shard  *Shard
+	cancel context.CancelFunc
+	done   chan struct{}
+
+	pending  atomic.Uint64
+	caughtUp atomic.Bool
+	subsMu   sync.Mutex
+	subs     endpoints // nil until caught up
+}
+
+func (r *replica) status() meta.CopyStatus {
+	docs, _ := r.shard.Docs()
+	return meta.CopyStatus{
+		Index:      r.def.Name,
+		Shard:      r.num,
+		Node:       r.node.opts.Name,
+		Docs:       docs,
+		AppliedSeq: r.shard.AppliedSeq(),
+		Pending:    r.pending.Load(),
+		CaughtUp:   r.caughtUp.Load(),
+	}
+}
+
+// stop stops the consumer and the copy's endpoints, and closes its index.
+func (r *replica) stop() error {
+	r.cancel()
+	<-r.done
+	r.subsMu.Lock()
+	if r.subs != nil {
+		r.subs.stop()
+		r.subs = nil
+	}
+	r.subsMu.Unlock()
+	return r.shard.Close()
+}
+
+// run applies the shard's stream until ctx ends, reconnecting the consumer
+// after errors.
+func (r *replica) run(ctx context.Context) {
+	defer close(r.done)
+	backoff := 100 * time.Millisecond
+	for ctx.Err() == nil {
+		err := r.consume(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		r.node.log.Warn("shard consumer stopped; retrying", "index", r.def.Name, "shard", r.num, "err", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		if backoff < 2*time.Second {
+			backoff *= 2
+		}
+	}
+}
+
+// consume applies the shard's stream, from the write after the last one
+// applied, in batches, until ctx ends or the consumer fails.
+func (r *replica) consume(ctx context.Context) error {
+	it, err := r.openConsumer(ctx)
+	if err != nil {
+		return err
+	}
+	msgs, errc, stopReading := readMessages(ctx, it, r.node.opts.BatchSize)
+	defer stopReading()
+	batch := make([]Write, 0, r.node.opts.BatchSize)
+	for {
+		var last jetstream.Msg
+		if batch, last, err = r.nextBatch(ctx, msgs, errc, batch[:0]); err != nil {
+			return err
+		}
+		// A consumer paused by Faults.PauseConsumers waits here.
+		if err := r.node.faults.pause.wait(ctx); err != nil {
+			return err
+		}
+		if err := r.shard.Apply(batch); err != nil {
+			return err
+		}
+		if md, err := last.Metadata(); err == nil {
+			r.pending.Store(md.NumPending)
+			if md.NumPending == 0 {
+				r.markCaughtUp()
+			}
+		}
+	}
+}
+
+// openConsumer starts an ordered consumer of the shard's writes after the
+// last one applied, records how many are pending (marking the copy caught
+// up if none), and returns its message iterator.
+func (r *replica) openConsumer(ctx context.Context) (jetstream.MessagesContext, error) {
+	// Every JetStream API call gets a deadline: a reply lost while the
+	// broker restarts would otherwise block this copy forever (the ordered
+	// consumer's Info, for one, waits as long as its context).
+	apiCtx, cancel := context.WithTimeout(ctx, apiTimeout)
+	defer cancel()
+	stream, err := r.node.js.Stream(apiCtx, protocol.StreamName(r.def.Name))
+	if err != nil {
+		return nil, fmt.Errorf("stream: %w", err)
+	}
+	cfg := jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{protocol.IngestShardFilter(r.def.Name, r.num)},
+		DeliverPolicy:  jetstream.DeliverAllPolicy,
+	}
+	if applied := r.shard.AppliedSeq(); applied > 0 {
+		cfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
+		cfg.OptStartSeq = applied + 1
+	}
+	cons, err := stream.OrderedConsumer(apiCtx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("consumer: %w", err)
+	}
+	info, err := cons.Info(apiCtx)
+	if err != nil {
+		return nil, fmt.Errorf("consumer info: %w", err)
+	}
+	r.pending.Store(info.NumPending)
+	if info.NumPending == 0 {
+		r.markCaughtUp()
+	}
+	it, err := cons.Messages(jetstream.PullMaxMessages(2 * r.node.opts.BatchSize))
+	if err != nil {
+		return nil, fmt.Errorf("messages: %w", err)
+	}
+	return it, nil
+}
+
+// readMessages reads it on a goroutine of its own into msgs (buffered for
+// size), until it fails (the error goes to errc) or ctx ends. stop stops it
+// and waits for the goroutine.
+func readMessages(ctx context.Context, it jetstream.MessagesContext, size int) (msgs <-chan jetstream.Msg, errc <-chan error, stop func()) {
+	out := make(chan jetstream.Msg, size)
+	errs := make(chan error, 1)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			m, err := it.Next()
+			if err != nil {
+				errs <- err
+				return
+			}
+			select {
+			case out <- m:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return out, errs, func() { it.Stop(); <-done }
+}
+
+// nextBatch waits for the next write and appends it to batch, with those
+// that follow: what has arrived and, while the stream says more is pending
+// (a catch-up or a bulk load), what arrives within batchLinger, since one
+// large Bleve batch costs far less than many small ones. It returns the
+// batch and its last message.
+func (r *replica) nextBatch(ctx context.Context, msgs <-chan jetstream.Msg, errc <-chan error, batch []Write) ([]Write, jetstream.Msg, error) {
+	var last jetstream.Msg
+	select {
+	case <-ctx.Done():
+		return nil, nil, ctx.Err()
+	case err := <-errc:
+		return nil, nil, err
+	case last = <-msgs:
+	}
+	batch = append(batch, decodeWrite(last))
+	linger := time.NewTimer(batchLinger)
+	defer linger.Stop()
+	for len(batch) < r.node.opts.BatchSize {
+		select {
+		case m := <-msgs:
+			batch, last = append(batch, decodeWrite(m)), m
+			continue
+		default:
+		}
+		if md, err := last.Metadata(); err != nil || md.NumPending == 0 {
+			break
+		}
+		select {
+		case m := <-msgs:
+			batch, last = append(batch, decodeWrite(m)), m
+		case <-linger.C:
+			return batch, last, nil
+		case <-ctx.Done():
+			return nil, nil, ctx.Err()
+		}
+	}
+	return batch, last, nil
+}
+
+func decodeWrite(m jetstream.Msg) Write {
+	w := Write{Op: m.Headers().Get(protocol.HeaderOp), ID: m.Headers().Get(protocol.HeaderID), Doc: m.Data()}
+	if md, err := m.Metadata(); err == nil {
+		w.Seq = md.Sequence.Stream
+	}
+	return w
+}
+
+// markCaughtUp starts serving queries the first time the copy has applied
+// everything in its stream; a copy that is still rebuilding never answers.
+func (r *replica) markCaughtUp() {
+	if r.caughtUp.Swap(true) {
+		return
+	}
+	if err := r.serve(); err != nil {
+		r.node.log.Error("serve copy", "index", r.def.Name, "shard", r.num, "err", err)
+		r.caughtUp.Store(false)
+	}
+}

@@ -1,0 +1,66 @@
+package searcher
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/shoal-search/shoal/protocol"
+)
+
+// Reply headers of a failed request, the same that NATS micro services
+// send (micro.ErrorCodeHeader and micro.ErrorHeader); protocol.DecodeReply
+// turns them into a *protocol.ShardError.
+const (
+	errorCodeHeader = "Nats-Service-Error-Code"
+	errorHeader     = "Nats-Service-Error"
+)
+
+// request is one request a handler answers, on a worker of the node's
+// pool. Its replies are published on the node's connection.
+type request struct {
+	msg *nats.Msg
+	nc  *nats.Conn
+}
+
+// Data is the request's payload.
+func (r request) Data() []byte { return r.msg.Data }
+
+// respond sends data, with hdr if not nil, to the request's reply subject.
+func (r request) respond(data []byte, hdr nats.Header) error {
+	if err := r.nc.PublishMsg(&nats.Msg{Subject: r.msg.Reply, Header: hdr, Data: data}); err != nil {
+		return fmt.Errorf("searcher: reply: %w", err)
+	}
+	return nil
+}
+
+// respondJSON answers with v encoded as JSON.
+func respondJSON(req request, v any) {
+	b, err := json.Marshal(v)
+	if err == nil {
+		err = req.respond(b, nil)
+	}
+	if err != nil {
+		respondErr(req, protocol.CodeInternal, fmt.Errorf("encode reply: %w", err))
+	}
+}
+
+// respondErr answers with an error: code and err's text in the service
+// error headers, no payload.
+func respondErr(req request, code int, err error) {
+	_ = req.respond(nil, nats.Header{errorHeader: {err.Error()}, errorCodeHeader: {strconv.Itoa(code)}})
+}
+
+// respondReply answers a search with a protocol.SearchReply.
+func respondReply(req request, r *protocol.SearchReply) {
+	b, err := r.AppendBinary(make([]byte, 0, 1024))
+	if err != nil {
+		respondErr(req, protocol.CodeInternal, err)
+		return
+	}
+	if err := req.respond(b, nil); err != nil {
+		respondErr(req, protocol.CodeInternal, err)
+	}
+}
