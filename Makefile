@@ -33,6 +33,7 @@ bench: build
 fuzz:
 	$(GO) test ./indexer -run '^$$' -fuzz FuzzParseNDJSON -fuzztime 30s
 	$(GO) test ./web -run '^$$' -fuzz FuzzParseSearchBody -fuzztime 30s
+	$(GO) test ./web -run '^$$' -fuzz FuzzDocID -fuzztime 30s
 	$(GO) test ./corpus -run '^$$' -fuzz FuzzReader -fuzztime 30s
 	$(GO) test ./protocol -run '^$$' -fuzz FuzzSearchReply -fuzztime 30s
 	$(GO) test ./protocol -run '^$$' -fuzz FuzzNodeSearchRequest -fuzztime 30s

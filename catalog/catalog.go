@@ -308,7 +308,7 @@ func (c *Catalog) CreateIndex(ctx context.Context, def meta.IndexDef) (*meta.Ind
 	}
 	_, err = c.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:              protocol.StreamName(def.Name),
-		Subjects:          []string{protocol.IngestStreamSubjects(def.Name)},
+		Subjects:          []string{protocol.IngestStreamSubjects(def.Name, def.UID)},
 		Retention:         jetstream.LimitsPolicy,
 		MaxMsgsPerSubject: 1, // keep only each document's latest write
 		Storage:           jetstream.FileStorage,

@@ -37,6 +37,7 @@ type FrontendOptions struct {
 	StreamReplicas int
 	MetaReplicas   int
 	Coordinator    coordinator.Options
+	Indexer        indexer.Options
 	Web            web.Options
 	Logger         *slog.Logger
 }
@@ -72,7 +73,7 @@ func StartFrontend(ctx context.Context, nc *nats.Conn, o FrontendOptions) (*Fron
 	f := &Frontend{
 		Catalog:     cat,
 		Coordinator: coordinator.New(nc, cat, o.Coordinator),
-		Indexer:     indexer.New(nc, js, cat),
+		Indexer:     indexer.New(nc, js, cat, o.Indexer),
 	}
 	o.Web.Logger = o.Logger
 	handler := web.New(cat, f.Coordinator, f.Indexer, o.Web)

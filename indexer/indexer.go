@@ -12,7 +12,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -41,8 +43,11 @@ type DocError struct {
 	Line int    `json:"line"`
 	ID   string `json:"id,omitempty"`
 	Err  string `json:"error"`
+	// Type says what kind of failure it was (one of the Fail constants).
+	Type FailType `json:"type,omitempty"`
 	// Retryable is set when the document was fine but was not stored
-	// (the stream was unavailable): sending it again may succeed.
+	// (the stream was unavailable, or did not confirm in time): sending
+	// it again may succeed.
 	Retryable bool `json:"retryable,omitempty"`
 }
 
@@ -60,16 +65,32 @@ type Result struct {
 	maxSeq map[int]uint64
 }
 
+// DefaultWriteTimeout bounds a write when neither the caller's context nor
+// Options set a shorter deadline.
+const DefaultWriteTimeout = 30 * time.Second
+
+// Options configure an Indexer.
+type Options struct {
+	// WriteTimeout bounds every write: past it, the documents JetStream
+	// has not confirmed are reported unconfirmed (retryable). Zero means
+	// DefaultWriteTimeout.
+	WriteTimeout time.Duration
+}
+
 // Indexer publishes writes.
 type Indexer struct {
-	js  jetstream.JetStream
-	nc  *nats.Conn
-	cat *catalog.Catalog
+	js   jetstream.JetStream
+	nc   *nats.Conn
+	cat  *catalog.Catalog
+	opts Options
 }
 
 // New returns an indexer publishing through js.
-func New(nc *nats.Conn, js jetstream.JetStream, cat *catalog.Catalog) *Indexer {
-	return &Indexer{nc: nc, js: js, cat: cat}
+func New(nc *nats.Conn, js jetstream.JetStream, cat *catalog.Catalog, opts Options) *Indexer {
+	if opts.WriteTimeout <= 0 {
+		opts.WriteTimeout = DefaultWriteTimeout
+	}
+	return &Indexer{nc: nc, js: js, cat: cat, opts: opts}
 }
 
 // ParseNDJSON reads a bulk body: one JSON object per line, each with a
@@ -117,9 +138,9 @@ func ParseDoc(b []byte) (Op, error) {
 	if !ok {
 		return Op{}, errors.New(`document has no "id" field`)
 	}
-	var id string
-	if err := json.Unmarshal(rawID, &id); err != nil {
-		return Op{}, errors.New(`"id" must be a string`)
+	id, err := decodeID(rawID)
+	if err != nil {
+		return Op{}, err
 	}
 	if err := ValidID(id); err != nil {
 		return Op{ID: id}, err
@@ -143,24 +164,48 @@ func ParseDoc(b []byte) (Op, error) {
 	return op, nil
 }
 
-// ValidID checks a document id.
+// decodeID decodes a JSON string id exactly. encoding/json would turn bytes
+// that are not UTF-8, and escaped lone surrogates, into U+FFFD: the id
+// stored would not be the id sent, so such ids are refused instead.
+func decodeID(raw json.RawMessage) (string, error) {
+	var id string
+	if err := json.Unmarshal(raw, &id); err != nil {
+		return "", errors.New(`"id" must be a string`)
+	}
+	if !utf8.Valid(raw) {
+		return "", errors.New(`"id" is not valid UTF-8`)
+	}
+	if strings.ContainsRune(id, utf8.RuneError) && !bytes.ContainsRune(raw, utf8.RuneError) &&
+		!strings.Contains(strings.ToLower(string(raw)), `\ufffd`) {
+		return "", errors.New(`"id" is not valid UTF-8 (it holds an unpaired surrogate escape)`)
+	}
+	return id, nil
+}
+
+// ValidID checks a document id: any valid UTF-8 string of 1 to MaxIDBytes
+// bytes, stored byte for byte (whitespace included).
 func ValidID(id string) error {
 	switch {
 	case id == "":
 		return errors.New(`"id" must not be empty`)
 	case len(id) > MaxIDBytes:
 		return fmt.Errorf(`"id" is longer than %d bytes`, MaxIDBytes)
+	case !utf8.ValidString(id):
+		return errors.New(`"id" is not valid UTF-8`)
 	}
 	return nil
 }
 
-// Write publishes ops to index and waits until JetStream has stored each.
-// A document that JetStream did not store is reported in the result.
+// Write publishes ops to index and waits until JetStream has stored each,
+// within the write timeout. A document that JetStream did not store is
+// reported in the result, with the kind of failure.
 func (ix *Indexer) Write(ctx context.Context, index string, ops []Op) (*Result, error) {
 	def, err := ix.cat.Index(index)
 	if err != nil {
 		return nil, err
 	}
+	ctx, cancel := context.WithTimeout(ctx, ix.opts.WriteTimeout)
+	defer cancel()
 	res := &Result{Errors: []DocError{}, maxSeq: map[int]uint64{}}
 	// Publish in windows so a large body never outruns the client's limit
 	// of unacknowledged asynchronous publishes.
@@ -173,14 +218,26 @@ func (ix *Indexer) Write(ctx context.Context, index string, ops []Op) (*Result, 
 // publishWindow is how many writes are in flight to JetStream at once.
 const publishWindow = 4096
 
+// headroom is what a write's subject and headers may take of the broker's
+// payload limit besides the document.
+const headroom = 1024
+
 func (ix *Indexer) publish(ctx context.Context, def *meta.IndexDef, ops []Op, res *Result) {
 	futures := make([]jetstream.PubAckFuture, len(ops))
 	shards := make([]int, len(ops))
+	maxDoc := int(ix.nc.MaxPayload()) - headroom
 	for i, op := range ops {
+		if len(op.Doc) > maxDoc {
+			res.fail(op, &WriteError{Type: FailTooLarge, Err: fmt.Errorf("document of %d bytes is over the broker's limit of %d bytes", len(op.Doc), maxDoc)})
+			continue
+		}
+		if ctx.Err() != nil {
+			res.fail(op, ix.classify(def, ctx.Err()))
+			continue
+		}
 		shard := meta.ShardOf(op.ID, def.Shards)
 		shards[i] = shard
-		msg := nats.NewMsg(protocol.IngestSubject(def.Name, shard, op.ID))
-		msg.Header.Set(protocol.HeaderID, op.ID)
+		msg := nats.NewMsg(protocol.IngestSubject(def.Name, def.UID, shard, op.ID))
 		if op.Delete {
 			msg.Header.Set(protocol.HeaderOp, protocol.OpDelete)
 		} else {
@@ -189,7 +246,7 @@ func (ix *Indexer) publish(ctx context.Context, def *meta.IndexDef, ops []Op, re
 		}
 		f, err := ix.js.PublishMsgAsync(msg, jetstream.WithExpectStream(protocol.StreamName(def.Name)))
 		if err != nil {
-			res.fail(op, fmt.Errorf("publish: %w", err))
+			res.fail(op, ix.classify(def, err))
 			continue
 		}
 		futures[i] = f
@@ -210,23 +267,33 @@ func (ix *Indexer) publish(ctx context.Context, def *meta.IndexDef, ops []Op, re
 				res.Indexed++
 			}
 		case err := <-f.Err():
-			res.fail(op, fmt.Errorf("not stored: %w", err))
+			res.fail(op, ix.classify(def, err))
 		case <-ctx.Done():
-			res.fail(op, fmt.Errorf("not confirmed: %w", ctx.Err()))
+			res.fail(op, ix.classify(def, ctx.Err()))
 		}
 	}
 }
 
-// fail records a document JetStream did not store; it can be retried.
+// fail records a document JetStream did not store.
 func (r *Result) fail(op Op, err error) {
 	r.Failed++
-	r.Errors = append(r.Errors, DocError{Line: op.Line, ID: op.ID, Err: err.Error(), Retryable: true})
+	de := DocError{Line: op.Line, ID: op.ID, Err: err.Error(), Type: FailUnavailable, Retryable: true}
+	var we *WriteError
+	if errors.As(err, &we) {
+		de.Type, de.Retryable = we.Type, we.Type.Retryable()
+	}
+	r.Errors = append(r.Errors, de)
 }
 
 // AddInvalid records documents rejected before publishing.
 func (r *Result) AddInvalid(bad []DocError) {
 	r.Failed += len(bad)
-	r.Errors = append(r.Errors, bad...)
+	for _, e := range bad {
+		if e.Type == "" {
+			e.Type = FailInvalid
+		}
+		r.Errors = append(r.Errors, e)
+	}
 }
 
 // WaitSearchable blocks until every caught-up copy of every shard written by

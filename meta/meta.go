@@ -103,6 +103,9 @@ type CopyStatus struct {
 	// Pending is the number of stream messages not yet applied.
 	Pending  uint64 `json:"pending"`
 	CaughtUp bool   `json:"caught_up"`
+	// Rejected counts the writes the copy could not apply (an id of
+	// another shard, a document Bleve refused); each is also logged.
+	Rejected uint64 `json:"rejected,omitempty"`
 }
 
 // ShardOf is the shard a document id belongs to: FNV-1a of the id modulo the

@@ -148,3 +148,28 @@ func FuzzNodeSearchRequest(f *testing.F) {
 		}
 	})
 }
+
+// TestIngestIDRoundTrip: the id a write carries in its subject comes back
+// byte for byte, whitespace and all; a subject of another shard or
+// incarnation is refused.
+func TestIngestIDRoundTrip(t *testing.T) {
+	prefix := IngestShardPrefix("books", "00ff", 3)
+	for _, id := range []string{"victim", " victim ", " ", "\t", "a\nb", "ünï", "a.b.c", ">", "*", string([]byte{0xff})} {
+		subj := IngestSubject("books", "00ff", 3, id)
+		got, err := IngestID(subj, prefix)
+		if err != nil || got != id {
+			t.Errorf("IngestID(%q) = %q, %v; want %q", subj, got, err, id)
+		}
+	}
+	for _, subj := range []string{
+		IngestSubject("books", "00fe", 3, "x"), // another incarnation
+		IngestSubject("books", "00ff", 4, "x"), // another shard
+		prefix,                                 // no id
+		prefix + "a.b",                         // two tokens
+		prefix + "!!",                          // not base64url
+	} {
+		if id, err := IngestID(subj, prefix); err == nil {
+			t.Errorf("IngestID(%q) = %q, want an error", subj, id)
+		}
+	}
+}

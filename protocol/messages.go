@@ -13,10 +13,9 @@ import (
 
 // Headers carried by ingest messages.
 const (
-	// HeaderOp is "put" or "delete".
+	// HeaderOp is "put" or "delete". (The document id travels in the
+	// subject: see IngestSubject.)
 	HeaderOp = "Shoal-Op"
-	// HeaderID is the document id, verbatim.
-	HeaderID = "Shoal-Id"
 )
 
 // Ingest operations.

@@ -2,7 +2,9 @@ package protocol
 
 import (
 	"encoding/base64"
+	"fmt"
 	"strconv"
+	"strings"
 )
 
 // QueueGroup is the queue group every copy of a shard answers in, so one
@@ -24,19 +26,46 @@ const (
 // StreamName is the JetStream stream holding an index's writes.
 func StreamName(index string) string { return "SHOAL_" + index }
 
-// IngestSubject is the subject a write of document id to shard is published
-// on. The id is one subject token (base64url), so the stream can keep only
-// the latest write of each document (MaxMsgsPerSubject = 1).
-func IngestSubject(index string, shard int, id string) string {
-	return "shoal.ingest." + index + "." + strconv.Itoa(shard) + "." + base64.RawURLEncoding.EncodeToString([]byte(id))
+// IngestSubject is the subject a write of document id to shard of one
+// incarnation (uid) of an index is published on. The id is the last token,
+// base64url-encoded, so it arrives byte for byte (headers would trim it)
+// and the stream can keep only the latest write of each document
+// (MaxMsgsPerSubject = 1). The uid fences incarnations: the stream of a
+// re-created index binds only its own uid's subjects, so a write meant for
+// a deleted incarnation finds no stream and fails.
+func IngestSubject(index, uid string, shard int, id string) string {
+	return IngestShardPrefix(index, uid, shard) + base64.RawURLEncoding.EncodeToString([]byte(id))
 }
 
-// IngestStreamSubjects is the subject filter of an index's stream.
-func IngestStreamSubjects(index string) string { return "shoal.ingest." + index + ".>" }
+// IngestShardPrefix is the part of IngestSubject before the id.
+func IngestShardPrefix(index, uid string, shard int) string {
+	return "shoal.ingest." + index + "." + uid + "." + strconv.Itoa(shard) + "."
+}
+
+// IngestStreamSubjects is the subject filter of an index incarnation's
+// stream.
+func IngestStreamSubjects(index, uid string) string {
+	return "shoal.ingest." + index + "." + uid + ".>"
+}
 
 // IngestShardFilter is the subject filter that selects one shard's writes.
-func IngestShardFilter(index string, shard int) string {
-	return "shoal.ingest." + index + "." + strconv.Itoa(shard) + ".>"
+func IngestShardFilter(index, uid string, shard int) string {
+	return IngestShardPrefix(index, uid, shard) + ">"
+}
+
+// IngestID returns the document id a write's subject carries, given the
+// shard's prefix (IngestShardPrefix). It fails for a subject of another
+// shard or incarnation, or a token that is not base64url.
+func IngestID(subject, prefix string) (string, error) {
+	tok, ok := strings.CutPrefix(subject, prefix)
+	if !ok || tok == "" || strings.Contains(tok, ".") {
+		return "", fmt.Errorf("subject %q is not a write under %q", subject, prefix)
+	}
+	id, err := base64.RawURLEncoding.DecodeString(tok)
+	if err != nil {
+		return "", fmt.Errorf("subject %q: id token: %w", subject, err)
+	}
+	return string(id), nil
 }
 
 // ShardSubject is the subject on which any caught-up copy of a shard answers

@@ -50,11 +50,11 @@ func TestGlobalStatsScoreLikeOneIndex(t *testing.T) {
 		all = append(all, w)
 		split[i%nShards] = append(split[i%nShards], w)
 	}
-	if err := one.Apply(all); err != nil {
+	if _, err := one.Apply(all); err != nil {
 		t.Fatal(err)
 	}
 	for i := range parts {
-		if err := parts[i].Apply(split[i]); err != nil {
+		if _, err := parts[i].Apply(split[i]); err != nil {
 			t.Fatal(err)
 		}
 	}

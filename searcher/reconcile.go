@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/shoal-search/shoal/meta"
+	"github.com/shoal-search/shoal/protocol"
 )
 
 // retryReconcile is how often a node tries again to open the copies it
@@ -192,7 +193,7 @@ func (n *Node) openCopy(def *meta.IndexDef, shard int) (*replica, error) {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(n.ctx)
-	r := &replica{node: n, def: *def, num: shard, dir: dir, shard: sh, cancel: cancel, done: make(chan struct{})}
+	r := &replica{node: n, def: *def, num: shard, prefix: protocol.IngestShardPrefix(def.Name, def.UID, shard), dir: dir, shard: sh, cancel: cancel, done: make(chan struct{})}
 	go r.run(ctx)
 	return r, nil
 }

@@ -23,9 +23,11 @@ const batchLinger = 20 * time.Millisecond
 // replica is one hosted copy of a shard: it applies the shard's stream to
 // its Bleve index and, once caught up, answers requests (handlers.go).
 type replica struct {
-	node   *Node
-	def    meta.IndexDef
-	num    int
+	node *Node
+	def  meta.IndexDef
+	num  int
+	// prefix is the subject prefix of this shard's writes.
+	prefix string
 	dir    string
 	shard  *Shard
 	cancel context.CancelFunc
@@ -33,6 +35,8 @@ type replica struct {
 
 	pending  atomic.Uint64
 	caughtUp atomic.Bool
+	// rejected counts the writes this copy could not apply.
+	rejected atomic.Uint64
 	subsMu   sync.Mutex
 	subs     endpoints // nil until caught up
 }
@@ -47,6 +51,7 @@ func (r *replica) status() meta.CopyStatus {
 		AppliedSeq: r.shard.AppliedSeq(),
 		Pending:    r.pending.Load(),
 		CaughtUp:   r.caughtUp.Load(),
+		Rejected:   r.rejected.Load(),
 	}
 }
 
@@ -104,9 +109,11 @@ func (r *replica) consume(ctx context.Context) error {
 		if err := r.node.faults.pause.wait(ctx); err != nil {
 			return err
 		}
-		if err := r.shard.Apply(batch); err != nil {
+		rejected, err := r.shard.Apply(batch)
+		if err != nil {
 			return err
 		}
+		r.reportRejected(rejected)
 		if md, err := last.Metadata(); err == nil {
 			r.pending.Store(md.NumPending)
 			if md.NumPending == 0 {
@@ -130,7 +137,7 @@ func (r *replica) openConsumer(ctx context.Context) (jetstream.MessagesContext, 
 		return nil, fmt.Errorf("stream: %w", err)
 	}
 	cfg := jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{protocol.IngestShardFilter(r.def.Name, r.num)},
+		FilterSubjects: []string{protocol.IngestShardFilter(r.def.Name, r.def.UID, r.num)},
 		DeliverPolicy:  jetstream.DeliverAllPolicy,
 	}
 	if applied := r.shard.AppliedSeq(); applied > 0 {
@@ -195,13 +202,13 @@ func (r *replica) nextBatch(ctx context.Context, msgs <-chan jetstream.Msg, errc
 		return nil, nil, err
 	case last = <-msgs:
 	}
-	batch = append(batch, decodeWrite(last))
+	batch = append(batch, r.decodeWrite(last))
 	linger := time.NewTimer(batchLinger)
 	defer linger.Stop()
 	for len(batch) < r.node.opts.BatchSize {
 		select {
 		case m := <-msgs:
-			batch, last = append(batch, decodeWrite(m)), m
+			batch, last = append(batch, r.decodeWrite(m)), m
 			continue
 		default:
 		}
@@ -210,7 +217,7 @@ func (r *replica) nextBatch(ctx context.Context, msgs <-chan jetstream.Msg, errc
 		}
 		select {
 		case m := <-msgs:
-			batch, last = append(batch, decodeWrite(m)), m
+			batch, last = append(batch, r.decodeWrite(m)), m
 		case <-linger.C:
 			return batch, last, nil
 		case <-ctx.Done():
@@ -220,12 +227,36 @@ func (r *replica) nextBatch(ctx context.Context, msgs <-chan jetstream.Msg, errc
 	return batch, last, nil
 }
 
-func decodeWrite(m jetstream.Msg) Write {
-	w := Write{Op: m.Headers().Get(protocol.HeaderOp), ID: m.Headers().Get(protocol.HeaderID), Doc: m.Data()}
+// decodeWrite turns a stream message into a write. The id comes from the
+// subject, byte for byte; a write whose id does not hash to this shard is
+// marked, never applied.
+func (r *replica) decodeWrite(m jetstream.Msg) Write {
+	w := Write{Op: m.Headers().Get(protocol.HeaderOp), Doc: m.Data()}
 	if md, err := m.Metadata(); err == nil {
 		w.Seq = md.Sequence.Stream
 	}
+	w.ID, w.Err = protocol.IngestID(m.Subject(), r.prefix)
+	if w.Err == nil {
+		if s := meta.ShardOf(w.ID, r.def.Shards); s != r.num {
+			w.Err = fmt.Errorf("id %q belongs to shard %d, not %d", w.ID, s, r.num)
+		}
+	}
 	return w
+}
+
+// reportRejected counts and logs the writes a batch could not apply.
+func (r *replica) reportRejected(rejected []Rejected) {
+	if len(rejected) == 0 {
+		return
+	}
+	r.rejected.Add(uint64(len(rejected)))
+	for i, w := range rejected {
+		if i == 3 {
+			r.node.log.Error("more writes rejected in the same batch", "index", r.def.Name, "shard", r.num, "count", len(rejected)-i)
+			break
+		}
+		r.node.log.Error("write rejected", "index", r.def.Name, "shard", r.num, "seq", w.Seq, "id", w.ID, "err", w.Err)
+	}
 }
 
 // markCaughtUp starts serving queries the first time the copy has applied

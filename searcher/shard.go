@@ -31,6 +31,17 @@ type Write struct {
 	Op  string // protocol.OpPut or protocol.OpDelete
 	ID  string
 	Doc json.RawMessage
+	// Err, when set, says why the write must not be applied (an id that
+	// does not belong to this shard, a subject that carries no id); Apply
+	// skips it and reports it.
+	Err error
+}
+
+// Rejected is a write Apply did not apply, and why.
+type Rejected struct {
+	Seq uint64
+	ID  string
+	Err error
 }
 
 // Shard is one copy of one shard: a Bleve index on disk plus the stream
@@ -83,27 +94,18 @@ func (s *Shard) AppliedSeq() uint64 { return s.applied.Load() }
 func (s *Shard) Docs() (uint64, error) { return s.idx.DocCount() }
 
 // Apply commits writes in one Bleve batch, together with the sequence of the
-// last one, and wakes anyone waiting for those sequences.
-func (s *Shard) Apply(writes []Write) error {
+// last one, and wakes anyone waiting for those sequences. Writes it cannot
+// apply (marked by Err, or refused by Bleve) are skipped, so one bad write
+// cannot block the shard's stream, and returned as rejected.
+func (s *Shard) Apply(writes []Write) ([]Rejected, error) {
 	if len(writes) == 0 {
-		return nil
+		return nil, nil
 	}
+	var rejected []Rejected
 	b := s.idx.NewBatch()
 	for _, w := range writes {
-		switch w.Op {
-		case protocol.OpDelete:
-			b.Delete(w.ID)
-		default:
-			var doc map[string]any
-			if err := json.Unmarshal(w.Doc, &doc); err != nil {
-				// The indexer validates documents; one that still fails
-				// cannot block the shard's stream.
-				continue
-			}
-			doc[meta.SourceField] = string(w.Doc)
-			if err := b.Index(w.ID, doc); err != nil {
-				continue
-			}
+		if err := s.add(b, w); err != nil {
+			rejected = append(rejected, Rejected{Seq: w.Seq, ID: w.ID, Err: err})
 		}
 	}
 	last := writes[len(writes)-1].Seq
@@ -111,13 +113,33 @@ func (s *Shard) Apply(writes []Write) error {
 	binary.BigEndian.PutUint64(seq[:], last)
 	b.SetInternal(appliedKey, seq[:])
 	if err := s.idx.Batch(b); err != nil {
-		return fmt.Errorf("shard %s: batch: %w", s.dir, err)
+		return nil, fmt.Errorf("shard %s: batch: %w", s.dir, err)
 	}
 	s.applied.Store(last)
 	s.mu.Lock()
 	close(s.changed)
 	s.changed = make(chan struct{})
 	s.mu.Unlock()
+	return rejected, nil
+}
+
+// add adds one write to b.
+func (s *Shard) add(b *bleve.Batch, w Write) error {
+	if w.Err != nil {
+		return w.Err
+	}
+	if w.Op == protocol.OpDelete {
+		b.Delete(w.ID)
+		return nil
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(w.Doc, &doc); err != nil {
+		return fmt.Errorf("document: %w", err)
+	}
+	doc[meta.SourceField] = string(w.Doc)
+	if err := b.Index(w.ID, doc); err != nil {
+		return fmt.Errorf("index: %w", err)
+	}
 	return nil
 }
 

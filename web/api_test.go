@@ -70,7 +70,7 @@ type httpAPI struct {
 }
 
 // do sends a request and returns the status and body.
-func (a *httpAPI) do(t *testing.T, method, path, body string) (int, []byte) {
+func (a *httpAPI) do(t testing.TB, method, path, body string) (int, []byte) {
 	t.Helper()
 	var r io.Reader
 	if body != "" {
@@ -97,7 +97,7 @@ func (a *httpAPI) do(t *testing.T, method, path, body string) (int, []byte) {
 
 // json sends a request, requires status want and decodes the body into out
 // (when not nil). It returns the raw body.
-func (a *httpAPI) json(t *testing.T, method, path, body string, want int, out any) []byte {
+func (a *httpAPI) json(t testing.TB, method, path, body string, want int, out any) []byte {
 	t.Helper()
 	status, raw := a.do(t, method, path, body)
 	if status != want {

@@ -34,6 +34,9 @@ func (s *Server) bulk(c *gin.Context) (any, error) {
 	}
 	res.AddInvalid(bad)
 	sortDocErrors(res.Errors)
+	if ae := bulkFailure(res); ae != nil {
+		return nil, ae
+	}
 	if wait {
 		ctx, cancel := context.WithTimeout(c.Request.Context(), time.Minute)
 		defer cancel()
@@ -52,7 +55,11 @@ func sortDocErrors(errs []indexer.DocError) {
 // putDoc serves PUT /v1/indexes/{index}/docs/{id}: the body is the
 // document, whose "id", if any, must be the path's.
 func (s *Server) putDoc(c *gin.Context) (any, error) {
-	index, id := c.Param("index"), c.Param("id")
+	index := c.Param("index")
+	id, err := docID(c)
+	if err != nil {
+		return nil, err
+	}
 	if _, err := s.cat.Index(index); err != nil {
 		return nil, err
 	}
@@ -83,7 +90,11 @@ func (s *Server) putDoc(c *gin.Context) (any, error) {
 
 // deleteDoc serves DELETE /v1/indexes/{index}/docs/{id}.
 func (s *Server) deleteDoc(c *gin.Context) (any, error) {
-	index, id := c.Param("index"), c.Param("id")
+	index := c.Param("index")
+	id, err := docID(c)
+	if err != nil {
+		return nil, err
+	}
 	if _, err := s.cat.Index(index); err != nil {
 		return nil, err
 	}
@@ -102,7 +113,7 @@ func (s *Server) writeOne(ctx context.Context, index string, op indexer.Op, wait
 		return nil, err
 	}
 	if res.Failed > 0 {
-		return nil, newError(kindWriteFailed, res.Errors[0].Err)
+		return nil, docFailure(res.Errors[0])
 	}
 	if wait {
 		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
@@ -119,7 +130,11 @@ func (s *Server) writeOne(ctx context.Context, index string, op indexer.Op, wait
 // getDoc serves GET /v1/indexes/{index}/docs/{id}: the stored document,
 // byte for byte.
 func (s *Server) getDoc(c *gin.Context) (any, error) {
-	doc, err := s.coord.Get(c.Request.Context(), c.Param("index"), c.Param("id"))
+	id, err := docID(c)
+	if err != nil {
+		return nil, err
+	}
+	doc, err := s.coord.Get(c.Request.Context(), c.Param("index"), id)
 	if err != nil {
 		return nil, err
 	}

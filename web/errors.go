@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -36,6 +37,9 @@ const (
 	kindIndexExists       errorKind = "index_exists"
 	kindDocumentNotFound  errorKind = "document_not_found"
 	kindWriteFailed       errorKind = "write_failed"
+	kindWriteUnconfirmed  errorKind = "write_unconfirmed"
+	kindDocumentTooLarge  errorKind = "document_too_large"
+	kindIndexReplaced     errorKind = "index_replaced"
 	kindShardsUnavailable errorKind = "shards_unavailable"
 	kindTimeout           errorKind = "timeout"
 	kindInternal          errorKind = "internal_error"
@@ -52,11 +56,11 @@ func (k errorKind) status() int {
 		return http.StatusMethodNotAllowed
 	case kindUnauthorized:
 		return http.StatusUnauthorized
-	case kindBodyTooLarge:
+	case kindBodyTooLarge, kindDocumentTooLarge:
 		return http.StatusRequestEntityTooLarge
-	case kindIndexExists:
+	case kindIndexExists, kindIndexReplaced:
 		return http.StatusConflict
-	case kindWriteFailed, kindShardsUnavailable:
+	case kindWriteFailed, kindWriteUnconfirmed, kindShardsUnavailable:
 		return http.StatusServiceUnavailable
 	case kindTimeout:
 		return http.StatusGatewayTimeout
@@ -79,6 +83,8 @@ type apiError struct {
 	extra  gin.H
 	// cause is the error the answer stands for, if any.
 	cause error
+	// retryAfter, when positive, is sent as the Retry-After header.
+	retryAfter time.Duration
 }
 
 func (e *apiError) Error() string { return e.reason }

@@ -2,7 +2,9 @@ package web
 
 import (
 	"fmt"
+	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -56,4 +58,18 @@ func searchOptions(timeout, allowPartial string) (time.Duration, bool, error) {
 		allow = b
 	}
 	return d, allow, nil
+}
+
+// docID is the document id of the request's path: its last segment as the
+// client escaped it, unescaped as a path segment is (a '+' stays a '+'),
+// byte for byte. (gin's own path values are unescaped as query strings, or
+// not at all when Go kept no raw path.)
+func docID(c *gin.Context) (string, error) {
+	p := c.Request.URL.EscapedPath()
+	seg := p[strings.LastIndexByte(p, '/')+1:]
+	id, err := url.PathUnescape(seg)
+	if err != nil {
+		return "", newError(kindInvalidID, "document id: "+err.Error())
+	}
+	return id, nil
 }

@@ -2,6 +2,8 @@ package web
 
 import (
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/gin-gonic/gin"
 )
@@ -47,6 +49,9 @@ func (s *Server) abort(c *gin.Context, err error) {
 	e := toAPIError(err)
 	if e.kind == kindInternal {
 		s.log.Error("request failed", "path", c.Request.URL.Path, "err", err)
+	}
+	if e.retryAfter > 0 {
+		c.Header("Retry-After", strconv.Itoa(int(max(time.Second, e.retryAfter)/time.Second)))
 	}
 	c.AbortWithStatusJSON(e.kind.status(), e.body())
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/shoal-search/shoal/broker"
 	"github.com/shoal-search/shoal/cluster"
+	"github.com/shoal-search/shoal/indexer"
 	"github.com/shoal-search/shoal/searcher"
 )
 
@@ -21,6 +22,7 @@ type frontendFlags struct {
 	healAfter   time.Duration
 	hedgeAfter  time.Duration
 	timeout     time.Duration
+	writeTime   time.Duration
 	replicas    int
 }
 
@@ -31,6 +33,7 @@ func (f *frontendFlags) register(cmd *cobra.Command) {
 	cmd.Flags().DurationVar(&f.healAfter, "heal-after", 15*time.Second, "move shard copies off a node silent this long (0 = never)")
 	cmd.Flags().DurationVar(&f.hedgeAfter, "hedge-after", 0, "send a hedged request to another copy after this long (0 = off)")
 	cmd.Flags().DurationVar(&f.timeout, "search-timeout", 10*time.Second, "default search timeout")
+	cmd.Flags().DurationVar(&f.writeTime, "write-timeout", indexer.DefaultWriteTimeout, "longest a write waits for JetStream to confirm it; past it the client gets 503 and the unconfirmed documents")
 	cmd.Flags().IntVar(&f.replicas, "meta-replicas", 1, "replicas of streams and KV buckets (3 on a 3-broker cluster)")
 }
 
@@ -41,6 +44,7 @@ func (f *frontendFlags) options(log *slog.Logger) cluster.FrontendOptions {
 	}
 	o.Coordinator.HedgeAfter = f.hedgeAfter
 	o.Coordinator.DefaultTimeout = f.timeout
+	o.Indexer.WriteTimeout = f.writeTime
 	o.Web.APIKey = f.apiKey
 	return o
 }

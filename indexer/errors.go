@@ -1,0 +1,95 @@
+package indexer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/shoal-search/shoal/meta"
+)
+
+// FailType is the kind of a document's failure: it decides the status a
+// single-document write answers with and whether a client may retry.
+type FailType string
+
+// Kinds of failure.
+const (
+	// FailInvalid: the document itself is wrong (400, never retried).
+	FailInvalid FailType = "invalid_document"
+	// FailTooLarge: the document is over the broker's payload limit
+	// (413, never retried).
+	FailTooLarge FailType = "document_too_large"
+	// FailIndexGone: the index was deleted while the write was in flight
+	// (404, never retried).
+	FailIndexGone FailType = "index_not_found"
+	// FailIndexReplaced: the index was deleted and created again while the
+	// write was in flight; it did not land in the new index (409, never
+	// retried).
+	FailIndexReplaced FailType = "index_replaced"
+	// FailStreamMissing: the index's stream is gone while its definition
+	// stays (503; an operator must repair it, see /readyz).
+	FailStreamMissing FailType = "stream_missing"
+	// FailUnconfirmed: JetStream did not confirm within the write
+	// deadline; the document may or may not be stored (503, retry).
+	FailUnconfirmed FailType = "unconfirmed"
+	// FailUnavailable: JetStream refused or lost the write (503, retry).
+	FailUnavailable FailType = "unavailable"
+)
+
+// Retryable reports whether sending a document that failed so again may
+// succeed.
+func (t FailType) Retryable() bool {
+	return t == FailUnconfirmed || t == FailUnavailable
+}
+
+// WriteError is a write that failed, with its kind.
+type WriteError struct {
+	Type FailType
+	Err  error
+}
+
+func (e *WriteError) Error() string { return e.Err.Error() }
+func (e *WriteError) Unwrap() error { return e.Err }
+
+// classify names why a write of def failed: a missing stream means the
+// index was deleted (or deleted and created again) while the write was in
+// flight, unless the catalog still holds this very incarnation.
+func (ix *Indexer) classify(def *meta.IndexDef, err error) error {
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return &WriteError{Type: FailUnconfirmed, Err: fmt.Errorf("not confirmed within the write timeout (%v): %w", ix.opts.WriteTimeout, err)}
+	case errors.Is(err, context.Canceled):
+		return &WriteError{Type: FailUnconfirmed, Err: fmt.Errorf("not confirmed: %w", err)}
+	case errors.Is(err, nats.ErrMaxPayload):
+		return &WriteError{Type: FailTooLarge, Err: err}
+	case errors.Is(err, nats.ErrNoResponders), errors.Is(err, jetstream.ErrNoStreamResponse),
+		errors.Is(err, jetstream.ErrStreamNotFound):
+	default:
+		return &WriteError{Type: FailUnavailable, Err: fmt.Errorf("not stored: %w", err)}
+	}
+	cur, cerr := ix.currentDef(def.Name)
+	switch {
+	case cerr != nil:
+		return &WriteError{Type: FailIndexGone, Err: fmt.Errorf("index %s was deleted while the write was in flight", def.Name)}
+	case cur.UID != def.UID:
+		return &WriteError{Type: FailIndexReplaced, Err: fmt.Errorf("index %s was deleted and created again while the write was in flight; it was not written to the new index", def.Name)}
+	default:
+		return &WriteError{Type: FailStreamMissing, Err: fmt.Errorf("the stream of index %s is missing: %w", def.Name, err)}
+	}
+}
+
+// currentDef reads the index's definition from the KV bucket itself, not
+// the catalog's cache, which may not have seen a delete yet.
+func (ix *Indexer) currentDef(name string) (*meta.IndexDef, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	e, err := ix.cat.Buckets().Indexes.Get(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	return meta.DecodeIndexDef(e.Value())
+}
