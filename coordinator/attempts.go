@@ -282,8 +282,9 @@ func (r *attempts[V]) probe(ctx context.Context, i int) {
 			continue
 		}
 		a.probed = true
+		shard := r.shards[i].shard
 		go func() {
-			if r.copies.gone(ctx, a.node, r.shards[i].shard) {
+			if r.copies.gone(ctx, a.node, shard) {
 				r.events <- event[V]{a: a, gone: true}
 			}
 		}()
