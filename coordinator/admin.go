@@ -6,11 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/shoal-search/shoal/fanout"
 	"github.com/shoal-search/shoal/meta"
 	"github.com/shoal-search/shoal/protocol"
 )
@@ -27,9 +27,9 @@ func (c *Coordinator) Get(ctx context.Context, index, id string) (json.RawMessag
 	ctx, cancel := context.WithTimeout(ctx, c.opts.DefaultTimeout)
 	defer cancel()
 	payload, _ := json.Marshal(protocol.GetRequest{ID: id})
-	var resp protocol.GetResponse
 	shard := meta.ShardOf(id, def.Shards)
-	if _, err := c.ask(ctx, def.Name, shard, protocol.OpGet, payload, &resp); err != nil {
+	resp, _, err := askShard[protocol.GetResponse](ctx, c, def.Name, shard, protocol.OpGet, payload)
+	if err != nil {
 		return nil, &UnavailableError{Shards: ShardsAccount{Total: 1, Failed: 1, Failures: []ShardFailure{{Shard: shard, Reason: err.Error()}}}}
 	}
 	if !resp.Found {
@@ -77,36 +77,20 @@ func (c *Coordinator) IndexInfo(ctx context.Context, index string) (*IndexInfo, 
 	}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	var mu sync.Mutex
-	var wg sync.WaitGroup
+	var placed []ShardStat
 	for s, nodes := range m.Copies {
 		if len(nodes) == 0 {
 			info.ShardStats = append(info.ShardStats, ShardStat{Shard: s})
-			continue
 		}
 		for _, node := range nodes {
-			wg.Add(1)
-			go func(s int, node string) {
-				defer wg.Done()
-				st := ShardStat{Shard: s, Node: node}
-				var cs meta.CopyStatus
-				msg, err := c.nc.RequestWithContext(ctx, protocol.CopySubject(node, index, s, protocol.OpStats), nil)
-				if err == nil {
-					err = protocol.DecodeReply(msg, &cs)
-				}
-				if err == nil {
-					st.Live = true
-				} else if hb, ok := c.cat.Copy(node, index, s); ok {
-					cs = hb
-				}
-				st.Docs, st.AppliedSeq, st.Pending, st.CaughtUp = cs.Docs, cs.AppliedSeq, cs.Pending, cs.CaughtUp
-				mu.Lock()
-				info.ShardStats = append(info.ShardStats, st)
-				mu.Unlock()
-			}(s, node)
+			placed = append(placed, ShardStat{Shard: s, Node: node})
 		}
 	}
-	wg.Wait()
+	for _, o := range fanout.Run(ctx, placed, fanout.Options{}, func(ctx context.Context, st ShardStat) (ShardStat, error) {
+		return c.copyStat(ctx, index, st), nil
+	}) {
+		info.ShardStats = append(info.ShardStats, o.Value)
+	}
 	sortStats(info.ShardStats)
 	best := map[int]uint64{}
 	for _, st := range info.ShardStats {
@@ -118,6 +102,23 @@ func (c *Coordinator) IndexInfo(ctx context.Context, index string) (*IndexInfo, 
 		info.Docs += d
 	}
 	return info, nil
+}
+
+// copyStat asks the copy st names for its state; a copy that does not
+// answer is described by its last heartbeat.
+func (c *Coordinator) copyStat(ctx context.Context, index string, st ShardStat) ShardStat {
+	var cs meta.CopyStatus
+	msg, err := c.nc.RequestWithContext(ctx, protocol.CopySubject(st.Node, index, st.Shard, protocol.OpStats), nil)
+	if err == nil {
+		err = protocol.DecodeReply(msg, &cs)
+	}
+	if err == nil {
+		st.Live = true
+	} else if hb, ok := c.cat.Copy(st.Node, index, st.Shard); ok {
+		cs = hb
+	}
+	st.Docs, st.AppliedSeq, st.Pending, st.CaughtUp = cs.Docs, cs.AppliedSeq, cs.Pending, cs.CaughtUp
+	return st
 }
 
 func sortStats(s []ShardStat) {

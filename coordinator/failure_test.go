@@ -16,6 +16,7 @@ import (
 
 	"github.com/shoal-search/shoal/client"
 	"github.com/shoal-search/shoal/internal/testcluster"
+	"github.com/shoal-search/shoal/internal/testwait"
 	"github.com/shoal-search/shoal/meta"
 	"github.com/shoal-search/shoal/protocol"
 )
@@ -279,12 +280,14 @@ func TestFailureBehaviour(t *testing.T) {
 			a      *failureAnswer
 			took   time.Duration
 		}
+		delivered, stopWatch := watchRequests(t, c.NATSURL(), protocol.NodeSubject(node, protocol.OpSearch))
 		done := make(chan answer, 1)
 		go func() {
 			status, a, took := failureCall(t, "GET", api+search+"&timeout="+timeout.String(), "")
 			done <- answer{status, a, took}
 		}()
-		time.Sleep(200 * time.Millisecond) // the request is in the node's hands
+		delivered() // NATS has handed the request to the node
+		stopWatch()
 		if err := c.KillSearcher(slot); err != nil {
 			t.Fatal(err)
 		}
@@ -321,15 +324,39 @@ func waitNoResponders(t *testing.T, url, subject string) {
 		t.Fatal(err)
 	}
 	defer nc.Close()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	testwait.For(t, 10*time.Second, 10*time.Millisecond, func() error {
 		_, err := nc.Request(subject, nil, time.Second)
 		if errors.Is(err, nats.ErrNoResponders) {
-			return
+			return nil
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s still answered after the kill (last: %v)", subject, err)
-		}
-		<-time.After(10 * time.Millisecond) // polling interval
+		return fmt.Errorf("%s still answered after the kill (last: %v)", subject, err)
+	})
+}
+
+// watchRequests subscribes to subject beside its real subscriber, so a
+// test can wait until NATS has delivered a request there. Call the
+// returned stop before the subject's node goes away: while the watch is
+// on, NATS never answers "no responders" on subject.
+func watchRequests(t *testing.T, url, subject string) (next func(), stop func()) {
+	t.Helper()
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
 	}
+	sub, err := nc.SubscribeSync(subject)
+	if err == nil {
+		err = nc.Flush()
+	}
+	if err != nil {
+		nc.Close()
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	next = func() {
+		t.Helper()
+		if _, err := sub.NextMsg(10 * time.Second); err != nil {
+			t.Fatalf("no request on %s: %v", subject, err)
+		}
+	}
+	return next, nc.Close
 }

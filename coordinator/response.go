@@ -1,11 +1,76 @@
 package coordinator
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/blevesearch/bleve/v2/search"
+	"github.com/nats-io/nats.go"
+
+	"github.com/shoal-search/shoal/protocol"
 )
+
+// respond completes out with the shard account and decides, in this one
+// place, whether it is the answer, a partial answer or an error.
+func respond(q *query, out *Response, outcomes []shardOutcome, start time.Time) (*Response, error) {
+	out.Shards, out.TimedOut = account(outcomes)
+	out.Partial = out.Shards.Failed > 0
+	out.TookMS = time.Since(start).Milliseconds()
+	if out.Shards.Failed == 0 {
+		return out, nil // every shard answered
+	}
+	for _, o := range outcomes {
+		// A shard rejected the query itself: every shard would.
+		var se *protocol.ShardError
+		if errors.As(o.err, &se) && se.Code == protocol.CodeBadRequest {
+			return nil, &RequestError{Type: "search_error", Err: errors.New(se.Description)}
+		}
+	}
+	if !q.allowPartial || out.Shards.Successful == 0 {
+		// Too little to answer with: the error carries the account.
+		return out, &UnavailableError{Shards: out.Shards, TimedOut: out.TimedOut}
+	}
+	return out, nil // a partial answer, allowed, that says what it misses
+}
+
+// account says which shards answered, and why the others did not; it
+// reports whether any of them ran out of time.
+func account(outcomes []shardOutcome) (acc ShardsAccount, timedOut bool) {
+	acc = ShardsAccount{Total: len(outcomes), Failures: []ShardFailure{}}
+	for s, o := range outcomes {
+		if o.err == nil && o.answered {
+			acc.Successful++
+			continue
+		}
+		reason, timeout := failureReason(o.err)
+		timedOut = timedOut || timeout
+		acc.Failed++
+		acc.Failures = append(acc.Failures, ShardFailure{Shard: s, Node: o.node, Reason: reason})
+	}
+	return acc, timedOut
+}
+
+// failureReason is the reason a shard failed with err, as the account
+// names it, and whether it ran out of time.
+func failureReason(err error) (string, bool) {
+	var se *protocol.ShardError
+	switch {
+	case err == nil:
+		return "no result", false
+	case errors.Is(err, context.DeadlineExceeded):
+		return ReasonTimeout, true
+	case errors.Is(err, errNotPlaced):
+		return ReasonNotPlaced, false
+	case errors.Is(err, nats.ErrNoResponders):
+		return ReasonNoResponders, false
+	case errors.As(err, &se) && se.Code == protocol.CodeTimeout:
+		return ReasonTimeout, true
+	default:
+		return err.Error(), false
+	}
+}
 
 // Response is the merged answer to a search, as the JSON API returns it.
 type Response struct {

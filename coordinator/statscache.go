@@ -69,3 +69,16 @@ func (c *statsCache) observe(key string, shard int, applied uint64) {
 		delete(c.entries, key)
 	}
 }
+
+// observeAll is observe for every shard that answered a search made with
+// key's statistics ("" when the search used none).
+func (c *statsCache) observeAll(key string, outcomes []shardOutcome) {
+	if key == "" {
+		return
+	}
+	for s, o := range outcomes {
+		if o.answered {
+			c.observe(key, s, o.seq)
+		}
+	}
+}

@@ -18,9 +18,9 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/shoal-search/shoal/catalog"
+	"github.com/shoal-search/shoal/fanout"
 	"github.com/shoal-search/shoal/meta"
 	"github.com/shoal-search/shoal/protocol"
 )
@@ -297,7 +297,8 @@ func (r *Result) AddInvalid(bad []DocError) {
 }
 
 // WaitSearchable blocks until every caught-up copy of every shard written by
-// res has applied its writes, or until ctx ends. It sets res.Refreshed.
+// res has applied its writes, or until ctx ends. It sets res.Refreshed. The
+// first shard that cannot confirm stops the wait for the others.
 func (ix *Indexer) WaitSearchable(ctx context.Context, index string, res *Result) error {
 	m := ix.cat.ShardMap(index)
 	ok := true
@@ -309,53 +310,66 @@ func (ix *Indexer) WaitSearchable(ctx context.Context, index string, res *Result
 		}
 		return nil
 	}
-	g, gctx := errgroup.WithContext(ctx)
 	timeout := 30 * time.Second
 	if dl, has := ctx.Deadline(); has {
 		timeout = time.Until(dl)
 	}
+	var waits []shardWait
 	for shard, seq := range res.maxSeq {
-		if shard >= len(m.Copies) {
-			continue
+		if shard < len(m.Copies) {
+			waits = append(waits, shardWait{shard: shard, seq: seq, nodes: m.Copies[shard]})
 		}
-		nodes := m.Copies[shard]
-		shard, seq := shard, seq
-		g.Go(func() error {
-			confirmed := 0
-			for _, node := range nodes {
-				data, _ := json.Marshal(protocol.WaitRequest{Seq: seq, Timeout: timeout})
-				msg, err := ix.nc.RequestWithContext(gctx, protocol.CopySubject(node, index, shard, protocol.OpWait), data)
-				for errors.Is(err, nats.ErrNoResponders) && ix.isLive(node) {
-					// A live copy that is still opening or catching up
-					// will serve soon; one on a dead node is not searched.
-					select {
-					case <-gctx.Done():
-						return fmt.Errorf("shard %d on %s: %w", shard, node, gctx.Err())
-					case <-time.After(50 * time.Millisecond):
-					}
-					msg, err = ix.nc.RequestWithContext(gctx, protocol.CopySubject(node, index, shard, protocol.OpWait), data)
-				}
-				if errors.Is(err, nats.ErrNoResponders) {
-					continue
-				}
-				if err != nil {
-					return fmt.Errorf("shard %d on %s: %w", shard, node, err)
-				}
-				var st meta.CopyStatus
-				if err := protocol.DecodeReply(msg, &st); err != nil {
-					return fmt.Errorf("shard %d on %s: %w", shard, node, err)
-				}
-				confirmed++
-			}
-			if confirmed == 0 {
-				return fmt.Errorf("shard %d: no copy is serving", shard)
-			}
-			return nil
-		})
 	}
-	if err := g.Wait(); err != nil {
+	out := fanout.Run(ctx, waits, fanout.Options{StopOnFailure: true}, func(ctx context.Context, w shardWait) (struct{}, error) {
+		return struct{}{}, ix.waitShard(ctx, index, w, timeout)
+	})
+	if err := out.FirstErr(); err != nil {
 		ok = false
 		return err
+	}
+	return nil
+}
+
+// shardWait is one shard WaitSearchable waits for: the sequence its copies
+// must have applied.
+type shardWait struct {
+	shard int
+	seq   uint64
+	nodes []string
+}
+
+// waitShard waits until every serving copy of w's shard has applied w.seq;
+// at least one copy must confirm.
+func (ix *Indexer) waitShard(ctx context.Context, index string, w shardWait, timeout time.Duration) error {
+	confirmed := 0
+	for _, node := range w.nodes {
+		data, _ := json.Marshal(protocol.WaitRequest{Seq: w.seq, Timeout: timeout})
+		subject := protocol.CopySubject(node, index, w.shard, protocol.OpWait)
+		msg, err := ix.nc.RequestWithContext(ctx, subject, data)
+		for errors.Is(err, nats.ErrNoResponders) && ix.isLive(node) {
+			// A live copy that is still opening or catching up
+			// will serve soon; one on a dead node is not searched.
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("shard %d on %s: %w", w.shard, node, ctx.Err())
+			case <-time.After(50 * time.Millisecond):
+			}
+			msg, err = ix.nc.RequestWithContext(ctx, subject, data)
+		}
+		if errors.Is(err, nats.ErrNoResponders) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("shard %d on %s: %w", w.shard, node, err)
+		}
+		var st meta.CopyStatus
+		if err := protocol.DecodeReply(msg, &st); err != nil {
+			return fmt.Errorf("shard %d on %s: %w", w.shard, node, err)
+		}
+		confirmed++
+	}
+	if confirmed == 0 {
+		return fmt.Errorf("shard %d: no copy is serving", w.shard)
 	}
 	return nil
 }

@@ -1,0 +1,136 @@
+package coordinator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+
+	"github.com/blevesearch/bleve/v2"
+	"github.com/nats-io/nats.go"
+
+	"github.com/shoal-search/shoal/protocol"
+)
+
+// This file is the wire under attempts: how a request reaches a node or a
+// shard copy over NATS, and how its answer becomes a status per shard.
+
+// natsCopies is what the copies of an index share over NATS: the
+// connection, the count of requests sent and the probe for a gone copy.
+type natsCopies struct {
+	nc    *nats.Conn
+	index string
+	sent  *atomic.Uint64
+}
+
+// request sends payload to subject and decodes the answer into v.
+func (n natsCopies) request(ctx context.Context, subject string, payload []byte, v any) error {
+	n.sent.Add(1)
+	msg, err := n.nc.RequestWithContext(ctx, subject, payload)
+	if err != nil {
+		return err
+	}
+	return protocol.DecodeReply(msg, v)
+}
+
+// copySubject is the subject of node's copy of shard for op; node "" is
+// the shard's queue group.
+func (n natsCopies) copySubject(node string, shard int, op string) string {
+	if node == "" {
+		return protocol.ShardSubject(n.index, shard, op)
+	}
+	return protocol.CopySubject(node, n.index, shard, op)
+}
+
+// gone asks node's copy of shard its cheapest request: NATS answers "no
+// responders" if the copy is no longer there.
+func (n natsCopies) gone(ctx context.Context, node string, shard int) bool {
+	_, err := n.nc.RequestWithContext(ctx, protocol.CopySubject(node, n.index, shard, protocol.OpStats), nil)
+	return errors.Is(err, nats.ErrNoResponders)
+}
+
+// shardCopies asks one shard's copies a request with one answer per copy
+// (presearch, get), decoded into a V.
+type shardCopies[V any] struct {
+	natsCopies
+	op      string
+	payload []byte
+}
+
+func (s shardCopies[V]) askNode(context.Context, string, []int) (answer[V], error) {
+	return answer[V]{}, fmt.Errorf("%s has no request for a whole node", s.op)
+}
+
+func (s shardCopies[V]) askCopy(ctx context.Context, node string, shard int) (answer[V], error) {
+	var v V
+	if err := s.request(ctx, s.copySubject(node, shard, s.op), s.payload, &v); err != nil {
+		return answer[V]{}, err
+	}
+	return answer[V]{value: v, shards: []shardStatus{{}}}, nil
+}
+
+// askShard asks the copies of one shard of index for op, with failover
+// and hedging (see attempts), and returns the first good answer and the
+// copy that gave it (or the copy tried last).
+func askShard[V any](ctx context.Context, c *Coordinator, index string, shard int, op string, payload []byte) (V, string, error) {
+	cp := shardCopies[V]{natsCopies: natsCopies{nc: c.nc, index: index, sent: &c.requests}, op: op, payload: payload}
+	plan := shardPlan{shard: shard, copies: append(c.copiesOf(index, shard), "")}
+	o := newAttempts[V](cp, c.hedging(ctx), "", []shardPlan{plan}).run(ctx)[0]
+	return o.value, o.node, o.err
+}
+
+// searchCopies asks for a search: a node for all the shards it holds in
+// one binary request, or one copy for its shard.
+type searchCopies struct {
+	natsCopies
+	job *searchJob
+}
+
+func (s *searchCopies) askNode(ctx context.Context, node string, shards []int) (answer[*bleve.SearchResult], error) {
+	j := s.job
+	nr := protocol.NodeSearchRequest{Index: j.def.Name, UID: j.def.UID, Shards: shards, Request: j.req, Stats: j.stats, Timeout: j.timeout}
+	payload, err := nr.AppendBinary(make([]byte, 0, 64+len(j.req)+len(j.stats)))
+	if err != nil {
+		return answer[*bleve.SearchResult]{}, fmt.Errorf("encode node request: %w", err)
+	}
+	var r protocol.SearchReply
+	if err := s.request(ctx, protocol.NodeSubject(node, protocol.OpSearch), payload, &r); err != nil {
+		return answer[*bleve.SearchResult]{}, err
+	}
+	if len(r.Shards) != len(shards) {
+		return answer[*bleve.SearchResult]{}, errors.New("node answered for other shards than asked")
+	}
+	return answer[*bleve.SearchResult]{value: r.Result, shards: statuses(r.Shards, shards)}, nil
+}
+
+func (s *searchCopies) askCopy(ctx context.Context, node string, shard int) (answer[*bleve.SearchResult], error) {
+	payload, err := s.job.single()
+	if err != nil {
+		return answer[*bleve.SearchResult]{}, fmt.Errorf("encode shard request: %w", err)
+	}
+	var r protocol.SearchReply
+	if err := s.request(ctx, s.copySubject(node, shard, protocol.OpSearch), payload, &r); err != nil {
+		return answer[*bleve.SearchResult]{}, err
+	}
+	if len(r.Shards) != 1 {
+		return answer[*bleve.SearchResult]{}, fmt.Errorf("copy on %s answered for other shards than %d", node, shard)
+	}
+	return answer[*bleve.SearchResult]{value: r.Result, shards: statuses(r.Shards, []int{shard})}, nil
+}
+
+// statuses turns the shard statuses of a search reply into shard
+// statuses: a shard answered with an error code, or another shard than
+// asked, has not answered.
+func statuses(got []protocol.NodeShardStatus, asked []int) []shardStatus {
+	out := make([]shardStatus, len(got))
+	for i, st := range got {
+		out[i].seq = st.AppliedSeq
+		switch {
+		case st.Code != 0:
+			out[i].err = &protocol.ShardError{Code: st.Code, Description: st.Error}
+		case st.Shard != asked[i]:
+			out[i].err = fmt.Errorf("answered for shard %d, asked for %d", st.Shard, asked[i])
+		}
+	}
+	return out
+}

@@ -1,0 +1,110 @@
+package coordinator
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/blevesearch/bleve/v2"
+	bquery "github.com/blevesearch/bleve/v2/search/query"
+
+	"github.com/shoal-search/shoal/meta"
+)
+
+// Request is a search over one index.
+type Request struct {
+	Search *bleve.SearchRequest
+	// Timeout bounds the whole search (0: the default).
+	Timeout time.Duration
+	// AllowPartial answers with the shards that answered when some did not.
+	AllowPartial bool
+}
+
+// query is a search made ready for the shards: its index found, the request
+// checked against the limits, its timeout set and its shard form encoded.
+type query struct {
+	def          *meta.IndexDef
+	search       *bleve.SearchRequest // as the client asked
+	widened      *bleve.SearchRequest // as each shard must answer
+	raw          json.RawMessage      // widened, encoded
+	timeout      time.Duration
+	allowPartial bool
+}
+
+// prepare checks req over index and makes it a query.
+func (c *Coordinator) prepare(index string, req Request) (*query, error) {
+	def, err := c.cat.Index(index)
+	if err != nil {
+		return nil, err
+	}
+	sr := req.Search
+	if err := c.validate(sr); err != nil {
+		return nil, err
+	}
+	timeout := req.Timeout
+	if timeout <= 0 {
+		timeout = c.opts.DefaultTimeout
+	}
+	if timeout > c.opts.MaxTimeout {
+		timeout = c.opts.MaxTimeout
+	}
+	w := widen(sr)
+	raw, err := json.Marshal(w)
+	if err != nil {
+		return nil, &RequestError{Type: "invalid_request", Err: fmt.Errorf("encode request: %w", err)}
+	}
+	return &query{def: def, search: sr, widened: w, raw: raw, timeout: timeout, allowPartial: req.AllowPartial}, nil
+}
+
+func (c *Coordinator) validate(sr *bleve.SearchRequest) error {
+	if sr.Query == nil {
+		return &RequestError{Type: "invalid_request", Err: errors.New("a query is required")}
+	}
+	if v, ok := sr.Query.(bquery.ValidatableQuery); ok {
+		if err := v.Validate(); err != nil {
+			return &RequestError{Type: "query_parse_error", Err: err}
+		}
+	}
+	if sr.Size < 0 || sr.From < 0 {
+		return &RequestError{Type: "invalid_request", Err: errors.New("size and from must not be negative")}
+	}
+	if sr.From+sr.Size > c.opts.MaxWindow {
+		return &RequestError{Type: "invalid_request", Err: fmt.Errorf("from + size must not exceed %d (use search_after to page deeper)", c.opts.MaxWindow)}
+	}
+	if sr.SearchAfter != nil && sr.SearchBefore != nil {
+		return &RequestError{Type: "invalid_request", Err: errors.New("search_after and search_before cannot be used together")}
+	}
+	if (sr.SearchAfter != nil && len(sr.SearchAfter) != len(sr.Sort)) || (sr.SearchBefore != nil && len(sr.SearchBefore) != len(sr.Sort)) {
+		return &RequestError{Type: "invalid_request", Err: fmt.Errorf("search_after/search_before needs one value per sort field (%d)", len(sr.Sort))}
+	}
+	for name, f := range sr.Facets {
+		if f == nil || f.Field == "" {
+			return &RequestError{Type: "invalid_request", Err: fmt.Errorf("facet %q needs a field", name)}
+		}
+		if f.Size < 0 {
+			return &RequestError{Type: "invalid_request", Err: fmt.Errorf("facet %q: size must not be negative", name)}
+		}
+	}
+	return nil
+}
+
+// widen turns the client's request into what each shard must answer: the
+// first from+size hits (each shard may hold all of the window), and more
+// facet terms than asked so the merged counts are right for the top terms.
+func widen(sr *bleve.SearchRequest) *bleve.SearchRequest {
+	w := *sr
+	w.From = 0
+	w.Size = sr.From + sr.Size
+	if sr.Facets != nil {
+		w.Facets = make(bleve.FacetsRequest, len(sr.Facets))
+		for name, f := range sr.Facets {
+			cp := *f
+			if cp.Size > 0 {
+				cp.Size = cp.Size*3/2 + 10
+			}
+			w.Facets[name] = &cp
+		}
+	}
+	return &w
+}
