@@ -18,6 +18,14 @@ const (
 	HeaderOp = "Shoal-Op"
 )
 
+// Headers of a failed request's reply, the same that NATS micro services
+// send (micro.ErrorCodeHeader and micro.ErrorHeader); DecodeReply turns
+// them into a *ShardError.
+const (
+	HeaderErrorCode = "Nats-Service-Error-Code"
+	HeaderError     = "Nats-Service-Error"
+)
+
 // Ingest operations.
 const (
 	OpPut    = "put"
@@ -167,13 +175,13 @@ func (e *ShardError) Is(target error) bool {
 	return target == ErrBadRequest && e.Code == CodeBadRequest
 }
 
-// DecodeReply decodes a micro reply into v (JSON, or binary for an
+// DecodeReply decodes a searcher's reply into v (JSON, or binary for an
 // encoding.BinaryUnmarshaler such as *SearchReply), turning a service error
 // header into a *ShardError.
 func DecodeReply(msg *nats.Msg, v any) error {
-	if code := msg.Header.Get("Nats-Service-Error-Code"); code != "" {
+	if code := msg.Header.Get(HeaderErrorCode); code != "" {
 		c, _ := strconv.Atoi(code)
-		return &ShardError{Code: c, Description: msg.Header.Get("Nats-Service-Error")}
+		return &ShardError{Code: c, Description: msg.Header.Get(HeaderError)}
 	}
 	if u, ok := v.(encoding.BinaryUnmarshaler); ok {
 		return u.UnmarshalBinary(msg.Data)

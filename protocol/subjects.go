@@ -11,8 +11,6 @@ import (
 // request reaches exactly one live copy.
 const QueueGroup = "shoal"
 
-// ShardService is the micro service name each hosted shard copy registers.
-const ShardService = "shoal-shard"
 
 // Shard operations, the last token of a shard request subject.
 const (
@@ -74,29 +72,12 @@ func ShardSubject(index string, shard int, op string) string {
 	return "shoal.shard." + index + "." + strconv.Itoa(shard) + "." + op
 }
 
-// ShardGroup is the micro endpoint group prefix for ShardSubject.
-func ShardGroup(index string, shard int) string {
-	return "shoal.shard." + index + "." + strconv.Itoa(shard)
-}
-
 // CopySubject is the subject on which the copy of a shard on one node
 // answers op, so a coordinator can address (and fail over between) copies.
 func CopySubject(node, index string, shard int, op string) string {
-	return CopyGroup(node, index, shard) + "." + op
+	return "shoal.copy." + node + "." + index + "." + strconv.Itoa(shard) + "." + op
 }
-
-// CopyGroup is the micro endpoint group prefix for CopySubject.
-func CopyGroup(node, index string, shard int) string {
-	return "shoal.copy." + node + "." + index + "." + strconv.Itoa(shard)
-}
-
-// NodeService is the micro service name of a searcher node's own
-// endpoints, which answer for every shard copy the node holds.
-const NodeService = "shoal-node"
-
-// NodeGroup is the micro endpoint group prefix for NodeSubject.
-func NodeGroup(node string) string { return "shoal.node." + node }
 
 // NodeSubject is the subject on which a searcher node answers op for
 // several of its shard copies at once (OpSearch: NodeSearchRequest).
-func NodeSubject(node, op string) string { return NodeGroup(node) + "." + op }
+func NodeSubject(node, op string) string { return "shoal.node." + node + "." + op }

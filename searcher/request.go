@@ -10,14 +10,6 @@ import (
 	"github.com/shoal-search/shoal/protocol"
 )
 
-// Reply headers of a failed request, the same that NATS micro services
-// send (micro.ErrorCodeHeader and micro.ErrorHeader); protocol.DecodeReply
-// turns them into a *protocol.ShardError.
-const (
-	errorCodeHeader = "Nats-Service-Error-Code"
-	errorHeader     = "Nats-Service-Error"
-)
-
 // request is one request a handler answers, on a worker of the node's
 // pool. Its replies are published on the node's connection.
 type request struct {
@@ -50,7 +42,7 @@ func respondJSON(req request, v any) {
 // respondErr answers with an error: code and err's text in the service
 // error headers, no payload.
 func respondErr(req request, code int, err error) {
-	_ = req.respond(nil, nats.Header{errorHeader: {err.Error()}, errorCodeHeader: {strconv.Itoa(code)}})
+	_ = req.respond(nil, nats.Header{protocol.HeaderError: {err.Error()}, protocol.HeaderErrorCode: {strconv.Itoa(code)}})
 }
 
 // respondReply answers a search with a protocol.SearchReply.
