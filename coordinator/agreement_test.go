@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -203,6 +204,33 @@ func TestEightShardsRankLikeOne(t *testing.T) {
 		}
 	})
 
+	// Multi-term queries run rewritten (match-all, exists, constant-score
+	// prefix/wildcard/regexp, scored fuzzy): 8 shards must still rank as 1.
+	t.Run("multi-term", func(t *testing.T) {
+		qs := []string{"*", "*:*", "title:*", "pos:*", "domains:*", "a*", "th*", "wat*", "s*", "w?t*", "*ter", "/ri.er/",
+			"water~1", "light~2", "th*~1", "river AND wat*", "+sound -s*", "title:a* body:water", "wat*^3 river"}
+		for _, q := range multiTermQueries(queries) {
+			qs = append(qs, q)
+		}
+		agree := 0
+		for _, q := range qs {
+			r1 := search("one", bleve.NewSearchRequestOptions(bleve.NewQueryStringQuery(q), 10, 0, false))
+			r8 := search("eight", bleve.NewSearchRequestOptions(bleve.NewQueryStringQuery(q), 10, 0, false))
+			if r1.TotalHits != r8.TotalHits {
+				t.Errorf("%q: total %d vs %d", q, r1.TotalHits, r8.TotalHits)
+			}
+			if sameTopK(r1.Hits, r8.Hits, 10) {
+				agree++
+			} else {
+				t.Logf("disagree %q:\n one   %v\n eight %v", q, brief(r1.Hits), brief(r8.Hits))
+			}
+		}
+		t.Logf("multi-term top-10 agreement 8 shards vs 1: %d/%d", agree, len(qs))
+		if agree != len(qs) {
+			t.Fatalf("multi-term agreement %d/%d", agree, len(qs))
+		}
+	})
+
 	t.Run("window-sort-facets-search_after", func(t *testing.T) {
 		for _, q := range []string{"water", "light", "a", "sound river"} {
 			// from/size windows by score.
@@ -309,4 +337,31 @@ func brief(h []coordinator.Hit) []string {
 
 func trim(f float64) string {
 	return time.Duration(f * 1e6).String()
+}
+
+// multiTermQueries derives prefix, wildcard and fuzzy queries from the
+// words of the first real queries.
+func multiTermQueries(queries []string) []string {
+	var out []string
+	for i, q := range queries {
+		if len(out) >= 60 {
+			break
+		}
+		for _, w := range strings.Fields(q) {
+			w = strings.Trim(w, `"+-*~0123456789`)
+			if len(w) < 4 || strings.ContainsAny(w, ":()[]{}^/\\") {
+				continue
+			}
+			switch i % 3 {
+			case 0:
+				out = append(out, w[:3]+"*")
+			case 1:
+				out = append(out, w[:1]+"?"+w[2:4]+"*")
+			default:
+				out = append(out, w+"~1")
+			}
+			break
+		}
+	}
+	return out
 }

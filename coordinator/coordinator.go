@@ -25,6 +25,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/shoal-search/shoal/catalog"
+	"github.com/shoal-search/shoal/rewrite"
 )
 
 // Options configure a coordinator.
@@ -43,6 +44,9 @@ type Options struct {
 	// HedgeAfter, when positive, sends a second request to another copy of
 	// a shard whose first copy has not answered after this long.
 	HedgeAfter time.Duration
+	// QueryLimits bound a query's clauses and nesting (zero fields take
+	// rewrite's defaults); the searchers bound its expansions.
+	QueryLimits rewrite.Limits
 }
 
 func (o *Options) setDefaults() {
@@ -61,6 +65,7 @@ func (o *Options) setDefaults() {
 	if o.StatsCacheSize <= 0 {
 		o.StatsCacheSize = 10000
 	}
+	o.QueryLimits = o.QueryLimits.WithDefaults()
 }
 
 // Coordinator answers searches over the shards of Shoal indexes.

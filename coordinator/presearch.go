@@ -18,7 +18,7 @@ import (
 // every shard. Shards that fail the presearch are simply not counted; the
 // search that follows reports them.
 func (c *Coordinator) presearch(ctx context.Context, q *query) (json.RawMessage, string, error) {
-	if q.search.Score == "none" {
+	if !q.scores {
 		return nil, "", nil
 	}
 	def := q.def

@@ -10,6 +10,7 @@ import (
 	bquery "github.com/blevesearch/bleve/v2/search/query"
 
 	"github.com/shoal-search/shoal/meta"
+	"github.com/shoal-search/shoal/rewrite"
 )
 
 // Request is a search over one index.
@@ -30,6 +31,9 @@ type query struct {
 	raw          json.RawMessage      // widened, encoded
 	timeout      time.Duration
 	allowPartial bool
+	// scores is false for a query that scores no term (match-all, exists,
+	// constant-score multi-term queries): it needs no statistics.
+	scores bool
 }
 
 // prepare checks req over index and makes it a query.
@@ -41,6 +45,10 @@ func (c *Coordinator) prepare(index string, req Request) (*query, error) {
 	sr := req.Search
 	if err := c.validate(sr); err != nil {
 		return nil, err
+	}
+	rq, err := rewrite.Query(sr.Query, c.opts.QueryLimits)
+	if err != nil {
+		return nil, queryError(err)
 	}
 	timeout := req.Timeout
 	if timeout <= 0 {
@@ -54,7 +62,17 @@ func (c *Coordinator) prepare(index string, req Request) (*query, error) {
 	if err != nil {
 		return nil, &RequestError{Type: "invalid_request", Err: fmt.Errorf("encode request: %w", err)}
 	}
-	return &query{def: def, search: sr, widened: w, raw: raw, timeout: timeout, allowPartial: req.AllowPartial}, nil
+	return &query{def: def, search: sr, widened: w, raw: raw, timeout: timeout, allowPartial: req.AllowPartial,
+		scores: rewrite.Scores(rq) && sr.Score != "none"}, nil
+}
+
+// queryError is the request error of a query the rewrite refused: past a
+// limit, or not parsable.
+func queryError(err error) error {
+	if errors.Is(err, rewrite.ErrLimit) {
+		return &RequestError{Type: "query_too_complex", Err: err}
+	}
+	return &RequestError{Type: "query_parse_error", Err: err}
 }
 
 func (c *Coordinator) validate(sr *bleve.SearchRequest) error {

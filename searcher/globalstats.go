@@ -14,6 +14,7 @@ import (
 	index "github.com/blevesearch/bleve_index_api"
 
 	"github.com/shoal-search/shoal/protocol"
+	"github.com/shoal-search/shoal/rewrite"
 )
 
 // How global statistics reach Bleve's scorer without forking it.
@@ -97,7 +98,11 @@ func (r *statsReader) TermFieldReader(ctx context.Context, term []byte, field st
 	if err != nil || ctx == nil {
 		return tfr, err
 	}
-	if rec, ok := ctx.Value(recorderKey).(*termRecorder); ok {
+	if rec, ok := ctx.Value(recorderKey).(*termRecorder); ok && tfr.Count() > 0 {
+		// A term no document holds is not recorded: were it in the
+		// global statistics, every shard would hand it to Bleve's fuzzy
+		// expansion as a candidate that one merged index never has (Bleve
+		// asks for the query's own term when nothing else matches).
 		rec.add(field, string(term), tfr.Count())
 	}
 	if st, ok := ctx.Value(statsKey).(*protocol.GlobalStats); ok {
@@ -133,11 +138,24 @@ func (t *termRecorder) add(field, term string, count uint64) {
 	m[term] = count
 }
 
+// count is the number of distinct (field, term) pairs recorded.
+func (t *termRecorder) count() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	n := 0
+	for _, m := range t.terms {
+		n += len(m)
+	}
+	return n
+}
+
 // presearch gathers the local statistics q touches: the document count, the
 // token count of every field it reads, and the local document frequency of
 // every term it would score, expansions included. It builds the query's
-// searcher (which expands multi-term queries) but does not run it.
-func presearch(ctx context.Context, idx bleve.Index, m mapping.IndexMapping, q query.Query) (*protocol.GlobalStats, error) {
+// searcher (which expands multi-term queries) but does not run it; more
+// than maxScored terms is a *rewrite.LimitError. Constant-score clauses
+// (rewrite) contribute no terms and build nothing here.
+func presearch(ctx context.Context, idx bleve.Index, m mapping.IndexMapping, q query.Query, maxScored int) (*protocol.GlobalStats, error) {
 	adv, err := idx.Advanced()
 	if err != nil {
 		return nil, fmt.Errorf("presearch: %w", err)
@@ -149,13 +167,17 @@ func presearch(ctx context.Context, idx bleve.Index, m mapping.IndexMapping, q q
 	defer reader.Close()
 
 	rec := &termRecorder{terms: make(map[string]map[string]uint64)}
-	sctx := context.WithValue(ctx, recorderKey, rec)
+	sctx := rewrite.Presearch(context.WithValue(ctx, recorderKey, rec))
 	s, err := q.Searcher(sctx, reader, m, search.SearcherOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("presearch: %w", err)
 	}
 	if err := s.Close(); err != nil {
 		return nil, fmt.Errorf("presearch: close searcher: %w", err)
+	}
+	if n := rec.count(); n > maxScored {
+		return nil, &rewrite.LimitError{Limit: "max_scored_terms", Max: maxScored,
+			Detail: fmt.Sprintf("the query scores %d terms (fuzzy expansions included)", n)}
 	}
 
 	docs, err := reader.DocCount()
@@ -294,56 +316,9 @@ func expands(q query.Query) bool {
 		return q.Fuzziness != 0
 	case *query.TermQuery, *query.PhraseQuery, *query.MultiPhraseQuery, *query.MatchAllQuery,
 		*query.MatchNoneQuery, *query.NumericRangeQuery, *query.DateRangeQuery, *query.DocIDQuery,
-		*query.BoolFieldQuery:
+		*query.BoolFieldQuery, *rewrite.ConstantTerms, *rewrite.Exists:
 		return false
 	default:
 		return true
-	}
-}
-
-// parseStrings returns q with every query string in it parsed into the
-// query it stands for. Bleve parses a query string each time it is used,
-// and a search uses it more than once (statistics, the searcher itself) on
-// every shard: a request parses it once here instead. Bleve ignores a
-// query string's own boost, so the parsed query scores the same.
-func parseStrings(q query.Query) (query.Query, error) {
-	switch q := q.(type) {
-	case *query.QueryStringQuery:
-		return q.Parse()
-	case *query.BooleanQuery:
-		out := *q
-		var err error
-		for _, part := range []*query.Query{&out.Must, &out.Should, &out.MustNot, &out.Filter} {
-			if *part != nil {
-				if *part, err = parseStrings(*part); err != nil {
-					return nil, err
-				}
-			}
-		}
-		return &out, nil
-	case *query.ConjunctionQuery:
-		out := *q
-		out.Conjuncts = make([]query.Query, len(q.Conjuncts))
-		for i, c := range q.Conjuncts {
-			p, err := parseStrings(c)
-			if err != nil {
-				return nil, err
-			}
-			out.Conjuncts[i] = p
-		}
-		return &out, nil
-	case *query.DisjunctionQuery:
-		out := *q
-		out.Disjuncts = make([]query.Query, len(q.Disjuncts))
-		for i, d := range q.Disjuncts {
-			p, err := parseStrings(d)
-			if err != nil {
-				return nil, err
-			}
-			out.Disjuncts[i] = p
-		}
-		return &out, nil
-	default:
-		return q, nil
 	}
 }

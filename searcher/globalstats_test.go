@@ -13,6 +13,7 @@ import (
 
 	"github.com/shoal-search/shoal/meta"
 	"github.com/shoal-search/shoal/protocol"
+	"github.com/shoal-search/shoal/rewrite"
 )
 
 // TestGlobalStatsScoreLikeOneIndex splits documents over several shards and
@@ -50,6 +51,11 @@ func TestGlobalStatsScoreLikeOneIndex(t *testing.T) {
 		all = append(all, w)
 		split[i%nShards] = append(split[i%nShards], w)
 	}
+	// A word held by one shard only, next to a query term no shard holds:
+	// "slubber~1" must expand to "slobber" alone, as in one index.
+	rare, _ := json.Marshal(map[string]any{"title": "slobber", "body": "river"})
+	all = append(all, Write{Seq: 301, Op: protocol.OpPut, ID: "rare", Doc: rare})
+	split[0] = append(split[0], all[len(all)-1])
 	if _, err := one.Apply(all); err != nil {
 		t.Fatal(err)
 	}
@@ -59,13 +65,13 @@ func TestGlobalStatsScoreLikeOneIndex(t *testing.T) {
 		}
 	}
 	ctx := context.Background()
-	for _, qs := range []string{"river", "water stone", `"sound wave"`, "riv*", "rivr~1", "title:bank", "body:waves light", "+river -bank"} {
+	for _, qs := range []string{"river", "water stone", `"sound wave"`, "riv*", "rivr~1", "title:bank", "body:waves light", "+river -bank", "slubber~1", "slubber~2 river"} {
 		t.Run(qs, func(t *testing.T) {
 			q := query.NewQueryStringQuery(qs)
 			want := scores(t, ctx, one, q, nil)
 			total := &protocol.GlobalStats{}
 			for _, p := range parts {
-				st, err := p.Presearch(ctx, q)
+				st, err := p.Presearch(ctx, q, rewrite.DefaultMaxScoredTerms)
 				if err != nil {
 					t.Fatal(err)
 				}

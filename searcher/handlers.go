@@ -10,6 +10,7 @@ import (
 	"github.com/blevesearch/bleve/v2/search/query"
 
 	"github.com/shoal-search/shoal/protocol"
+	"github.com/shoal-search/shoal/rewrite"
 )
 
 // serve subscribes the copy's endpoints: search, presearch, get and stats
@@ -80,7 +81,7 @@ func (r *replica) handlePresearch(req request) {
 	}
 	q, err := query.ParseQuery(pr.Query)
 	if err == nil {
-		q, err = parseStrings(q)
+		q, err = rewrite.Query(q, r.node.opts.QueryLimits)
 	}
 	if err != nil {
 		respondErr(req, protocol.CodeBadRequest, fmt.Errorf("parse query: %w", err))
@@ -88,7 +89,7 @@ func (r *replica) handlePresearch(req request) {
 	}
 	ctx, cancel := context.WithTimeout(r.node.ctx, searchTimeout)
 	defer cancel()
-	st, err := r.shard.Presearch(ctx, q)
+	st, err := r.shard.Presearch(ctx, q, r.node.opts.QueryLimits.MaxScoredTerms)
 	if err != nil {
 		respondErr(req, protocol.CodeBadRequest, err)
 		return

@@ -26,6 +26,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/shoal-search/shoal/meta"
+	"github.com/shoal-search/shoal/rewrite"
 )
 
 // Options configure a searcher node.
@@ -45,6 +46,9 @@ type Options struct {
 	MetaReplicas int
 	// Logger receives operational messages (default slog.Default()).
 	Logger *slog.Logger
+	// QueryLimits bound the work of one query on this node (zero fields
+	// take rewrite's defaults).
+	QueryLimits rewrite.Limits
 }
 
 func (o *Options) setDefaults() {
@@ -60,6 +64,7 @@ func (o *Options) setDefaults() {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	o.QueryLimits = o.QueryLimits.WithDefaults()
 }
 
 type copyKey struct {

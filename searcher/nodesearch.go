@@ -11,6 +11,7 @@ import (
 
 	"github.com/shoal-search/shoal/protocol"
 	"github.com/shoal-search/shoal/rank"
+	"github.com/shoal-search/shoal/rewrite"
 )
 
 // serveNode subscribes the node's own endpoint: one search request for
@@ -115,7 +116,7 @@ func (n *Node) prepareSearch(request, stats json.RawMessage) (*bleve.SearchReque
 	if err := json.Unmarshal(request, breq); err != nil {
 		return nil, nil, fmt.Errorf("decode bleve request: %w", err)
 	}
-	q, err := parseStrings(breq.Query)
+	q, err := rewrite.Query(breq.Query, n.opts.QueryLimits)
 	if err != nil {
 		return nil, nil, fmt.Errorf("parse query: %w", err)
 	}

@@ -188,8 +188,8 @@ func (s *Shard) Search(ctx context.Context, req *bleve.SearchRequest, st *Stats)
 }
 
 // Presearch returns the local statistics q touches.
-func (s *Shard) Presearch(ctx context.Context, q query.Query) (*protocol.GlobalStats, error) {
-	return presearch(ctx, s.idx, s.mapping, q)
+func (s *Shard) Presearch(ctx context.Context, q query.Query, maxScored int) (*protocol.GlobalStats, error) {
+	return presearch(ctx, s.idx, s.mapping, q, maxScored)
 }
 
 // ErrNotFound is returned by Get for a document the shard does not hold.
