@@ -39,8 +39,13 @@ type Options struct {
 	// StatsCacheTTL is how long global statistics are reused (default 60s;
 	// negative disables the cache).
 	StatsCacheTTL time.Duration
-	// StatsCacheSize bounds the number of cached queries (default 10,000).
-	StatsCacheSize int
+	// StatsCacheBytes bounds the memory of the statistics cache
+	// (default DefaultStatsCacheBytes).
+	StatsCacheBytes int64
+	// TermSetBytes bounds the memory of the shards' distinct-term sets
+	// kept for field lengths (default DefaultTermSetBytes); a set evicted
+	// is sent again by its shard at the next presearch.
+	TermSetBytes int64
 	// HedgeAfter, when positive, sends a second request to another copy of
 	// a shard whose first copy has not answered after this long.
 	HedgeAfter time.Duration
@@ -48,6 +53,12 @@ type Options struct {
 	// rewrite's defaults); the searchers bound its expansions.
 	QueryLimits rewrite.Limits
 }
+
+// Default memory bounds of the coordinator's caches.
+const (
+	DefaultStatsCacheBytes = 64 << 20
+	DefaultTermSetBytes    = 128 << 20
+)
 
 func (o *Options) setDefaults() {
 	if o.DefaultTimeout <= 0 {
@@ -62,8 +73,11 @@ func (o *Options) setDefaults() {
 	if o.StatsCacheTTL == 0 {
 		o.StatsCacheTTL = 60 * time.Second
 	}
-	if o.StatsCacheSize <= 0 {
-		o.StatsCacheSize = 10000
+	if o.StatsCacheBytes <= 0 {
+		o.StatsCacheBytes = DefaultStatsCacheBytes
+	}
+	if o.TermSetBytes <= 0 {
+		o.TermSetBytes = DefaultTermSetBytes
 	}
 	o.QueryLimits = o.QueryLimits.WithDefaults()
 }
@@ -85,7 +99,7 @@ type Coordinator struct {
 // New returns a coordinator that talks to shards over nc.
 func New(nc *nats.Conn, cat *catalog.Catalog, opts Options) *Coordinator {
 	opts.setDefaults()
-	return &Coordinator{nc: nc, cat: cat, opts: opts, cache: newStatsCache(opts.StatsCacheTTL, opts.StatsCacheSize), terms: newTermSets()}
+	return &Coordinator{nc: nc, cat: cat, opts: opts, cache: newStatsCache(opts.StatsCacheTTL, opts.StatsCacheBytes), terms: newTermSets(opts.TermSetBytes)}
 }
 
 // Counters reports how many shard requests were sent, and how many of them

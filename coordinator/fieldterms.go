@@ -5,6 +5,7 @@ import (
 	"sync"
 
 	"github.com/RoaringBitmap/roaring/v2"
+	"github.com/shoal-search/shoal/lru"
 )
 
 // termSets keeps each shard's distinct-term set per field (as roaring
@@ -13,14 +14,18 @@ import (
 // the average field length — is the cardinality of their union, and a
 // shard resends a set only after it has changed.
 type termSets struct {
-	mu   sync.Mutex
-	sets map[termSetKey]termSet
+	sets *lru.Cache[termSetKey, termSet]
+
+	mu sync.Mutex
 	// unions memoizes distinct until the next put: the union is costly
 	// (milliseconds for a dictionary-sized field) and would otherwise be
 	// recomputed on every statistics-cache miss. gen counts puts.
 	unions map[unionKey]int
 	gen    uint64
 }
+
+// maxUnions bounds the memo of unions (a few dozen bytes each).
+const maxUnions = 4096
 
 type unionKey struct {
 	uid    string
@@ -39,19 +44,20 @@ type termSet struct {
 	bm  *roaring.Bitmap
 }
 
-func newTermSets() *termSets { return &termSets{sets: map[termSetKey]termSet{}} }
+func newTermSets(maxBytes int64) *termSets {
+	return &termSets{sets: lru.New[termSetKey, termSet](maxBytes)}
+}
 
 // have lists the fields this coordinator holds for a shard, with their
 // sequences.
 func (t *termSets) have(uid string, shard int) map[string]uint64 {
-	t.mu.Lock()
-	defer t.mu.Unlock()
 	out := map[string]uint64{}
-	for k, v := range t.sets {
+	t.sets.Range(func(k termSetKey, v termSet) bool {
 		if k.uid == uid && k.shard == shard {
 			out[k.field] = v.seq
 		}
-	}
+		return true
+	})
 	return out
 }
 
@@ -60,9 +66,9 @@ func (t *termSets) put(uid string, shard int, field string, seq uint64, raw []by
 	if err := bm.UnmarshalBinary(raw); err != nil {
 		return err
 	}
+	t.sets.Put(termSetKey{uid, shard, field}, termSet{seq: seq, bm: bm}, int64(bm.GetSizeInBytes())+int64(len(uid)+len(field))+64)
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.sets[termSetKey{uid, shard, field}] = termSet{seq: seq, bm: bm}
 	t.unions = nil
 	t.gen++
 	return nil
@@ -72,26 +78,24 @@ func (t *termSets) put(uid string, shard int, field string, seq uint64, raw []by
 func (t *termSets) distinct(uid string, shards []int, field string) (int, bool) {
 	key := unionKey{uid: uid, field: field, shards: fmt.Sprint(shards)}
 	t.mu.Lock()
-	if n, ok := t.unions[key]; ok {
-		t.mu.Unlock()
+	n, ok := t.unions[key]
+	gen := t.gen
+	t.mu.Unlock()
+	if ok {
 		return n, true
 	}
 	bms := make([]*roaring.Bitmap, 0, len(shards))
 	for _, s := range shards {
-		ts, ok := t.sets[termSetKey{uid, s, field}]
+		ts, ok := t.sets.Get(termSetKey{uid, s, field})
 		if !ok {
-			t.mu.Unlock()
 			return 0, false
 		}
 		bms = append(bms, ts.bm)
 	}
-	gen := t.gen
-	t.mu.Unlock()
-
-	n := unionSize(bms)
+	n = unionSize(bms)
 	t.mu.Lock()
 	if t.gen == gen { // no set changed meanwhile
-		if t.unions == nil {
+		if t.unions == nil || len(t.unions) >= maxUnions {
 			t.unions = map[unionKey]int{}
 		}
 		t.unions[key] = n

@@ -13,7 +13,7 @@ func TestTermSetsDistinct(t *testing.T) {
 	for i := range common {
 		common[i] = rng.Uint32()
 	}
-	ts := newTermSets()
+	ts := newTermSets(1 << 30)
 	want := map[uint32]bool{}
 	put := func(shard int, values []uint32) {
 		t.Helper()

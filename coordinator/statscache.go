@@ -2,20 +2,19 @@ package coordinator
 
 import (
 	"encoding/json"
-	"sync"
 	"time"
+
+	"github.com/shoal-search/shoal/lru"
 )
 
 // statsCache keeps the global statistics of recent queries, so that the
 // presearch round trip is paid once per query and index state, not per
-// search. An entry is dropped when it is older than its TTL or when a shard
+// search. It is bounded in bytes (least recently used entries leave); an
+// entry is also dropped when it is older than its TTL or when a shard
 // reports having applied writes the statistics did not see.
 type statsCache struct {
-	ttl time.Duration
-	max int
-
-	mu      sync.Mutex
-	entries map[string]*statsEntry
+	ttl     time.Duration
+	entries *lru.Cache[string, *statsEntry]
 }
 
 type statsEntry struct {
@@ -24,22 +23,26 @@ type statsEntry struct {
 	expires time.Time
 }
 
-func newStatsCache(ttl time.Duration, max int) *statsCache {
-	return &statsCache{ttl: ttl, max: max, entries: map[string]*statsEntry{}}
+// size is what an entry costs: its key, its encoded statistics and its
+// sequences, plus the bookkeeping around them.
+func (e *statsEntry) size(key string) int64 {
+	return int64(len(key) + len(e.stats) + 16*len(e.seq) + 128)
+}
+
+func newStatsCache(ttl time.Duration, maxBytes int64) *statsCache {
+	return &statsCache{ttl: ttl, entries: lru.New[string, *statsEntry](maxBytes)}
 }
 
 func (c *statsCache) get(key string) json.RawMessage {
 	if c.ttl <= 0 {
 		return nil
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	e, ok := c.entries[key]
+	e, ok := c.entries.Get(key)
 	if !ok {
 		return nil
 	}
 	if time.Now().After(e.expires) {
-		delete(c.entries, key)
+		c.entries.Remove(key)
 		return nil
 	}
 	return e.stats
@@ -49,24 +52,15 @@ func (c *statsCache) put(key string, st json.RawMessage, seq map[int]uint64) {
 	if c.ttl <= 0 {
 		return
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if len(c.entries) >= c.max {
-		for k := range c.entries { // evict an arbitrary entry
-			delete(c.entries, k)
-			break
-		}
-	}
-	c.entries[key] = &statsEntry{stats: st, seq: seq, expires: time.Now().Add(c.ttl)}
+	e := &statsEntry{stats: st, seq: seq, expires: time.Now().Add(c.ttl)}
+	c.entries.Put(key, e, e.size(key))
 }
 
 // observe drops key's entry if shard has applied writes past what the
 // cached statistics counted.
 func (c *statsCache) observe(key string, shard int, applied uint64) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if e, ok := c.entries[key]; ok && applied > e.seq[shard] {
-		delete(c.entries, key)
+	if e, ok := c.entries.Get(key); ok && applied > e.seq[shard] {
+		c.entries.Remove(key)
 	}
 }
 
@@ -81,4 +75,11 @@ func (c *statsCache) observeAll(key string, outcomes []shardOutcome) {
 			c.observe(key, s, o.seq)
 		}
 	}
+}
+
+// CacheStats reports the state of the coordinator's caches, by name
+// ("stats": global statistics of queries; "term_sets": shards' distinct-term
+// sets), for metrics.
+func (c *Coordinator) CacheStats() map[string]lru.Stats {
+	return map[string]lru.Stats{"stats": c.cache.entries.Stats(), "term_sets": c.terms.sets.Stats()}
 }

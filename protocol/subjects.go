@@ -11,7 +11,6 @@ import (
 // request reaches exactly one live copy.
 const QueueGroup = "shoal"
 
-
 // Shard operations, the last token of a shard request subject.
 const (
 	OpSearch    = "search"

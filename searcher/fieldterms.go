@@ -3,16 +3,16 @@ package searcher
 import (
 	"fmt"
 	"hash/fnv"
-	"sync"
 
 	"github.com/RoaringBitmap/roaring/v2"
+	"github.com/shoal-search/shoal/lru"
 )
 
 // fieldTerms caches, per field, the roaring bitmap of the hashes of a
-// shard's distinct terms, valid for one applied sequence.
+// shard's distinct terms, valid for one applied sequence. It is bounded in
+// bytes; a set that left is built again when asked for.
 type fieldTerms struct {
-	mu      sync.Mutex
-	entries map[string]fieldTermsEntry
+	entries *lru.Cache[string, fieldTermsEntry]
 }
 
 type fieldTermsEntry struct {
@@ -31,12 +31,9 @@ func TermHash(term string) uint32 {
 // sequence it describes.
 func (s *Shard) FieldTerms(field string) ([]byte, uint64, error) {
 	seq := s.AppliedSeq()
-	s.terms.mu.Lock()
-	if e, ok := s.terms.entries[field]; ok && e.seq == seq {
-		s.terms.mu.Unlock()
+	if e, ok := s.terms.entries.Get(field); ok && e.seq == seq {
 		return e.raw, seq, nil
 	}
-	s.terms.mu.Unlock()
 
 	adv, err := s.idx.Advanced()
 	if err != nil {
@@ -68,11 +65,6 @@ func (s *Shard) FieldTerms(field string) ([]byte, uint64, error) {
 	if err != nil {
 		return nil, 0, err
 	}
-	s.terms.mu.Lock()
-	if s.terms.entries == nil {
-		s.terms.entries = map[string]fieldTermsEntry{}
-	}
-	s.terms.entries[field] = fieldTermsEntry{seq: seq, raw: raw}
-	s.terms.mu.Unlock()
+	s.terms.entries.Put(field, fieldTermsEntry{seq: seq, raw: raw}, int64(len(raw)+len(field))+64)
 	return raw, seq, nil
 }

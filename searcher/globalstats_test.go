@@ -25,7 +25,7 @@ func TestGlobalStatsScoreLikeOneIndex(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	one, err := OpenShard(filepath.Join(dir, "one"), m)
+	one, err := OpenShard(filepath.Join(dir, "one"), m, ShardOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,7 +33,7 @@ func TestGlobalStatsScoreLikeOneIndex(t *testing.T) {
 	const nShards = 3
 	var parts [nShards]*Shard
 	for i := range parts {
-		if parts[i], err = OpenShard(filepath.Join(dir, fmt.Sprint(i)), m); err != nil {
+		if parts[i], err = OpenShard(filepath.Join(dir, fmt.Sprint(i)), m, ShardOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		defer parts[i].Close()

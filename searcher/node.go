@@ -49,6 +49,12 @@ type Options struct {
 	// QueryLimits bound the work of one query on this node (zero fields
 	// take rewrite's defaults).
 	QueryLimits rewrite.Limits
+	// StatsCacheBytes bounds the decoded statistics the node keeps
+	// (default DefaultStatsCacheBytes); TermSetBytes bounds, per shard
+	// copy, the distinct-term sets it keeps for presearches (default
+	// DefaultTermSetBytes).
+	StatsCacheBytes int64
+	TermSetBytes    int64
 }
 
 func (o *Options) setDefaults() {
@@ -65,6 +71,12 @@ func (o *Options) setDefaults() {
 		o.Logger = slog.Default()
 	}
 	o.QueryLimits = o.QueryLimits.WithDefaults()
+	if o.StatsCacheBytes <= 0 {
+		o.StatsCacheBytes = DefaultStatsCacheBytes
+	}
+	if o.TermSetBytes <= 0 {
+		o.TermSetBytes = DefaultTermSetBytes
+	}
 }
 
 type copyKey struct {
@@ -92,9 +104,11 @@ type Node struct {
 	stats  *statsCache // decoded global statistics of recent searches
 }
 
-// statsCacheSize is the number of decoded statistics a node keeps per
-// generation of its cache.
-const statsCacheSize = 1024
+// Default memory bounds of a node's caches.
+const (
+	DefaultStatsCacheBytes = 32 << 20
+	DefaultTermSetBytes    = 16 << 20
+)
 
 // Start starts a searcher node on an open NATS connection. The node owns
 // its goroutines until Close.
@@ -124,7 +138,7 @@ func Start(ctx context.Context, nc *nats.Conn, opts Options) (*Node, error) {
 		ctx:     nctx,
 		cancel:  cancel,
 		copies:  make(map[copyKey]*replica),
-		stats:   newStatsCache(statsCacheSize),
+		stats:   newStatsCache(opts.StatsCacheBytes),
 	}
 	if err := n.heartbeat(ctx); err != nil {
 		cancel()

@@ -188,7 +188,7 @@ func (n *Node) openCopy(def *meta.IndexDef, shard int) (*replica, error) {
 		return nil, err
 	}
 	dir := n.copyDir(def, shard)
-	sh, err := OpenShard(dir, m)
+	sh, err := OpenShard(dir, m, ShardOptions{TermSetBytes: n.opts.TermSetBytes})
 	if err != nil {
 		return nil, err
 	}

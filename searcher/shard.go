@@ -17,6 +17,7 @@ import (
 	"github.com/blevesearch/bleve/v2/search/query"
 	index "github.com/blevesearch/bleve_index_api"
 
+	"github.com/shoal-search/shoal/lru"
 	"github.com/shoal-search/shoal/meta"
 	"github.com/shoal-search/shoal/protocol"
 )
@@ -57,8 +58,18 @@ type Shard struct {
 	terms   fieldTerms
 }
 
+// ShardOptions configure a shard copy.
+type ShardOptions struct {
+	// TermSetBytes bounds the distinct-term sets the shard keeps
+	// (default DefaultTermSetBytes).
+	TermSetBytes int64
+}
+
 // OpenShard opens the shard index in dir, creating it with m if absent.
-func OpenShard(dir string, m *mapping.IndexMappingImpl) (*Shard, error) {
+func OpenShard(dir string, m *mapping.IndexMappingImpl, o ShardOptions) (*Shard, error) {
+	if o.TermSetBytes <= 0 {
+		o.TermSetBytes = DefaultTermSetBytes
+	}
 	var idx bleve.Index
 	var err error
 	if _, statErr := os.Stat(filepath.Join(dir, "index_meta.json")); statErr == nil {
@@ -72,7 +83,8 @@ func OpenShard(dir string, m *mapping.IndexMappingImpl) (*Shard, error) {
 	if err != nil {
 		return nil, fmt.Errorf("shard %s: %w", dir, err)
 	}
-	s := &Shard{dir: dir, idx: idx, mapping: m, changed: make(chan struct{})}
+	s := &Shard{dir: dir, idx: idx, mapping: m, changed: make(chan struct{}),
+		terms: fieldTerms{entries: lru.New[string, fieldTermsEntry](o.TermSetBytes)}}
 	v, err := idx.GetInternal(appliedKey)
 	if err != nil {
 		idx.Close()

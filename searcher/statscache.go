@@ -3,25 +3,22 @@ package searcher
 import (
 	"encoding/json"
 	"fmt"
-	"sync"
 
+	"github.com/shoal-search/shoal/lru"
 	"github.com/shoal-search/shoal/protocol"
 )
 
 // statsCache keeps decoded global statistics by their encoding. The
 // coordinator caches the statistics of a query and sends the very same
 // bytes with every search of it, so a node decodes them once rather than
-// on every search. Entries live in two generations: when the current one
-// is full it becomes the old one and the old one is dropped.
+// on every search. It is bounded in bytes: least recently used statistics
+// leave first.
 type statsCache struct {
-	max int
-
-	mu       sync.Mutex
-	cur, old map[string]*Stats
+	entries *lru.Cache[string, *Stats]
 }
 
-func newStatsCache(max int) *statsCache {
-	return &statsCache{max: max, cur: map[string]*Stats{}}
+func newStatsCache(maxBytes int64) *statsCache {
+	return &statsCache{entries: lru.New[string, *Stats](maxBytes)}
 }
 
 // decode returns the statistics raw encodes (nil for none). The result is
@@ -30,32 +27,44 @@ func (c *statsCache) decode(raw json.RawMessage) (*Stats, error) {
 	if len(raw) == 0 || string(raw) == "null" {
 		return nil, nil
 	}
-	c.mu.Lock()
-	st, ok := c.cur[string(raw)]
-	if !ok {
-		if st, ok = c.old[string(raw)]; ok {
-			c.put(string(raw), st)
-		}
-	}
-	c.mu.Unlock()
-	if ok {
+	if st, ok := c.entries.Get(string(raw)); ok {
 		return st, nil
 	}
 	gs := new(protocol.GlobalStats)
 	if err := json.Unmarshal(raw, gs); err != nil {
 		return nil, fmt.Errorf("decode statistics: %w", err)
 	}
-	st = NewStats(gs)
-	c.mu.Lock()
-	c.put(string(raw), st)
-	c.mu.Unlock()
+	st := NewStats(gs)
+	c.entries.Put(string(raw), st, statsSize(raw, gs))
 	return st, nil
 }
 
-// put adds an entry; c.mu is held.
-func (c *statsCache) put(key string, st *Stats) {
-	if len(c.cur) >= c.max {
-		c.old, c.cur = c.cur, make(map[string]*Stats, c.max)
+// statsSize estimates what decoded statistics hold: their key, and for
+// every term its map entries (statistics and the synonym map built from
+// them), about 96 bytes beside the term itself.
+func statsSize(raw json.RawMessage, gs *protocol.GlobalStats) int64 {
+	n := int64(2*len(raw)) + 256
+	for _, terms := range gs.Terms {
+		n += 96 * int64(len(terms))
 	}
-	c.cur[key] = st
+	return n
+}
+
+// CacheStats reports the state of the node's caches, by name ("stats":
+// decoded statistics; "term_sets": the distinct-term sets of all its
+// copies, summed), for metrics.
+func (n *Node) CacheStats() map[string]lru.Stats {
+	out := map[string]lru.Stats{"stats": n.stats.entries.Stats()}
+	var ts lru.Stats
+	n.mu.Lock()
+	for _, r := range n.copies {
+		s := r.shard.terms.entries.Stats()
+		ts.Entries += s.Entries
+		ts.Bytes += s.Bytes
+		ts.MaxBytes += s.MaxBytes
+		ts.Evictions += s.Evictions
+	}
+	n.mu.Unlock()
+	out["term_sets"] = ts
+	return out
 }
