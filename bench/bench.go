@@ -236,12 +236,21 @@ func (r *run) indexAndQuery(ctx context.Context) error {
 	}
 	defer sh.close()
 	// 2. Queries.
-	return r.query(ctx, []engine{
+	if err := r.query(ctx, []engine{
 		{"bleve", bleveSearch(single, false)},
 		{"alias", bleveSearch(alias, true)},
 		{"shoal", coordSearch(sh.c.Frontend.Coordinator)},
 		{"http", sh.httpSearch()},
+	}); err != nil {
+		return err
+	}
+	// 3. Broad queries (Bleve runs them rewritten as Shoal does).
+	r.broad(ctx, []engine{
+		{"bleve", rewrittenSearch(single, false)},
+		{"alias", rewrittenSearch(alias, true)},
+		{"shoal", coordSearch(sh.c.Frontend.Coordinator)},
 	})
+	return ctx.Err()
 }
 
 // indexSingle indexes the documents into one Bleve index, merged into one

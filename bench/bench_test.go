@@ -90,6 +90,14 @@ func TestRunSmoke(t *testing.T) {
 	if nohedge := num("p99_ms_slow_replica_nohedge"); nohedge < 50 {
 		t.Errorf("p99 with a slow copy and no hedging = %vms, want ≥ the 50ms delay", nohedge)
 	}
+	if len(res.Broad) != 3 {
+		t.Errorf("broad phases: %d, want bleve, alias and shoal", len(res.Broad))
+	}
+	for _, p := range res.Broad {
+		if p.QPS <= 0 || p.Errors != 0 || p.PeakRSSMB <= 0 {
+			t.Errorf("broad phase %s: %.1f q/s, %d errors (%s), peak RSS %.0f MB", p.Name, p.QPS, p.Errors, p.FirstError, p.PeakRSSMB)
+		}
+	}
 	if _, ok := m["targets_missed"].([]any); !ok {
 		t.Errorf("targets_missed = %v, want a list", m["targets_missed"])
 	}

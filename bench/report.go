@@ -59,6 +59,9 @@ type Result struct {
 	// cluster.
 	HedgeP99Ratio float64 `json:"hedge_p99_ratio"`
 
+	// Broad are the broad-query phases (match-all, prefixes, wildcards).
+	Broad []BroadPhase `json:"broad"`
+
 	// Targets are issue 5's goals, checked on this run.
 	Targets  []Target `json:"targets"`
 	ElapsedS float64  `json:"elapsed_s"`
@@ -190,6 +193,10 @@ func (r *Result) WriteTable(w io.Writer) error {
 	tw.Flush()
 	fmt.Fprintf(&b, "qps_ratio (shoal/alias) %.3f   p99_ratio (shoal/alias) %.3f\n", r.QPSRatio, r.P99Ratio)
 	fmt.Fprintf(&b, "top10_agreement with 1 index over %d queries: shoal %.4f, alias %.4f\n\n", r.AgreementQueries, r.Top10Agreement, r.Top10AgreementAlias)
+
+	if len(r.Broad) > 0 {
+		fmt.Fprintf(&b, "broad queries (match-all, 2-3 letter prefixes, wildcards; %d clients):\n%s\n", r.Clients, broadSummary(r.Broad))
+	}
 
 	fmt.Fprintf(&b, "tail: replicas 2 on %d searchers, one searcher (%d shard copies) +%gms, hedge after %gms, %d queries\n",
 		r.TailSearchers, r.SlowCopies, r.SlowDelayMs, r.HedgeAfterMs, r.TailQueries)
