@@ -289,6 +289,9 @@ func (c *Catalog) CreateIndex(ctx context.Context, def meta.IndexDef) (*meta.Ind
 	if err := def.Validate(); err != nil {
 		return nil, err
 	}
+	if err := c.checkConsumers(ctx, &def); err != nil {
+		return nil, err
+	}
 	var uid [8]byte
 	if _, err := rand.Read(uid[:]); err != nil {
 		return nil, err
@@ -315,6 +318,9 @@ func (c *Catalog) CreateIndex(ctx context.Context, def meta.IndexDef) (*meta.Ind
 		Replicas:          c.opts.StreamReplicas,
 		Discard:           jetstream.DiscardOld,
 		Duplicates:        2 * time.Minute,
+		// Set, so that the server's default (1,000 per stream) does not
+		// leave copies of a large index without a consumer.
+		MaxConsumers: streamConsumers(&def),
 	})
 	if err != nil {
 		_ = c.buckets.Indexes.Delete(ctx, def.Name)
@@ -377,6 +383,28 @@ func (c *Catalog) putMap(ctx context.Context, m *meta.ShardMap, rev uint64, crea
 	}
 	if err != nil {
 		return fmt.Errorf("catalog: placement %s: %w", m.Index, err)
+	}
+	return nil
+}
+
+// streamConsumers is how many consumers an index's stream may have: one
+// per copy, twice over (a consumer that resets itself, or a copy that
+// moves, makes a new one before the old one is gone), and some slack.
+func streamConsumers(def *meta.IndexDef) int { return 2*def.Shards*def.Replicas + 16 }
+
+// checkConsumers refuses an index whose copies need more stream consumers
+// than the broker's JetStream account allows (max_consumers), so that a
+// created index always becomes fully served.
+func (c *Catalog) checkConsumers(ctx context.Context, def *meta.IndexDef) error {
+	info, err := c.js.AccountInfo(ctx)
+	if err != nil {
+		return fmt.Errorf("catalog: JetStream account limits: %w", err)
+	}
+	lim := info.Limits.MaxConsumers
+	if need := streamConsumers(def); lim > 0 && info.Consumers+need > lim {
+		return &meta.InvalidError{Kind: "settings", Reason: fmt.Sprintf(
+			"an index of %d shards × %d replicas needs up to %d stream consumers; the broker's JetStream account allows %d and has %d: use fewer shards or raise max_consumers",
+			def.Shards, def.Replicas, need, lim, info.Consumers)}
 	}
 	return nil
 }

@@ -8,8 +8,11 @@ import (
 
 // Limits on an index definition, checked by Validate.
 const (
-	MaxShards    = 1024
-	MaxReplicas  = 16
+	MaxShards   = 256
+	MaxReplicas = 16
+	// MaxCopies bounds shards × replicas: every copy is a Bleve index on
+	// a searcher and a consumer of the index's stream.
+	MaxCopies    = 1024
 	MaxFacetSize = 1000
 )
 
@@ -40,6 +43,9 @@ func (d *IndexDef) Validate() error {
 	}
 	if d.Replicas < 1 || d.Replicas > MaxReplicas {
 		return &InvalidError{Kind: "settings", Reason: fmt.Sprintf("replicas must be between 1 and %d (1 = a single copy)", MaxReplicas)}
+	}
+	if d.Shards*d.Replicas > MaxCopies {
+		return &InvalidError{Kind: "settings", Reason: fmt.Sprintf("shards × replicas is %d; an index may have at most %d copies", d.Shards*d.Replicas, MaxCopies)}
 	}
 	for name, f := range d.Facets {
 		if f.Field == "" || f.Size < 1 || f.Size > MaxFacetSize {

@@ -100,8 +100,10 @@ type Node struct {
 
 	mu     sync.Mutex
 	copies map[copyKey]*replica
-	subs   endpoints   // the node's own endpoints (serveNode)
-	stats  *statsCache // decoded global statistics of recent searches
+	// dropping holds the directories of copies being closed and deleted.
+	dropping map[string]bool
+	subs     endpoints   // the node's own endpoints (serveNode)
+	stats    *statsCache // decoded global statistics of recent searches
 }
 
 // Default memory bounds of a node's caches.
@@ -130,15 +132,16 @@ func Start(ctx context.Context, nc *nats.Conn, opts Options) (*Node, error) {
 	}
 	nctx, cancel := context.WithCancel(context.Background())
 	n := &Node{
-		opts:    opts,
-		nc:      nc,
-		js:      js,
-		buckets: buckets,
-		log:     opts.Logger.With("node", opts.Name),
-		ctx:     nctx,
-		cancel:  cancel,
-		copies:  make(map[copyKey]*replica),
-		stats:   newStatsCache(opts.StatsCacheBytes),
+		opts:     opts,
+		nc:       nc,
+		js:       js,
+		buckets:  buckets,
+		log:      opts.Logger.With("node", opts.Name),
+		ctx:      nctx,
+		cancel:   cancel,
+		copies:   make(map[copyKey]*replica),
+		dropping: map[string]bool{},
+		stats:    newStatsCache(opts.StatsCacheBytes),
 	}
 	if err := n.heartbeat(ctx); err != nil {
 		cancel()

@@ -12,6 +12,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/shoal-search/shoal/fanout"
 	"github.com/shoal-search/shoal/meta"
 	"github.com/shoal-search/shoal/protocol"
 )
@@ -138,15 +139,45 @@ func (n *Node) dropCopies(index string, want map[int]bool, def *meta.IndexDef) {
 			delete(n.copies, k)
 		}
 	}
-	n.mu.Unlock()
 	for _, r := range drop {
-		if err := r.stop(); err != nil {
-			n.log.Warn("close copy", "index", r.def.Name, "shard", r.num, "err", err)
-		}
-		if err := os.RemoveAll(r.dir); err != nil {
-			n.log.Warn("remove copy", "dir", r.dir, "err", err)
-		}
+		n.dropping[r.dir] = true
 	}
+	n.mu.Unlock()
+	if len(drop) == 0 {
+		return
+	}
+	// The copies stop answering at once; closing their indexes and
+	// deleting their data goes on in the background, several at a time,
+	// so that deleting a large index never holds up the placement of the
+	// others.
+	for _, r := range drop {
+		r.stopServing()
+	}
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		fanout.Run(context.Background(), drop, fanout.Options{Limit: dropConcurrency}, func(_ context.Context, r *replica) (struct{}, error) {
+			n.removeCopy(r)
+			return struct{}{}, nil
+		})
+	}()
+}
+
+// dropConcurrency is how many copies a node closes and deletes at once.
+const dropConcurrency = 32
+
+// removeCopy closes a dropped copy and deletes its data.
+func (n *Node) removeCopy(r *replica) {
+	if err := r.stop(); err != nil {
+		n.log.Warn("close copy", "index", r.def.Name, "shard", r.num, "err", err)
+	}
+	if err := os.RemoveAll(r.dir); err != nil {
+		n.log.Warn("remove copy", "dir", r.dir, "err", err)
+	}
+	_ = os.Remove(filepath.Dir(r.dir)) // the index's directory, once empty
+	n.mu.Lock()
+	delete(n.dropping, r.dir)
+	n.mu.Unlock()
 }
 
 // removeStale deletes shard directories no placement refers to any more
@@ -161,6 +192,9 @@ func (n *Node) removeStale(failed map[string]bool) {
 	keep := map[string]bool{}
 	for _, r := range n.copies {
 		keep[filepath.Dir(r.dir)] = true
+	}
+	for dir := range n.dropping { // removeCopy deletes these itself
+		keep[filepath.Dir(dir)] = true
 	}
 	n.mu.Unlock()
 	for _, e := range entries {

@@ -16,6 +16,13 @@ import (
 // apiTimeout bounds each JetStream API request a copy makes.
 const apiTimeout = 10 * time.Second
 
+// readerGrace is how long stopping a consumer waits for its reader.
+const readerGrace = 100 * time.Millisecond
+
+// maxResets bounds how often the ordered consumer recreates itself after
+// an error before it gives up and the copy's own loop opens it again.
+const maxResets = 5
+
 // batchLinger is the longest a copy waits to fill a batch while its stream
 // has more writes pending.
 const batchLinger = 20 * time.Millisecond
@@ -57,15 +64,21 @@ func (r *replica) status() meta.CopyStatus {
 
 // stop stops the consumer and the copy's endpoints, and closes its index.
 func (r *replica) stop() error {
+	r.stopServing()
 	r.cancel()
 	<-r.done
+	return r.shard.Close()
+}
+
+// stopServing removes the copy's endpoints, so it answers no more
+// requests; the consumer goes on until stop.
+func (r *replica) stopServing() {
 	r.subsMu.Lock()
+	defer r.subsMu.Unlock()
 	if r.subs != nil {
 		r.subs.stop()
 		r.subs = nil
 	}
-	r.subsMu.Unlock()
-	return r.shard.Close()
 }
 
 // run applies the shard's stream until ctx ends, reconnecting the consumer
@@ -137,8 +150,9 @@ func (r *replica) openConsumer(ctx context.Context) (jetstream.MessagesContext, 
 		return nil, fmt.Errorf("stream: %w", err)
 	}
 	cfg := jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{protocol.IngestShardFilter(r.def.Name, r.def.UID, r.num)},
-		DeliverPolicy:  jetstream.DeliverAllPolicy,
+		FilterSubjects:   []string{protocol.IngestShardFilter(r.def.Name, r.def.UID, r.num)},
+		DeliverPolicy:    jetstream.DeliverAllPolicy,
+		MaxResetAttempts: maxResets,
 	}
 	if applied := r.shard.AppliedSeq(); applied > 0 {
 		cfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
@@ -185,7 +199,18 @@ func readMessages(ctx context.Context, it jetstream.MessagesContext, size int) (
 			}
 		}
 	}()
-	return out, errs, func() { it.Stop(); <-done }
+	// Stop does not wait for the reader longer than readerGrace: while
+	// the stream is being deleted, the ordered consumer retries creating
+	// itself (up to maxResets times) before Next returns, and a copy being
+	// dropped must not wait for that. The reader touches nothing but its
+	// channels, which it leaves as soon as ctx is done.
+	return out, errs, func() {
+		it.Stop()
+		select {
+		case <-done:
+		case <-time.After(readerGrace):
+		}
+	}
 }
 
 // nextBatch waits for the next write and appends it to batch, with those
