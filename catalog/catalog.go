@@ -104,6 +104,9 @@ func Open(ctx context.Context, js jetstream.JetStream, opts Options) (*Catalog, 
 			return nil, fmt.Errorf("catalog: initial load: %w", ctx.Err())
 		}
 	}
+	if err := c.restoreDefs(ctx); err != nil {
+		c.log.Error("catalog: restoring index definitions from the streams", "err", err)
+	}
 	return c, nil
 }
 
@@ -321,6 +324,9 @@ func (c *Catalog) CreateIndex(ctx context.Context, def meta.IndexDef) (*meta.Ind
 		// Set, so that the server's default (1,000 per stream) does not
 		// leave copies of a large index without a consumer.
 		MaxConsumers: streamConsumers(&def),
+		// The definition travels with its stream, so that a lost catalog
+		// can be rebuilt from the streams (restoreDefs).
+		Metadata: map[string]string{streamDefKey: string(raw)},
 	})
 	if err != nil {
 		_ = c.buckets.Indexes.Delete(ctx, def.Name)

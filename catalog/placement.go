@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/shoal-search/shoal/meta"
+	"github.com/shoal-search/shoal/protocol"
 )
 
 // Place fills m so that every shard has up to replicas copies, each on a
@@ -184,6 +185,10 @@ func (c *Catalog) placeOnce(ctx context.Context, healAfter time.Duration, starte
 	}
 	for _, def := range c.Indexes() {
 		e, err := c.buckets.Placement.Get(ctx, def.Name)
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			c.placeLost(ctx, def, live, dead)
+			continue
+		}
 		if err != nil {
 			continue
 		}
@@ -290,4 +295,37 @@ func (c *Catalog) rebalance(m *meta.ShardMap, replicas int, live []string) bool 
 		}
 	}
 	return false
+}
+
+// placeLost places afresh an index that has no shard map (its placement
+// was lost, or its definition restored from its stream). An index being
+// created gets its map from CreateIndex, and one being deleted loses its
+// stream first: only an established index whose definition and stream
+// both still exist is placed here.
+func (c *Catalog) placeLost(ctx context.Context, def *meta.IndexDef, live []string, dead map[string]bool) {
+	if time.Since(def.Created) < 10*time.Second {
+		return
+	}
+	if e, err := c.buckets.Indexes.Get(ctx, def.Name); err != nil {
+		return
+	} else if cur, err := meta.DecodeIndexDef(e.Value()); err != nil || cur.UID != def.UID {
+		return
+	}
+	if _, err := c.js.Stream(ctx, protocol.StreamName(def.Name)); err != nil {
+		return
+	}
+	m := &meta.ShardMap{Index: def.Name, Copies: make([][]string, def.Shards)}
+	for i := range m.Copies {
+		m.Copies[i] = []string{}
+	}
+	Place(m, def.Replicas, live, dead)
+	raw, err := json.Marshal(m)
+	if err != nil {
+		return
+	}
+	if _, err := c.buckets.Placement.Create(ctx, def.Name, raw); err != nil {
+		c.log.Warn("placement of an index without a shard map", "index", def.Name, "err", err)
+		return
+	}
+	c.log.Warn("placed an index that had no shard map", "index", def.Name)
 }

@@ -91,6 +91,9 @@ type NodeStatus struct {
 	Node      string       `json:"node"`
 	Heartbeat time.Time    `json:"heartbeat"`
 	Copies    []CopyStatus `json:"copies"`
+	// Saturated, when set, says why the node cannot take requests now
+	// (every worker busy for seconds).
+	Saturated string `json:"saturated,omitempty"`
 }
 
 // CopyStatus describes one shard copy hosted by a node.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/nats-io/nats.go"
+	"github.com/shoal-search/shoal/protocol"
 )
 
 // endpoints are the subscriptions of one copy or of the node itself.
@@ -37,14 +38,26 @@ type endpoints []*nats.Subscription
 type endpoint struct {
 	subject, queue string
 	handle         func(request)
+	// waits marks an endpoint whose requests mostly wait (for a copy to
+	// apply a sequence): they run beside the pool, bounded by maxWaits,
+	// so that waiting clients never hold the workers searches need.
+	waits bool
 }
+
+// maxWaits bounds the wait requests a node holds at once; past it, a wait
+// is answered at once with CodeUnavailable.
+const maxWaits = 1024
 
 // subscribe subscribes to every endpoint in eps, each request handed to the
 // worker pool; if one fails, those made are undone.
 func (n *Node) subscribe(eps []endpoint) (endpoints, error) {
 	var subs endpoints
 	for _, ep := range eps {
-		sub, err := n.nc.QueueSubscribe(ep.subject, ep.queue, n.dispatch(ep.handle))
+		cb := n.dispatch(ep.handle)
+		if ep.waits {
+			cb = n.dispatchWait(ep.handle)
+		}
+		sub, err := n.nc.QueueSubscribe(ep.subject, ep.queue, cb)
 		if err != nil {
 			subs.stop()
 			return nil, fmt.Errorf("subscribe %s: %w", ep.subject, err)
@@ -64,6 +77,27 @@ func (n *Node) dispatch(handle func(request)) nats.MsgHandler {
 		}
 		req := request{msg: m, nc: n.nc}
 		n.pool.run(func() { handle(req) })
+	}
+}
+
+// dispatchWait is dispatch for wait endpoints: each request on a goroutine
+// of its own, at most maxWaits at once.
+func (n *Node) dispatchWait(handle func(request)) nats.MsgHandler {
+	return func(m *nats.Msg) {
+		if n.faults.dropReplies.Load() {
+			return
+		}
+		req := request{msg: m, nc: n.nc}
+		select {
+		case n.waits <- struct{}{}:
+		default:
+			respondErr(req, protocol.CodeUnavailable, fmt.Errorf("the node holds %d waits already", maxWaits))
+			return
+		}
+		go func() {
+			defer func() { <-n.waits }()
+			handle(req)
+		}()
 	}
 }
 

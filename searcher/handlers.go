@@ -35,7 +35,7 @@ func (r *replica) serve() error {
 			endpoint{subject: protocol.ShardSubject(r.def.Name, r.num, op), queue: protocol.QueueGroup, handle: h},
 			endpoint{subject: protocol.CopySubject(n.opts.Name, r.def.Name, r.num, op), handle: h})
 	}
-	eps = append(eps, endpoint{subject: protocol.CopySubject(n.opts.Name, r.def.Name, r.num, protocol.OpWait), handle: r.handleWait})
+	eps = append(eps, endpoint{subject: protocol.CopySubject(n.opts.Name, r.def.Name, r.num, protocol.OpWait), handle: r.handleWait, waits: true})
 	subs, err := n.subscribe(eps)
 	if err != nil {
 		return err

@@ -102,9 +102,15 @@ type Node struct {
 	copies map[copyKey]*replica
 	// dropping holds the directories of copies being closed and deleted.
 	dropping map[string]bool
-	subs     endpoints   // the node's own endpoints (serveNode)
-	stats    *statsCache // decoded global statistics of recent searches
+	// waits holds a token per wait request in progress (maxWaits).
+	waits chan struct{}
+	subs  endpoints   // the node's own endpoints (serveNode)
+	stats *statsCache // decoded global statistics of recent searches
 }
+
+// saturatedAfter is how long every worker must have been busy before the
+// node reports itself unable to take requests.
+const saturatedAfter = 2 * time.Second
 
 // Default memory bounds of a node's caches.
 const (
@@ -141,6 +147,7 @@ func Start(ctx context.Context, nc *nats.Conn, opts Options) (*Node, error) {
 		cancel:   cancel,
 		copies:   make(map[copyKey]*replica),
 		dropping: map[string]bool{},
+		waits:    make(chan struct{}, maxWaits),
 		stats:    newStatsCache(opts.StatsCacheBytes),
 	}
 	if err := n.heartbeat(ctx); err != nil {
@@ -199,6 +206,9 @@ func (n *Node) Status() meta.NodeStatus {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	st := meta.NodeStatus{Node: n.opts.Name, Heartbeat: time.Now().UTC()}
+	if full := n.pool.fullFor(); full > saturatedAfter {
+		st.Saturated = fmt.Sprintf("all %d request workers busy for %v", n.opts.Concurrency, full.Round(time.Second))
+	}
 	for _, r := range n.copies {
 		st.Copies = append(st.Copies, r.status())
 	}
