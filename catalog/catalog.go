@@ -414,3 +414,31 @@ func (c *Catalog) checkConsumers(ctx context.Context, def *meta.IndexDef) error 
 	}
 	return nil
 }
+
+// Fields is the union of the fields the live copies of index report.
+// complete is false when none reported or one reported only part of its
+// fields: then nothing can be concluded from a field's absence.
+func (c *Catalog) Fields(index string) (fields map[string]bool, complete bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	fields = map[string]bool{}
+	reported := false
+	for _, n := range c.nodes {
+		if time.Since(n.Heartbeat) > c.opts.NodeTimeout {
+			continue
+		}
+		for _, cp := range n.Copies {
+			if cp.Index != index {
+				continue
+			}
+			if cp.FieldsTruncated {
+				return nil, false
+			}
+			reported = reported || cp.Docs > 0
+			for _, f := range cp.Fields {
+				fields[f] = true
+			}
+		}
+	}
+	return fields, reported
+}

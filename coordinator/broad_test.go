@@ -62,21 +62,22 @@ func TestBroadQueries(t *testing.T) {
 	}
 
 	t.Run("match-all", func(t *testing.T) {
+		// After a load, Bleve merges segments in the background: each
+		// spelling gets up to ten seconds of tries to show it answers
+		// in under 100ms (an order-of-magnitude bound, not a benchmark:
+		// a match-all that expanded every term took seconds here).
 		for _, q := range []string{"*", "*:*", "_all:*", "**"} {
-			search(q, 0) // the first search of a spelling warms the node's readers
-			res, took := search(q, 0)
-			for range 4 { // the best of five: the machine may be busy for a moment
-				_, again := search(q, 0)
-				took = min(took, again)
+			best := time.Hour
+			for end := time.Now().Add(10 * time.Second); best > 100*time.Millisecond && time.Now().Before(end); {
+				res, took := search(q, 0)
+				if res.TotalHits != uint64(len(ops)) {
+					t.Fatalf("%q: total_hits %d, want %d", q, res.TotalHits, len(ops))
+				}
+				best = min(best, took)
 			}
-			t.Logf("%q size 0: %v", q, took)
-			if res.TotalHits != uint64(len(ops)) {
-				t.Errorf("%q: total_hits %d, want %d", q, res.TotalHits, len(ops))
-			}
-			// An order-of-magnitude bound, not a benchmark: a match-all that
-			// expanded every term took seconds here.
-			if took > 100*time.Millisecond {
-				t.Errorf("%q with size 0 took %v, want under 100ms", q, took)
+			t.Logf("%q size 0: best %v", q, best)
+			if best > 100*time.Millisecond {
+				t.Errorf("%q with size 0 took at best %v, want under 100ms", q, best)
 			}
 		}
 	})

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/blevesearch/bleve/v2"
+	"github.com/blevesearch/bleve/v2/search"
 	bquery "github.com/blevesearch/bleve/v2/search/query"
 
 	"github.com/shoal-search/shoal/meta"
@@ -21,6 +22,10 @@ type Request struct {
 	// AllowPartial answers with the shards that answered when some did not.
 	AllowPartial bool
 }
+
+// MinTimeout is the shortest timeout a search may ask for: a scatter over
+// NATS, a search on each node and the merge cannot be promised in less.
+const MinTimeout = 10 * time.Millisecond
 
 // query is a search made ready for the shards: its index found, the request
 // checked against the limits, its timeout set and its shard form encoded.
@@ -50,8 +55,14 @@ func (c *Coordinator) prepare(index string, req Request) (*query, error) {
 	if err != nil {
 		return nil, queryError(err)
 	}
+	if err := c.checkSortFields(def.Name, sr); err != nil {
+		return nil, err
+	}
 	timeout := req.Timeout
-	if timeout <= 0 {
+	if timeout < 0 || (timeout > 0 && timeout < MinTimeout) {
+		return nil, &RequestError{Type: "invalid_request", Err: fmt.Errorf("timeout %v is shorter than the cluster can meet: the least is %v", timeout, MinTimeout)}
+	}
+	if timeout == 0 {
 		timeout = c.opts.DefaultTimeout
 	}
 	if timeout > c.opts.MaxTimeout {
@@ -87,7 +98,8 @@ func (c *Coordinator) validate(sr *bleve.SearchRequest) error {
 	if sr.Size < 0 || sr.From < 0 {
 		return &RequestError{Type: "invalid_request", Err: errors.New("size and from must not be negative")}
 	}
-	if sr.From+sr.Size > c.opts.MaxWindow {
+	// Each is checked alone first: their sum could overflow.
+	if sr.Size > c.opts.MaxWindow || sr.From > c.opts.MaxWindow || sr.From+sr.Size > c.opts.MaxWindow {
 		return &RequestError{Type: "invalid_request", Err: fmt.Errorf("from + size must not exceed %d (use search_after to page deeper)", c.opts.MaxWindow)}
 	}
 	if sr.SearchAfter != nil && sr.SearchBefore != nil {
@@ -125,4 +137,33 @@ func widen(sr *bleve.SearchRequest) *bleve.SearchRequest {
 		}
 	}
 	return &w
+}
+
+// checkSortFields refuses a sort on a field no document of the index has,
+// as Elasticsearch does for an unmapped field: such a sort would silently
+// order nothing. Fields are known from the copies' heartbeats; when they
+// are not all known, nothing is refused.
+func (c *Coordinator) checkSortFields(index string, sr *bleve.SearchRequest) error {
+	var names []string
+	for _, so := range sr.Sort {
+		switch s := so.(type) {
+		case *search.SortField:
+			names = append(names, s.Field)
+		case *search.SortGeoDistance:
+			names = append(names, s.Field)
+		}
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	fields, complete := c.cat.Fields(index)
+	if !complete {
+		return nil
+	}
+	for _, f := range names {
+		if !fields[f] {
+			return &RequestError{Type: "invalid_request", Err: fmt.Errorf("cannot sort on %q: no document of index %s has that field", f, index)}
+		}
+	}
+	return nil
 }

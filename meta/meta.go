@@ -46,6 +46,9 @@ func ValidNodeName(name string) error {
 	return nil
 }
 
+// MaxReportedFields bounds the field names a copy reports.
+const MaxReportedFields = 256
+
 // IndexDef is an index's definition, stored in BucketIndexes.
 type IndexDef struct {
 	Name string `json:"name"`
@@ -109,6 +112,11 @@ type CopyStatus struct {
 	// Rejected counts the writes the copy could not apply (an id of
 	// another shard, a document Bleve refused); each is also logged.
 	Rejected uint64 `json:"rejected,omitempty"`
+	// Fields names the fields the copy's documents have (at most
+	// MaxReportedFields; FieldsTruncated says there are more), so that a
+	// coordinator can refuse a sort on a field no document has.
+	Fields          []string `json:"fields,omitempty"`
+	FieldsTruncated bool     `json:"fields_truncated,omitempty"`
 }
 
 // ShardOf is the shard a document id belongs to: FNV-1a of the id modulo the

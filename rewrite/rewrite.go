@@ -100,6 +100,7 @@ func Query(q query.Query, l Limits) (query.Query, error) {
 type walker struct {
 	limits  Limits
 	clauses int
+	src     string // the query string being walked, for errors
 }
 
 func (w *walker) leaf() error {
@@ -118,10 +119,14 @@ func (w *walker) walk(q query.Query, depth int) (query.Query, error) {
 	case nil:
 		return nil, nil
 	case *query.QueryStringQuery:
+		if err := checkSyntax(q.Query); err != nil {
+			return nil, err
+		}
 		parsed, err := q.Parse()
 		if err != nil {
 			return nil, fmt.Errorf("query string: %w", err)
 		}
+		w.src = q.Query
 		return w.walk(parsed, depth)
 	case *query.BooleanQuery:
 		return w.boolean(q, depth)
@@ -137,6 +142,9 @@ func (w *walker) walk(q query.Query, depth int) (query.Query, error) {
 		return &out, err
 	}
 	if err := w.leaf(); err != nil {
+		return nil, err
+	}
+	if err := checkValue(q, w.src); err != nil {
 		return nil, err
 	}
 	return w.rewriteLeaf(q)

@@ -197,3 +197,34 @@ func TestBadPattern(t *testing.T) {
 		t.Fatalf("error %v, want a PatternError", err)
 	}
 }
+
+func TestSyntax(t *testing.T) {
+	tests := []struct {
+		q  string
+		ok bool
+	}{
+		{"title:(", false},
+		{"title:[", false},
+		{"title:{", false},
+		{"(a b", false},
+		{"a b)", false},
+		{`"a b`, false},
+		{"title:(river sea)", true},
+		{`"a (b"`, true},
+		{`/ri(v|x)er/`, true},
+		{`a\(b`, true},
+		{"c++ -x", true},
+		{"title:river^2 +body:sea", true},
+		{"a:b/c", true},
+	}
+	for _, tt := range tests {
+		_, err := rewrite.Query(query.NewQueryStringQuery(tt.q), rewrite.Limits{})
+		var se *rewrite.SyntaxError
+		if tt.ok && err != nil {
+			t.Errorf("%q: %v", tt.q, err)
+		}
+		if !tt.ok && !errors.As(err, &se) {
+			t.Errorf("%q: error %v, want a SyntaxError", tt.q, err)
+		}
+	}
+}

@@ -50,7 +50,7 @@ type replica struct {
 
 func (r *replica) status() meta.CopyStatus {
 	docs, _ := r.shard.Docs()
-	return meta.CopyStatus{
+	st := meta.CopyStatus{
 		Index:      r.def.Name,
 		Shard:      r.num,
 		Node:       r.node.opts.Name,
@@ -60,6 +60,8 @@ func (r *replica) status() meta.CopyStatus {
 		CaughtUp:   r.caughtUp.Load(),
 		Rejected:   r.rejected.Load(),
 	}
+	st.Fields, st.FieldsTruncated = r.shard.Fields()
+	return st
 }
 
 // stop stops the consumer and the copy's endpoints, and closes its index.

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -56,6 +57,11 @@ type Shard struct {
 	mu      sync.Mutex
 	changed chan struct{} // closed and replaced after every applied batch
 	terms   fieldTerms
+	fields  struct { // Fields' answer, for one applied sequence (mu)
+		seq       uint64
+		names     []string
+		truncated bool
+	}
 }
 
 // ShardOptions configure a shard copy.
@@ -101,6 +107,36 @@ func (s *Shard) Close() error { return s.idx.Close() }
 
 // AppliedSeq is the last stream sequence whose write is committed.
 func (s *Shard) AppliedSeq() uint64 { return s.applied.Load() }
+
+// Fields lists the fields of the shard's documents (Bleve's own
+// bookkeeping fields left out), at most meta.MaxReportedFields of them;
+// truncated says there are more. The list is kept until the next write.
+func (s *Shard) Fields() (fields []string, truncated bool) {
+	seq := s.AppliedSeq()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.fields.seq == seq && s.fields.names != nil {
+		return s.fields.names, s.fields.truncated
+	}
+	all, err := s.idx.Fields()
+	if err != nil {
+		return nil, true // unknown: the coordinator checks nothing
+	}
+	names := make([]string, 0, len(all))
+	for _, f := range all {
+		if f == meta.SourceField || f == "_id" || f == "_all" {
+			continue
+		}
+		if len(names) == meta.MaxReportedFields {
+			truncated = true
+			break
+		}
+		names = append(names, f)
+	}
+	sort.Strings(names)
+	s.fields.seq, s.fields.names, s.fields.truncated = seq, names, truncated
+	return names, truncated
+}
 
 // Docs counts the documents in the shard.
 func (s *Shard) Docs() (uint64, error) { return s.idx.DocCount() }

@@ -757,18 +757,31 @@ func TestAPI(t *testing.T) {
 		_, raw := a.do(t, "GET", "/v1/indexes/books/search?q="+url.QueryEscape(`title:"river`), "")
 		golden(t, "error_query", raw)
 
-		// Odd input that Bleve accepts is answered, not failed: "title:("
-		// is a term query for "(", and a negative size in a body means
-		// Bleve's default of 10.
-		for _, tt := range []struct{ method, path, body string }{
-			{"GET", "/v1/indexes/books/search?q=" + url.QueryEscape("title:("), ""},
-			{"POST", "/v1/indexes/books/search", `{"query":{"match_all":{}},"size":-1}`},
-			{"POST", "/v1/indexes/books/search", `{"query":{"match_all":{}},"sort":["-no_such_field"]}`},
-			{"POST", "/v1/indexes/books/search", `{"query":{"match_all":{}},"fields":["no_such_field"],"facets":{"x":{"field":"no_such_field","size":1}}}`},
+		// Input Bleve would take, but not as meant, is a 400 naming the
+		// problem: "title:(" (Bleve: a term query for "("), a negative size
+		// or from (Bleve: its defaults), an unknown key, a window past the
+		// limit however large, a timeout no cluster can meet, a sort on a
+		// field no document has.
+		for _, tt := range []struct{ method, path, body, reason string }{
+			{"GET", "/v1/indexes/books/search?q=" + url.QueryEscape("title:("), "", "never closed"},
+			{"GET", "/v1/indexes/books/search?q=" + url.QueryEscape("title:["), "", "brackets"},
+			{"GET", "/v1/indexes/books/search?q=river&size=9223372036854775807&from=1", "", "must not exceed"},
+			{"GET", "/v1/indexes/books/search?q=river&timeout=1ns", "", "the least is"},
+			{"GET", "/v1/indexes/books/search?q=river&timeout=100us", "", "the least is"},
+			{"GET", "/v1/indexes/books/search?q=river&sort=nosuchfield", "", "no document"},
+			{"POST", "/v1/indexes/books/search", `{"query":{"match_all":{}},"size":-1}`, "negative"},
+			{"POST", "/v1/indexes/books/search", `{"query":{"match_all":{}},"from":-1}`, "negative"},
+			{"POST", "/v1/indexes/books/search", `{"query":{"match_all":{}},"szie":3}`, `unknown key \"szie\"`},
+			{"POST", "/v1/indexes/books/search", `{"query":{"match_all":{}},"sort":["-no_such_field"]}`, "no document"},
 		} {
-			if status, raw := a.do(t, tt.method, tt.path, tt.body); status != http.StatusOK {
-				t.Errorf("%s %s %s: %d %s", tt.method, tt.path, tt.body, status, raw)
+			status, raw := a.do(t, tt.method, tt.path, tt.body)
+			if status != http.StatusBadRequest || !strings.Contains(string(raw), tt.reason) {
+				t.Errorf("%s %s %s: %d %s, want 400 saying %q", tt.method, tt.path, tt.body, status, raw, tt.reason)
 			}
+		}
+		// Fields and facets on a field no document has are answered.
+		if status, raw := a.do(t, "POST", "/v1/indexes/books/search", `{"query":{"match_all":{}},"fields":["no_such_field"],"facets":{"x":{"field":"no_such_field","size":1}}}`); status != http.StatusOK {
+			t.Errorf("fields and facets on an absent field: %d %s", status, raw)
 		}
 	})
 

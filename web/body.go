@@ -6,6 +6,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/blevesearch/bleve/v2"
@@ -43,21 +47,67 @@ func bodyError(err error) error {
 	return errorOf(kindInvalidBody, err)
 }
 
+// bleveSearchKeys are the keys of a bleve SearchRequest in JSON that a
+// search body may hold (pre_search_data is Shoal's own business).
+var bleveSearchKeys = []string{"query", "size", "from", "highlight", "fields", "facets", "explain", "sort",
+	"includeLocations", "score", "search_after", "search_before", "knn", "knn_operator", "params"}
+
+// searchExtras are the keys a search body holds beside bleve's.
+type searchExtras struct {
+	Query        json.RawMessage `json:"query"`
+	Timeout      *string         `json:"timeout"`
+	AllowPartial *bool           `json:"allow_partial"`
+	Size         *int64          `json:"size"`
+	From         *int64          `json:"from"`
+}
+
+// checkSearchKeys refuses keys that neither bleve's request nor
+// searchExtras knows, as Elasticsearch does: a misspelt "szie" must not
+// silently give the default.
+func checkSearchKeys(raw []byte) error {
+	var keys map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &keys); err != nil {
+		return fmt.Errorf("search body: %w", err)
+	}
+	known := map[string]bool{}
+	for _, k := range bleveSearchKeys {
+		known[k] = true
+	}
+	t := reflect.TypeOf(searchExtras{})
+	for i := range t.NumField() {
+		known[strings.Split(t.Field(i).Tag.Get("json"), ",")[0]] = true
+	}
+	var unknown []string
+	for k := range keys {
+		if !known[k] {
+			unknown = append(unknown, strconv.Quote(k))
+		}
+	}
+	if len(unknown) > 0 {
+		sort.Strings(unknown)
+		return fmt.Errorf("search body: unknown key %s", strings.Join(unknown, ", "))
+	}
+	return nil
+}
+
 // ParseSearchBody reads a search body: a bleve SearchRequest in JSON with
 // two more keys, "timeout" (a duration such as "500ms") and
-// "allow_partial" (default true).
+// "allow_partial" (default true). Unknown keys, and a negative size or
+// from, are refused.
 func ParseSearchBody(r io.Reader) (*bleve.SearchRequest, time.Duration, bool, error) {
 	raw, err := io.ReadAll(r)
 	if err != nil {
 		return nil, 0, false, err
 	}
-	var extra struct {
-		Query        json.RawMessage `json:"query"`
-		Timeout      *string         `json:"timeout"`
-		AllowPartial *bool           `json:"allow_partial"`
-	}
+	var extra searchExtras
 	if err := json.Unmarshal(raw, &extra); err != nil {
 		return nil, 0, false, fmt.Errorf("search body: %w", err)
+	}
+	if err := checkSearchKeys(raw); err != nil {
+		return nil, 0, false, err
+	}
+	if (extra.Size != nil && *extra.Size < 0) || (extra.From != nil && *extra.From < 0) {
+		return nil, 0, false, errors.New("search body: size and from must not be negative")
 	}
 	// Bleve turns a missing query into one that matches nothing.
 	if len(extra.Query) == 0 || string(extra.Query) == "null" {
