@@ -73,6 +73,11 @@ func (c *Coordinator) prepare(index string, req Request) (*query, error) {
 	if err != nil {
 		return nil, &RequestError{Type: "invalid_request", Err: fmt.Errorf("encode request: %w", err)}
 	}
+	// The request travels to every node in one message; a quarter of the
+	// broker's payload limit leaves room for the statistics beside it.
+	if max := c.nc.MaxPayload() / 4; int64(len(raw)) > max {
+		return nil, &RequestError{Type: "query_too_large", Err: fmt.Errorf("the search request is %d bytes encoded; the most is %d (a quarter of the broker's payload limit)", len(raw), max)}
+	}
 	return &query{def: def, search: sr, widened: w, raw: raw, timeout: timeout, allowPartial: req.AllowPartial,
 		scores: rewrite.Scores(rq) && sr.Score != "none"}, nil
 }

@@ -60,6 +60,9 @@ type Result struct {
 	// Refreshed is set when the caller waited for the writes to become
 	// searchable: true if every shard confirmed.
 	Refreshed *bool `json:"refreshed,omitempty"`
+	// IndexUID names the incarnation of the index the writes went to: an
+	// index deleted and created again under the same name has another.
+	IndexUID string `json:"index_uid,omitempty"`
 
 	// maxSeq is the highest stream sequence stored per shard.
 	maxSeq map[int]uint64
@@ -206,7 +209,7 @@ func (ix *Indexer) Write(ctx context.Context, index string, ops []Op) (*Result, 
 	}
 	ctx, cancel := context.WithTimeout(ctx, ix.opts.WriteTimeout)
 	defer cancel()
-	res := &Result{Errors: []DocError{}, maxSeq: map[int]uint64{}}
+	res := &Result{Errors: []DocError{}, IndexUID: def.UID, maxSeq: map[int]uint64{}}
 	// Publish in windows so a large body never outruns the client's limit
 	// of unacknowledged asynchronous publishes.
 	for start := 0; start < len(ops); start += publishWindow {

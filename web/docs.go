@@ -28,7 +28,12 @@ func (s *Server) bulk(c *gin.Context) (any, error) {
 	if err != nil {
 		return nil, bodyError(err)
 	}
-	res, err := s.ix.Write(c.Request.Context(), index, ops)
+	ctx, cancel, err := writeContext(c)
+	if err != nil {
+		return nil, err
+	}
+	defer cancel()
+	res, err := s.ix.Write(ctx, index, ops)
 	if err != nil {
 		return nil, err
 	}
@@ -85,7 +90,7 @@ func (s *Server) putDoc(c *gin.Context) (any, error) {
 	if err != nil {
 		return nil, errorOf(kindInvalidBody, err)
 	}
-	return s.writeOne(c.Request.Context(), index, indexer.Op{ID: id, Doc: raw}, wait, "indexed")
+	return s.writeOne(c, index, indexer.Op{ID: id, Doc: raw}, wait, "indexed")
 }
 
 // deleteDoc serves DELETE /v1/indexes/{index}/docs/{id}.
@@ -102,25 +107,32 @@ func (s *Server) deleteDoc(c *gin.Context) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return s.writeOne(c.Request.Context(), index, indexer.Op{ID: id, Delete: true}, wait, "deleted")
+	return s.writeOne(c, index, indexer.Op{ID: id, Delete: true}, wait, "deleted")
 }
 
 // writeOne writes one document (or deletes it) and answers with its id and
 // result; a document JetStream did not store is a write_failed error.
-func (s *Server) writeOne(ctx context.Context, index string, op indexer.Op, wait bool, result string) (any, error) {
+func (s *Server) writeOne(c *gin.Context, index string, op indexer.Op, wait bool, result string) (any, error) {
+	ctx, cancel, err := writeContext(c)
+	if err != nil {
+		return nil, err
+	}
+	defer cancel()
 	res, err := s.ix.Write(ctx, index, []indexer.Op{op})
 	if err != nil {
 		return nil, err
 	}
 	if res.Failed > 0 {
-		return nil, docFailure(res.Errors[0])
+		ae := docFailure(res.Errors[0])
+		ae.extra["id"] = op.ID
+		return nil, ae
 	}
 	if wait {
 		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()
 		_ = s.ix.WaitSearchable(ctx, index, res)
 	}
-	body := gin.H{"id": op.ID, "result": result}
+	body := gin.H{"id": op.ID, "result": result, "index_uid": res.IndexUID}
 	if res.Refreshed != nil {
 		body["refreshed"] = *res.Refreshed
 	}

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"fmt"
 	"net/url"
 	"strconv"
@@ -72,4 +73,21 @@ func docID(c *gin.Context) (string, error) {
 		return "", newError(kindInvalidID, "document id: "+err.Error())
 	}
 	return id, nil
+}
+
+// writeContext is the request's context, bounded by its ?timeout= (a
+// positive duration) when given; the indexer's --write-timeout bounds it
+// in any case.
+func writeContext(c *gin.Context) (context.Context, context.CancelFunc, error) {
+	v := c.Query("timeout")
+	if v == "" {
+		ctx, cancel := context.WithCancel(c.Request.Context())
+		return ctx, cancel, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return nil, nil, newError(kindInvalidParameter, fmt.Sprintf("timeout must be a positive duration such as 500ms or 2s, not %q", v))
+	}
+	ctx, cancel := context.WithTimeout(c.Request.Context(), d)
+	return ctx, cancel, nil
 }
