@@ -40,7 +40,9 @@ func (c *Coordinator) Get(ctx context.Context, index, id string) (json.RawMessag
 
 // IndexInfo describes an index and each of its shard copies.
 type IndexInfo struct {
-	Name       string                   `json:"name"`
+	Name string `json:"name"`
+	// UID names this incarnation of the index (write answers carry it).
+	UID        string                   `json:"uid"`
 	Shards     int                      `json:"shards"`
 	Replicas   int                      `json:"replicas"`
 	Docs       uint64                   `json:"docs"`
@@ -70,7 +72,7 @@ func (c *Coordinator) IndexInfo(ctx context.Context, index string) (*IndexInfo, 
 	if err != nil {
 		return nil, err
 	}
-	info := &IndexInfo{Name: def.Name, Shards: def.Shards, Replicas: def.Replicas, Created: def.Created, Mapping: def.Mapping, Facets: def.Facets, ShardStats: []ShardStat{}}
+	info := &IndexInfo{Name: def.Name, UID: def.UID, Shards: def.Shards, Replicas: def.Replicas, Created: def.Created, Mapping: def.Mapping, Facets: def.Facets, ShardStats: []ShardStat{}}
 	m := c.cat.ShardMap(index)
 	if m == nil {
 		return info, nil

@@ -229,7 +229,7 @@ func StartCluster(t testing.TB, bin string, o Options) *Cluster {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			_, body, err := c.status(ctx, "/v1/cluster")
 			cancel()
-			t.Logf("GET /v1/cluster at the end: %s %v", body, err)
+			t.Logf("GET /v1/cluster at the end: %.4000s %v", body, err)
 		}
 		for _, p := range c.all() {
 			p.Kill(t)

@@ -907,7 +907,7 @@ func golden(t *testing.T, name string, raw []byte) {
 }
 
 // volatile are the keys whose values differ from run to run.
-var volatile = map[string]bool{"took_ms": true, "applied_seq": true, "created": true, "index_uid": true}
+var volatile = map[string]bool{"took_ms": true, "applied_seq": true, "created": true, "index_uid": true, "uid": true}
 
 // normalize replaces volatile values by placeholders and rounds scores to
 // four decimals.
