@@ -30,7 +30,7 @@ func respond(q *query, out *Response, outcomes []shardOutcome, start time.Time) 
 	}
 	if !q.allowPartial || out.Shards.Successful == 0 {
 		// Too little to answer with: the error carries the account.
-		return out, &UnavailableError{Shards: out.Shards, TimedOut: out.TimedOut}
+		return out, &UnavailableError{Shards: out.Shards, TimedOut: out.TimedOut, PartialRefused: !q.allowPartial}
 	}
 	return out, nil // a partial answer, allowed, that says what it misses
 }
@@ -130,10 +130,20 @@ func (e *RequestError) Unwrap() error { return e.Err }
 type UnavailableError struct {
 	Shards   ShardsAccount
 	TimedOut bool
+	// PartialRefused is set when the request itself refused a partial
+	// answer (allow_partial=false); otherwise no shard answered at all.
+	PartialRefused bool
 }
 
 func (e *UnavailableError) Error() string {
-	return fmt.Sprintf("%d of %d shards did not answer and allow_partial is false", e.Shards.Failed, e.Shards.Total)
+	why := ""
+	if e.TimedOut {
+		why = " in time"
+	}
+	if e.PartialRefused {
+		return fmt.Sprintf("%d of %d shards did not answer%s and allow_partial is false", e.Shards.Failed, e.Shards.Total, why)
+	}
+	return fmt.Sprintf("none of the %d shards answered%s", e.Shards.Total, why)
 }
 
 // ErrUnavailable is matched by errors.Is for an *UnavailableError.

@@ -151,4 +151,32 @@ func TestLimitsAtTheDoor(t *testing.T) {
 			t.Errorf("write without a stream: %d %s", st, raw)
 		}
 	})
+
+	t.Run("a lost catalog is restored from the streams", func(t *testing.T) {
+		nc, err := nats.Connect(c.NATSURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer nc.Close()
+		js, _ := jetstream.New(nc)
+		if err := js.DeleteKeyValue(ctx, "shoal_indexes"); err != nil {
+			t.Fatal(err)
+		}
+		testwait.For(t, 10*time.Second, 100*time.Millisecond, func() error {
+			st, raw := c.doRaw(ctx, t, "GET", "/readyz", "")
+			if st != http.StatusServiceUnavailable || !strings.Contains(string(raw), "shoal_indexes is missing") {
+				return fmt.Errorf("readyz %d %.300s", st, raw)
+			}
+			return nil
+		})
+		c.Coordinator.Stop(t)
+		c.Coordinator.Start(t)
+		c.WaitHealthy(ctx, t)
+		testwait.For(t, 30*time.Second, 100*time.Millisecond, func() error {
+			if st, raw := c.doRaw(ctx, t, "GET", "/v1/indexes/widest", ""); st != http.StatusOK {
+				return fmt.Errorf("index after the coordinator's restart: %d %.200s", st, raw)
+			}
+			return nil
+		})
+	})
 }
