@@ -38,6 +38,7 @@ func (s *Server) bulk(c *gin.Context) (any, error) {
 		return nil, err
 	}
 	res.AddInvalid(bad)
+	s.ix.Refused(index, bad)
 	sortDocErrors(res.Errors)
 	if ae := bulkFailure(res); ae != nil {
 		return nil, ae
