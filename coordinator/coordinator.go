@@ -153,7 +153,7 @@ func (c *Coordinator) Search(ctx context.Context, index string, req Request) (*R
 	tl := newTimeline()
 	q, err := c.prepare(index, req) // request.go
 	if err != nil {
-		c.observe(ctx, nil, tl, nil, nil, err) // observe.go
+		c.observe(ctx, c.indexLabel(index), nil, tl, nil, nil, err) // observe.go
 		return nil, err
 	}
 	tl.mark(stagePrepare)
@@ -162,7 +162,7 @@ func (c *Coordinator) Search(ctx context.Context, index string, req Request) (*R
 	stats, cacheKey, err := c.presearch(ctx, q) // presearch.go
 	tl.mark(stagePresearch)
 	if err != nil {
-		c.observe(ctx, q, tl, nil, nil, err)
+		c.observe(ctx, q.def.Name, q, tl, nil, nil, err)
 		return nil, err
 	}
 	outcomes := c.scatter(ctx, q, stats) // scatter.go, attempts.go, copies.go
@@ -173,6 +173,6 @@ func (c *Coordinator) Search(ctx context.Context, index string, req Request) (*R
 	res, err := respond(q, out, outcomes, tl.start) // response.go
 	mspan.End()
 	tl.mark(stageMerge)
-	c.observe(ctx, q, tl, res, outcomes, err)
+	c.observe(ctx, q.def.Name, q, tl, res, outcomes, err)
 	return res, err
 }

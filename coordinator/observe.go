@@ -21,17 +21,13 @@ const (
 	cacheNone = "none" // the search does not score
 )
 
-// observe is what a search leaves behind once it ends: its metrics, its
-// span's outcome, its profile if asked, a slow-query log line if slow,
-// and a (rate-limited) log line if shards were missing. q is nil for a
-// request refused before it was a query; res and outcomes are nil for a
-// search that ended before its shards were asked.
-func (c *Coordinator) observe(ctx context.Context, q *query, tl *timeline, res *Response, outcomes []shardOutcome, err error) {
+// observe is what a search of index leaves behind once it ends: its
+// metrics, its span's outcome, its profile if asked, a slow-query log line
+// if slow, and a (rate-limited) log line if shards were missing. q is nil
+// for a request refused before it was a query; res and outcomes are nil
+// for a search that ended before its shards were asked.
+func (c *Coordinator) observe(ctx context.Context, index string, q *query, tl *timeline, res *Response, outcomes []shardOutcome, err error) {
 	took := time.Since(tl.start)
-	index := ""
-	if q != nil {
-		index = q.def.Name // only names the catalog knows become labels
-	}
 	outcome := searchOutcome(res, err)
 	c.metrics.search(index, outcome, took.Seconds())
 	span := trace.SpanFromContext(ctx)
@@ -66,6 +62,15 @@ func (c *Coordinator) observe(ctx context.Context, q *query, tl *timeline, res *
 	case errors.As(err, &unavail):
 		c.logPartial(ctx, index, unavail.Shards, "shards missing, partial answer not allowed")
 	}
+}
+
+// indexLabel is index as a label value: the name if the catalog knows
+// it, else "" (a label never holds what a client made up).
+func (c *Coordinator) indexLabel(index string) string {
+	if _, err := c.cat.Index(index); err != nil {
+		return ""
+	}
+	return index
 }
 
 // logSlow writes the slow-query line of a search: its index, took, the

@@ -121,7 +121,7 @@ func buildProfile(q *query, tl *timeline, outcomes []shardOutcome) *Profile {
 		sp.QueueUS, sp.SearchUS, sp.NodeUS = o.status.queue.Microseconds(), o.status.search.Microseconds(), o.took.Microseconds()
 		sp.WaitUS = o.wait.Microseconds()
 		if o.took > 0 {
-			sp.NetworkUS = max(o.wait-o.took, 0).Microseconds()
+			sp.NetworkUS = max(sp.WaitUS-sp.NodeUS, 0)
 		}
 		p.Shards[s] = sp
 	}

@@ -73,6 +73,7 @@ func (m *metrics) queued(seconds float64) {
 	}
 }
 
+// applyFailed counts n writes or batches of index a copy could not apply.
 func (m *metrics) applyFailed(index string, n int) {
 	if m != nil {
 		m.applyErrors.WithLabelValues(index).Add(float64(n))
