@@ -20,8 +20,10 @@ func newSlogLogger(log *slog.Logger) slogLogger {
 func (l slogLogger) Noticef(format string, v ...any) { l.log.Info(fmt.Sprintf(format, v...)) }
 func (l slogLogger) Warnf(format string, v ...any)   { l.log.Warn(fmt.Sprintf(format, v...)) }
 func (l slogLogger) Errorf(format string, v ...any)  { l.log.Error(fmt.Sprintf(format, v...)) }
-func (l slogLogger) Fatalf(format string, v ...any)  { l.log.Error("fatal: " + fmt.Sprintf(format, v...)) }
-func (l slogLogger) Debugf(format string, v ...any)  { l.log.Debug(fmt.Sprintf(format, v...)) }
+func (l slogLogger) Fatalf(format string, v ...any) {
+	l.log.Error("fatal: " + fmt.Sprintf(format, v...))
+}
+func (l slogLogger) Debugf(format string, v ...any) { l.log.Debug(fmt.Sprintf(format, v...)) }
 func (l slogLogger) Tracef(format string, v ...any) {
 	l.log.Log(context.Background(), slog.LevelDebug-4, fmt.Sprintf(format, v...))
 }

@@ -44,9 +44,9 @@ type Server struct {
 	opts   Options
 	tracer trace.Tracer
 	cat    *catalog.Catalog
-	coord *coordinator.Coordinator
-	ix    *indexer.Indexer
-	log   *slog.Logger
+	coord  *coordinator.Coordinator
+	ix     *indexer.Indexer
+	log    *slog.Logger
 }
 
 // New builds the HTTP handler.
