@@ -70,6 +70,7 @@ func startObserved(t *testing.T, docs int) *observed {
 		co.Metrics = cluster.NewRegistry()
 		co.TracerProvider = tp
 		co.Logger = slog.New(tracing.LogHandler(slog.NewJSONHandler(o.logs, &slog.HandlerOptions{Level: slog.LevelWarn})))
+		co.Frontend.Web.AccessLog = slog.New(tracing.LogHandler(slog.NewJSONHandler(o.logs, nil)))
 		co.Frontend.NodeTimeout = 1500 * time.Millisecond
 		co.Frontend.Coordinator.SlowQuery = time.Nanosecond // every search is slow
 		co.Frontend.Coordinator.PartialLogEvery = time.Hour // one partial line
@@ -263,6 +264,18 @@ func TestProfileAndTrace(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("no slow-query line with request_id %s in %d lines", id, len(lines))
+	}
+	found = false
+	for _, l := range o.logs.lines("request") {
+		if l["request_id"] == id {
+			found = true
+			if l["path"] != "/v1/indexes/obs/search" || l["status"] != float64(200) || l["route"] != "/v1/indexes/:index/search" {
+				t.Errorf("access log line %v", l)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("no access log line with request_id %s", id)
 	}
 
 	// POST takes "profile": true; without it there is no profile.
