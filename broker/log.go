@@ -43,6 +43,10 @@ func LogEvents(log *slog.Logger) nats.Option {
 			l.Error("nats error", "err", err)
 		}
 		o.DisconnectedErrCB = func(nc *nats.Conn, err error) {
+			if err == nil { // closed on purpose
+				l.Debug("disconnected from NATS")
+				return
+			}
 			l.Warn("disconnected from NATS", "err", err)
 		}
 		o.ReconnectedCB = func(nc *nats.Conn) { l.Info("reconnected to NATS", "server", nc.ConnectedUrlRedacted()) }

@@ -34,7 +34,7 @@ func (s *syncBuffer) String() string {
 // connection's disconnect arrive as structured slog records.
 func TestLogsGoThroughSlog(t *testing.T) {
 	var buf syncBuffer
-	log := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	log := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	srv, err := StartServer(ServerOptions{Name: "logtest", Listen: "127.0.0.1:-1", DataDir: t.TempDir(), Logger: log, Monitor: "127.0.0.1:-1"})
 	if err != nil {
 		t.Fatal(err)
