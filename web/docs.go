@@ -47,7 +47,7 @@ func (s *Server) bulk(c *gin.Context) (any, error) {
 		ctx, cancel := context.WithTimeout(c.Request.Context(), time.Minute)
 		defer cancel()
 		if err := s.ix.WaitSearchable(ctx, index, res); err != nil {
-			s.log.Warn("refresh wait incomplete", "index", index, "err", err)
+			s.log.WarnContext(ctx, "refresh wait incomplete", "index", index, "err", err)
 		}
 	}
 	return res, nil
