@@ -20,6 +20,12 @@ type metrics struct {
 	phases     *prometheus.HistogramVec // phase
 	shardReqs  *prometheus.CounterVec   // outcome
 	statsCache *prometheus.CounterVec   // result
+
+	// The children of fixed label values, resolved once: a search counts
+	// one per shard, and a map lookup is cheaper than WithLabelValues.
+	shardOutcomes map[string]prometheus.Counter
+	phaseTimes    map[string]prometheus.Observer
+	cacheHits     [2]prometheus.Counter // miss, hit
 }
 
 // Outcomes of a search, the outcome label of shoal_search_requests_total.
@@ -72,14 +78,15 @@ func newMetrics(reg prometheus.Registerer, c *Coordinator) *metrics {
 			Help: "Lookups of global statistics in the presearch cache (hit or miss)."}, []string{"result"}),
 	}
 	// Fixed label values start at zero, so rates exist before the first event.
+	m.shardOutcomes = map[string]prometheus.Counter{}
 	for _, o := range []string{shardOK, shardFailover, shardHedgeWon, shardHedgeLost, shardNoResponders, shardTimeout, shardError} {
-		m.shardReqs.WithLabelValues(o)
+		m.shardOutcomes[o] = m.shardReqs.WithLabelValues(o)
 	}
+	m.phaseTimes = map[string]prometheus.Observer{}
 	for _, p := range []string{phasePresearch, phaseScatter, phaseMerge} {
-		m.phases.WithLabelValues(p)
+		m.phaseTimes[p] = m.phases.WithLabelValues(p)
 	}
-	m.statsCache.WithLabelValues("hit")
-	m.statsCache.WithLabelValues("miss")
+	m.cacheHits = [2]prometheus.Counter{m.statsCache.WithLabelValues(cacheMiss), m.statsCache.WithLabelValues(cacheHit)}
 	f.NewGaugeFunc(prometheus.GaugeOpts{Name: "shoal_nodes_live",
 		Help: "Searcher nodes whose heartbeat is recent."}, func() float64 { return float64(len(c.cat.LiveNodes())) })
 	reg.MustRegister(unservedCollector{c: c})
@@ -100,14 +107,14 @@ func (m *metrics) search(index, outcome string, seconds float64) {
 // phase records the time a search spent in phase.
 func (m *metrics) phase(phase string, seconds float64) {
 	if m != nil {
-		m.phases.WithLabelValues(phase).Observe(seconds)
+		m.phaseTimes[phase].Observe(seconds)
 	}
 }
 
 // shardRequest counts one shard's part of a request by its outcome.
 func (m *metrics) shardRequest(outcome string) {
 	if m != nil {
-		m.shardReqs.WithLabelValues(outcome).Inc()
+		m.shardOutcomes[outcome].Inc()
 	}
 }
 
@@ -117,9 +124,9 @@ func (m *metrics) cacheLookup(hit bool) {
 		return
 	}
 	if hit {
-		m.statsCache.WithLabelValues("hit").Inc()
+		m.cacheHits[1].Inc()
 	} else {
-		m.statsCache.WithLabelValues("miss").Inc()
+		m.cacheHits[0].Inc()
 	}
 }
 
