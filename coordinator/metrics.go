@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/shoal-search/shoal/catalog"
+	"github.com/shoal-search/shoal/lru"
 )
 
 // metrics are the coordinator's Prometheus families. Their names and
@@ -89,7 +90,7 @@ func newMetrics(reg prometheus.Registerer, c *Coordinator) *metrics {
 	m.cacheHits = [2]prometheus.Counter{m.statsCache.WithLabelValues(cacheMiss), m.statsCache.WithLabelValues(cacheHit)}
 	f.NewGaugeFunc(prometheus.GaugeOpts{Name: "shoal_nodes_live",
 		Help: "Searcher nodes whose heartbeat is recent."}, func() float64 { return float64(len(c.cat.LiveNodes())) })
-	reg.MustRegister(unservedCollector{c: c})
+	reg.MustRegister(unservedCollector{c: c}, lru.NewCollector("shoal_coordinator", c.CacheStats))
 	return m
 }
 

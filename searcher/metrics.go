@@ -5,6 +5,8 @@ import (
 	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/shoal-search/shoal/lru"
 )
 
 // metrics are the node's Prometheus families; every one carries the
@@ -39,7 +41,7 @@ func newMetrics(reg prometheus.Registerer, n *Node) (*metrics, error) {
 		applyErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "shoal_copy_apply_errors_total",
 			Help: "Writes a copy could not apply, and failed batches, by index."}, []string{"index"}),
 	}
-	m.collectors = []prometheus.Collector{m.searchDur, m.queueWait, m.applyErrors, copyCollector{n}}
+	m.collectors = []prometheus.Collector{m.searchDur, m.queueWait, m.applyErrors, copyCollector{n}, lru.NewCollector("shoal_searcher", n.CacheStats)}
 	for i, c := range m.collectors {
 		if err := m.reg.Register(c); err != nil {
 			for _, done := range m.collectors[:i] {
