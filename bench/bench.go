@@ -71,6 +71,10 @@ type Options struct {
 	// TCP connects Shoal's roles to the embedded broker over loopback
 	// TCP rather than in-memory pipes (as `shoal dev --tcp`).
 	TCP bool
+	// NoMetrics runs Shoal without any Prometheus metrics (no registry:
+	// every hook is a nil check), to measure what they cost; by default
+	// every role registers its metrics as `shoal dev` does.
+	NoMetrics bool
 	// TailSearchers is the number of searcher nodes of the replicated
 	// cluster of the tail measurement (default 2×Shards, at most 16, so
 	// that one node holds a single shard copy).
@@ -297,7 +301,7 @@ func (r *run) indexAlias(ctx context.Context) (bleve.IndexAlias, []bleve.Index, 
 // Shoal's whole write path; the caller closes the cluster.
 func (r *run) indexShoal(ctx context.Context) (*shoal, error) {
 	o, res := r.o, r.res
-	sh, err := startShoal(ctx, filepath.Join(r.dir, "shoal"), o.Searchers, o.TCP, o.Logger)
+	sh, err := startShoal(ctx, filepath.Join(r.dir, "shoal"), o.Searchers, o.TCP, !o.NoMetrics, o.Logger)
 	if err != nil {
 		return nil, err
 	}
@@ -383,7 +387,7 @@ func (r *run) logPhase(p Phase) {
 // without hedging, on a cluster whose shards have two copies each.
 func (r *run) tail(ctx context.Context) error {
 	o, res := r.o, r.res
-	sh, err := startShoal(ctx, filepath.Join(r.dir, "tail"), o.TailSearchers, o.TCP, o.Logger)
+	sh, err := startShoal(ctx, filepath.Join(r.dir, "tail"), o.TailSearchers, o.TCP, !o.NoMetrics, o.Logger)
 	if err != nil {
 		return err
 	}

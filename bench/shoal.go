@@ -31,15 +31,19 @@ type shoal struct {
 
 // startShoal starts a cluster of searchers nodes in dir and waits until it
 // is ready.
-func startShoal(ctx context.Context, dir string, searchers int, tcp bool, log *slog.Logger) (*shoal, error) {
-	c, err := cluster.Start(ctx, cluster.Options{
+func startShoal(ctx context.Context, dir string, searchers int, tcp, metrics bool, log *slog.Logger) (*shoal, error) {
+	o := cluster.Options{
 		DataDir:       dir,
 		NATSListen:    "127.0.0.1:-1",
 		Searchers:     searchers,
 		InMemoryConns: !tcp,
 		Frontend:      cluster.FrontendOptions{HTTPAddr: "127.0.0.1:0"},
 		Logger:        log,
-	})
+	}
+	if metrics {
+		o.Metrics = cluster.NewRegistry()
+	}
+	c, err := cluster.Start(ctx, o)
 	if err != nil {
 		return nil, fmt.Errorf("bench: start cluster: %w", err)
 	}

@@ -4,7 +4,9 @@
 package broker
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/url"
 	"strconv"
@@ -30,8 +32,15 @@ type ServerOptions struct {
 	Routes        []string
 	// MaxPayload is the largest message the server accepts (default 8 MiB).
 	MaxPayload int32
-	// Logs turns on the server's own logging to stderr.
+	// Logs turns on the server's own logging to stderr, when Logger is
+	// not set.
 	Logs bool
+	// Logger, when set, receives the server's log (notices at Info).
+	Logger *slog.Logger
+	// Monitor, when set (host:port), serves NATS's monitoring endpoints
+	// there: /varz, /jsz, /connz, /healthz, which Prometheus scrapes
+	// through the NATS exporter (docs/operating.md).
+	Monitor string
 }
 
 // Server is a running embedded NATS server.
@@ -58,7 +67,7 @@ func StartServer(o ServerOptions) (*Server, error) {
 		StoreDir:           o.DataDir,
 		MaxPayload:         o.MaxPayload,
 		NoSigs:             true,
-		NoLog:              !o.Logs,
+		NoLog:              !o.Logs && o.Logger == nil,
 		PingInterval:       2 * time.Second,
 		MaxPingsOut:        3,
 		JetStreamMaxMemory: 256 << 20,
@@ -81,11 +90,22 @@ func StartServer(o ServerOptions) (*Server, error) {
 			opts.Routes = append(opts.Routes, u)
 		}
 	}
+	if o.Monitor != "" {
+		mh, mp, err := splitHostPort(o.Monitor, "127.0.0.1", 8222)
+		if err != nil {
+			return nil, fmt.Errorf("broker: monitor address: %w", err)
+		}
+		opts.HTTPHost, opts.HTTPPort = mh, mp
+	}
 	ns, err := server.NewServer(opts)
 	if err != nil {
 		return nil, fmt.Errorf("broker: new server: %w", err)
 	}
-	if o.Logs {
+	switch {
+	case o.Logger != nil:
+		ctx := context.Background()
+		ns.SetLogger(newSlogLogger(o.Logger), o.Logger.Enabled(ctx, slog.LevelDebug), o.Logger.Enabled(ctx, slog.LevelDebug-4))
+	case o.Logs:
 		ns.ConfigureLogger()
 	}
 	ns.Start()
@@ -126,3 +146,12 @@ func splitHostPort(addr, defHost string, defPort int) (string, int, error) {
 // InProcess is the connect option for a connection to s from inside its own
 // process: it uses an in-memory pipe instead of a TCP socket.
 func (s *Server) InProcess() nats.Option { return nats.InProcessServer(s.ns) }
+
+// MonitorURL is the base URL of the monitoring endpoints ("" when off).
+func (s *Server) MonitorURL() string {
+	addr := s.ns.MonitorAddr()
+	if addr == nil {
+		return ""
+	}
+	return "http://" + addr.String()
+}

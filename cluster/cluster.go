@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/shoal-search/shoal/broker"
 	"github.com/shoal-search/shoal/searcher"
@@ -34,6 +36,14 @@ type Options struct {
 	// per node.
 	Searcher searcher.Options
 	Logger   *slog.Logger
+	// Metrics is the process's registry, shared by the frontend and every
+	// searcher (whose families carry a node label); nil: no metrics.
+	Metrics *prometheus.Registry
+	// TracerProvider makes the spans of every role (nil: none).
+	TracerProvider trace.TracerProvider
+	// BrokerMonitor, when set, serves the embedded broker's monitoring
+	// endpoints there (host:port).
+	BrokerMonitor string
 }
 
 // Cluster is a whole Shoal in one process.
@@ -67,7 +77,20 @@ func Start(ctx context.Context, o Options) (*Cluster, error) {
 	if o.Searcher.Logger == nil {
 		o.Searcher.Logger = o.Logger
 	}
-	srv, err := broker.StartServer(broker.ServerOptions{Name: "shoal-dev", Listen: o.NATSListen, DataDir: filepath.Join(o.DataDir, "nats")})
+	if o.Metrics != nil {
+		o.Frontend.Metrics = o.Metrics
+		if o.Searcher.Registerer == nil {
+			o.Searcher.Registerer = o.Metrics
+		}
+	}
+	if o.TracerProvider != nil {
+		o.Frontend.TracerProvider = o.TracerProvider
+		if o.Searcher.TracerProvider == nil {
+			o.Searcher.TracerProvider = o.TracerProvider
+		}
+	}
+	srv, err := broker.StartServer(broker.ServerOptions{Name: "shoal-dev", Listen: o.NATSListen, DataDir: filepath.Join(o.DataDir, "nats"),
+		Logger: o.Logger, Monitor: o.BrokerMonitor})
 	if err != nil {
 		return nil, err
 	}
@@ -94,10 +117,11 @@ func Start(ctx context.Context, o Options) (*Cluster, error) {
 
 // connOpts are the options of every connection to the embedded broker.
 func (c *Cluster) connOpts() []nats.Option {
+	opts := []nats.Option{broker.LogEvents(c.opts.Logger)}
 	if c.opts.InMemoryConns {
-		return []nats.Option{c.Broker.InProcess()}
+		opts = append(opts, c.Broker.InProcess())
 	}
-	return nil
+	return opts
 }
 
 // URL is the HTTP API's base URL.

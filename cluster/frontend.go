@@ -17,6 +17,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/shoal-search/shoal/catalog"
 	"github.com/shoal-search/shoal/coordinator"
@@ -40,6 +42,12 @@ type FrontendOptions struct {
 	Indexer        indexer.Options
 	Web            web.Options
 	Logger         *slog.Logger
+	// Metrics is the process's registry (NewRegistry): the coordinator
+	// and the indexer register with it and /metrics serves it. Nil: no
+	// metrics at all (what the benchmark compares with).
+	Metrics *prometheus.Registry
+	// TracerProvider makes the spans of every request (nil: none).
+	TracerProvider trace.TracerProvider
 }
 
 // Frontend is a running coordinator process: it serves the HTTP API and
@@ -60,6 +68,7 @@ func StartFrontend(ctx context.Context, nc *nats.Conn, o FrontendOptions) (*Fron
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	o.wire()
 	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(16384))
 	if err != nil {
 		return nil, fmt.Errorf("frontend: %w", err)

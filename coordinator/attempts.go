@@ -32,12 +32,19 @@ type copies[V any] interface {
 type answer[V any] struct {
 	value  V
 	shards []shardStatus
+	// from is the node that answered, as it says, and took how long it
+	// spent on the request, if it reported it (a profiled search).
+	from string
+	took time.Duration
 }
 
 // shardStatus is one shard's part of an answer.
 type shardStatus struct {
 	seq uint64 // the copy's applied stream sequence
 	err error  // nil: the shard answered
+	// queue and search are the node's report of the shard's wait for a
+	// worker and its search (a profiled search only).
+	queue, search time.Duration
 }
 
 // outcome is how one shard fared. A shard answered together with others
@@ -49,6 +56,16 @@ type outcome[V any] struct {
 	value    V
 	seq      uint64
 	err      error
+	// What the profile shows (profile.go): the node named in the answer,
+	// the status it gave the shard, its time on the request, how long the
+	// coordinator waited for that answer, and how many copies beyond the
+	// lead were asked, and how many of those were hedges.
+	from          string
+	status        shardStatus
+	took, wait    time.Duration
+	tried, hedges int
+	kind          requestKind // the request whose answer was taken
+	asked         []string    // the copies asked, in order (scatter, profiled only)
 }
 
 // errAnsweredElsewhere is a node's answer that came after one of its shards
@@ -107,6 +124,9 @@ type attempts[V any] struct {
 	lead   string
 	shards []shardRun
 	out    []outcome[V]
+	// count, if set, is told the outcome of each shard's part of every
+	// request sent (the shard* outcome constants of metrics.go).
+	count  func(outcome string)
 	events chan event[V]
 	timer  *time.Timer
 	sent   []*attempt
@@ -123,6 +143,7 @@ type shardRun struct {
 	done     bool
 	last     string // the named copy asked or failed last
 	lastErr  error
+	hedges   int // hedged requests sent
 }
 
 // attempt is one request in flight.
@@ -131,6 +152,30 @@ type attempt struct {
 	shards []int // indexes in attempts.shards
 	over   bool  // answered, or found gone: later news is ignored
 	probed bool
+	kind   requestKind
+	at     time.Time // when it was sent
+}
+
+// requestKind is why a request was sent: the outcome it counts as if it
+// wins.
+type requestKind uint8
+
+const (
+	requestFirst    requestKind = iota // the shard's first request
+	requestFailover                    // after a copy failed
+	requestHedge                       // after a copy stayed silent
+)
+
+// won is the outcome of a request of kind k whose answer was taken.
+func (k requestKind) won() string {
+	switch k {
+	case requestFailover:
+		return shardFailover
+	case requestHedge:
+		return shardHedgeWon
+	default:
+		return shardOK
+	}
 }
 
 // event is an attempt's answer, or a probe's verdict that its copy is gone.
@@ -168,7 +213,7 @@ func (r *attempts[V]) run(ctx context.Context) []outcome[V] {
 		for i := range all {
 			all[i] = i
 		}
-		r.send(ctx, r.lead, all, true)
+		r.send(ctx, r.lead, all, true, requestFirst)
 	} else {
 		for i := range r.shards {
 			r.failover(ctx, i)
@@ -190,16 +235,37 @@ func (r *attempts[V]) run(ctx context.Context) []outcome[V] {
 			r.fail(ctx, i)
 		}
 	}
+	r.countUnanswered()
 	return r.out
+}
+
+// countUnanswered tells count the outcome of the requests that never
+// answered: lost to another request for the same shard, or timed out.
+func (r *attempts[V]) countUnanswered() {
+	if r.count == nil {
+		return
+	}
+	for _, a := range r.sent {
+		if a.over {
+			continue
+		}
+		for _, i := range a.shards {
+			if o := r.out[i]; o.answered && o.err == nil {
+				r.count(shardHedgeLost)
+			} else {
+				r.count(shardTimeout)
+			}
+		}
+	}
 }
 
 // send asks node for shards (indexes in r.shards): all of them at once
 // if joint, else the one shard's copy on node.
-func (r *attempts[V]) send(ctx context.Context, node string, shards []int, joint bool) {
-	a := &attempt{node: node, shards: shards}
+func (r *attempts[V]) send(ctx context.Context, node string, shards []int, joint bool, kind requestKind) {
+	now := time.Now()
+	a := &attempt{node: node, shards: shards, kind: kind, at: now}
 	r.sent = append(r.sent, a)
 	r.pending++
-	now := time.Now()
 	nums := make([]int, len(shards))
 	for k, i := range shards {
 		s := &r.shards[i]
@@ -235,8 +301,12 @@ func (r *attempts[V]) failover(ctx context.Context, i int) {
 		r.fail(ctx, i)
 		return
 	}
+	kind := requestFailover
+	if s.next == 0 && r.lead == "" {
+		kind = requestFirst
+	}
 	s.next++
-	r.send(ctx, s.copies[s.next-1], []int{i}, false)
+	r.send(ctx, s.copies[s.next-1], []int{i}, false, kind)
 }
 
 // arm sets the timer to the earliest hedge due.
@@ -266,7 +336,8 @@ func (r *attempts[V]) hedgeDue(ctx context.Context, now time.Time) {
 		if s.next < len(s.copies) && s.copies[s.next] != "" {
 			r.hedge.count.Add(1)
 			s.next++
-			r.send(ctx, s.copies[s.next-1], []int{i}, false)
+			s.hedges++
+			r.send(ctx, s.copies[s.next-1], []int{i}, false, requestHedge)
 			continue
 		}
 		r.probe(ctx, i)
@@ -310,6 +381,7 @@ func (r *attempts[V]) handle(ctx context.Context, e event[V]) {
 	for k, i := range a.shards {
 		s := &r.shards[i]
 		if s.done {
+			r.tally(shardHedgeLost)
 			continue
 		}
 		s.inflight--
@@ -320,9 +392,11 @@ func (r *attempts[V]) handle(ctx context.Context, e event[V]) {
 		if err == nil && !shared {
 			err = errAnsweredElsewhere
 		}
+		r.tally(requestOutcome(a.kind, err))
 		switch {
 		case err == nil:
-			o := outcome[V]{node: a.node, answered: true, seq: e.ans.shards[k].seq}
+			o := outcome[V]{node: a.node, answered: true, seq: e.ans.shards[k].seq,
+				from: e.ans.from, status: e.ans.shards[k], took: e.ans.took, wait: time.Since(a.at), tried: s.next, hedges: s.hedges, kind: a.kind}
 			if first { // the value counts once
 				o.value, first = e.ans.value, false
 			}
@@ -382,5 +456,30 @@ func (r *attempts[V]) fail(ctx context.Context, i int) {
 	case ctx.Err() != nil && !errors.Is(err, context.DeadlineExceeded):
 		err = fmt.Errorf("%w (last error: %v)", context.DeadlineExceeded, err)
 	}
-	r.finish(i, outcome[V]{node: s.last, err: err})
+	r.finish(i, outcome[V]{node: s.last, err: err, tried: s.next, hedges: s.hedges})
+}
+
+// tally tells count of outcome, if anyone listens.
+func (r *attempts[V]) tally(outcome string) {
+	if r.count != nil {
+		r.count(outcome)
+	}
+}
+
+// requestOutcome is the outcome of a request of kind that ended for a
+// shard with err.
+func requestOutcome(kind requestKind, err error) string {
+	var se *protocol.ShardError
+	switch {
+	case err == nil:
+		return kind.won()
+	case errors.Is(err, errAnsweredElsewhere):
+		return shardHedgeLost
+	case errors.Is(err, nats.ErrNoResponders):
+		return shardNoResponders
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &se) && se.Code == protocol.CodeTimeout:
+		return shardTimeout
+	default:
+		return shardError
+	}
 }

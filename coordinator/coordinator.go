@@ -10,7 +10,10 @@
 //     one event loop; copies.go is the wire under it;
 //   - merge.go: the shard answers merged in Bleve's own sort order (rank);
 //   - response.go: the shard account, and the one decision between a full
-//     answer, a partial one and an error.
+//     answer, a partial one and an error;
+//   - profile.go and observe.go: where the time went (the profile), and
+//     what a search leaves behind: metrics (metrics.go), the slow-query
+//     log and the partial-answer log.
 //
 // admin.go answers the rest: a document by id, an index's and the
 // cluster's state.
@@ -18,14 +21,19 @@ package coordinator
 
 import (
 	"context"
+	"log/slog"
 	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/sync/singleflight"
 
 	"github.com/shoal-search/shoal/catalog"
 	"github.com/shoal-search/shoal/rewrite"
+	"github.com/shoal-search/shoal/tracing"
 )
 
 // Options configure a coordinator.
@@ -52,6 +60,20 @@ type Options struct {
 	// QueryLimits bound a query's clauses and nesting (zero fields take
 	// rewrite's defaults); the searchers bound its expansions.
 	QueryLimits rewrite.Limits
+	// Registerer receives the coordinator's metrics (metrics.go); nil
+	// records none.
+	Registerer prometheus.Registerer
+	// TracerProvider makes the spans of each search (nil: none).
+	TracerProvider trace.TracerProvider
+	// Logger receives the slow-query and partial-answer logs (default
+	// slog.Default()).
+	Logger *slog.Logger
+	// SlowQuery, when positive, logs every search slower than this, with
+	// its profile's summary and its slowest shard.
+	SlowQuery time.Duration
+	// PartialLogEvery is the least time between two logs of a partial
+	// answer; those in between are counted in the next (default 1s).
+	PartialLogEvery time.Duration
 }
 
 // Default memory bounds of the coordinator's caches.
@@ -80,6 +102,12 @@ func (o *Options) setDefaults() {
 		o.TermSetBytes = DefaultTermSetBytes
 	}
 	o.QueryLimits = o.QueryLimits.WithDefaults()
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.PartialLogEvery <= 0 {
+		o.PartialLogEvery = time.Second
+	}
 }
 
 // Coordinator answers searches over the shards of Shoal indexes.
@@ -91,6 +119,11 @@ type Coordinator struct {
 	sf    singleflight.Group
 	terms *termSets
 
+	metrics *metrics // nil: none
+	tracer  trace.Tracer
+	log     *slog.Logger
+	partial rateLimit // of the partial-answer log
+
 	// Counters for the hedging benchmark.
 	requests atomic.Uint64
 	hedges   atomic.Uint64
@@ -99,7 +132,11 @@ type Coordinator struct {
 // New returns a coordinator that talks to shards over nc.
 func New(nc *nats.Conn, cat *catalog.Catalog, opts Options) *Coordinator {
 	opts.setDefaults()
-	return &Coordinator{nc: nc, cat: cat, opts: opts, cache: newStatsCache(opts.StatsCacheTTL, opts.StatsCacheBytes), terms: newTermSets(opts.TermSetBytes)}
+	c := &Coordinator{nc: nc, cat: cat, opts: opts, cache: newStatsCache(opts.StatsCacheTTL, opts.StatsCacheBytes), terms: newTermSets(opts.TermSetBytes),
+		tracer: tracing.OrNoop(opts.TracerProvider).Tracer("github.com/shoal-search/shoal/coordinator"),
+		log:    opts.Logger, partial: rateLimit{every: opts.PartialLogEvery}}
+	c.metrics = newMetrics(opts.Registerer, c)
+	return c
 }
 
 // Counters reports how many shard requests were sent, and how many of them
@@ -111,19 +148,31 @@ func (c *Coordinator) Counters() (requests, hedges uint64) {
 // Search runs req over every shard of index and merges the answers. It
 // goes through the stages of a query in order, one file each.
 func (c *Coordinator) Search(ctx context.Context, index string, req Request) (*Response, error) {
-	start := time.Now()
+	ctx, span := c.tracer.Start(ctx, "search", trace.WithAttributes(attribute.String("shoal.index", index)))
+	defer span.End()
+	tl := newTimeline()
 	q, err := c.prepare(index, req) // request.go
 	if err != nil {
+		c.observe(ctx, c.indexLabel(index), nil, tl, nil, nil, err) // observe.go
 		return nil, err
 	}
+	tl.mark(stagePrepare)
 	ctx, cancel := context.WithTimeout(ctx, q.timeout)
 	defer cancel()
 	stats, cacheKey, err := c.presearch(ctx, q) // presearch.go
+	tl.mark(stagePresearch)
 	if err != nil {
+		c.observe(ctx, q.def.Name, q, tl, nil, nil, err)
 		return nil, err
 	}
 	outcomes := c.scatter(ctx, q, stats) // scatter.go, attempts.go, copies.go
+	tl.mark(stageScatter)
 	c.cache.observeAll(cacheKey, outcomes)
-	out := merge(q, outcomes)               // merge.go
-	return respond(q, out, outcomes, start) // response.go
+	_, mspan := c.tracer.Start(ctx, "merge")
+	out := merge(q, outcomes)                       // merge.go
+	res, err := respond(q, out, outcomes, tl.start) // response.go
+	mspan.End()
+	tl.mark(stageMerge)
+	c.observe(ctx, q.def.Name, q, tl, res, outcomes, err)
+	return res, err
 }

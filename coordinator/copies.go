@@ -8,8 +8,12 @@ import (
 
 	"github.com/blevesearch/bleve/v2"
 	"github.com/nats-io/nats.go"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/shoal-search/shoal/protocol"
+	"github.com/shoal-search/shoal/tracing"
 )
 
 // This file is the wire under attempts: how a request reaches a node or a
@@ -18,19 +22,35 @@ import (
 // natsCopies is what the copies of an index share over NATS: the
 // connection, the count of requests sent and the probe for a gone copy.
 type natsCopies struct {
-	nc    *nats.Conn
-	index string
-	sent  *atomic.Uint64
+	nc     *nats.Conn
+	index  string
+	sent   *atomic.Uint64
+	tracer trace.Tracer
 }
 
-// request sends payload to subject and decodes the answer into v.
+// natsCopies are c's copies of index.
+func (c *Coordinator) natsCopies(index string) natsCopies {
+	return natsCopies{nc: c.nc, index: index, sent: &c.requests, tracer: c.tracer}
+}
+
+// request sends payload to subject and decodes the answer into v. The
+// request is a span of its own, whose context travels in the message's
+// headers (traceparent) to become the parent of the node's spans.
 func (n natsCopies) request(ctx context.Context, subject string, payload []byte, v any) error {
 	n.sent.Add(1)
-	msg, err := n.nc.RequestWithContext(ctx, subject, payload)
-	if err != nil {
-		return err
+	ctx, span := n.tracer.Start(ctx, "request "+subject, trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(attribute.String("messaging.system", "nats"), attribute.String("messaging.destination.name", subject)))
+	defer span.End()
+	req := &nats.Msg{Subject: subject, Data: payload}
+	tracing.InjectNATS(ctx, req)
+	msg, err := n.nc.RequestMsgWithContext(ctx, req)
+	if err == nil {
+		err = protocol.DecodeReply(msg, v)
 	}
-	return protocol.DecodeReply(msg, v)
+	if err != nil {
+		span.SetStatus(codes.Error, err.Error())
+	}
+	return err
 }
 
 // copySubject is the subject of node's copy of shard for op; node "" is
@@ -73,7 +93,7 @@ func (s shardCopies[V]) askCopy(ctx context.Context, node string, shard int) (an
 // and hedging (see attempts), and returns the first good answer and the
 // copy that gave it (or the copy tried last).
 func askShard[V any](ctx context.Context, c *Coordinator, index string, shard int, op string, payload []byte) (V, string, error) {
-	cp := shardCopies[V]{natsCopies: natsCopies{nc: c.nc, index: index, sent: &c.requests}, op: op, payload: payload}
+	cp := shardCopies[V]{natsCopies: c.natsCopies(index), op: op, payload: payload}
 	plan := shardPlan{shard: shard, copies: append(c.copiesOf(index, shard), "")}
 	o := newAttempts[V](cp, c.hedging(ctx), "", []shardPlan{plan}).run(ctx)[0]
 	return o.value, o.node, o.err
@@ -88,7 +108,7 @@ type searchCopies struct {
 
 func (s *searchCopies) askNode(ctx context.Context, node string, shards []int) (answer[*bleve.SearchResult], error) {
 	j := s.job
-	nr := protocol.NodeSearchRequest{Index: j.def.Name, UID: j.def.UID, Shards: shards, Request: j.req, Stats: j.stats, Timeout: j.timeout}
+	nr := protocol.NodeSearchRequest{Index: j.def.Name, UID: j.def.UID, Shards: shards, Request: j.req, Stats: j.stats, Timeout: j.timeout, Profile: j.profile}
 	payload, err := nr.AppendBinary(make([]byte, 0, 64+len(j.req)+len(j.stats)))
 	if err != nil {
 		return answer[*bleve.SearchResult]{}, fmt.Errorf("encode node request: %w", err)
@@ -100,7 +120,7 @@ func (s *searchCopies) askNode(ctx context.Context, node string, shards []int) (
 	if len(r.Shards) != len(shards) {
 		return answer[*bleve.SearchResult]{}, errors.New("node answered for other shards than asked")
 	}
-	return answer[*bleve.SearchResult]{value: r.Result, shards: statuses(r.Shards, shards)}, nil
+	return answer[*bleve.SearchResult]{value: r.Result, shards: statuses(r.Shards, shards), from: r.Node, took: r.Took}, nil
 }
 
 func (s *searchCopies) askCopy(ctx context.Context, node string, shard int) (answer[*bleve.SearchResult], error) {
@@ -115,7 +135,7 @@ func (s *searchCopies) askCopy(ctx context.Context, node string, shard int) (ans
 	if len(r.Shards) != 1 {
 		return answer[*bleve.SearchResult]{}, fmt.Errorf("copy on %s answered for other shards than %d", node, shard)
 	}
-	return answer[*bleve.SearchResult]{value: r.Result, shards: statuses(r.Shards, []int{shard})}, nil
+	return answer[*bleve.SearchResult]{value: r.Result, shards: statuses(r.Shards, []int{shard}), from: r.Node, took: r.Took}, nil
 }
 
 // statuses turns the shard statuses of a search reply into shard
@@ -124,7 +144,7 @@ func (s *searchCopies) askCopy(ctx context.Context, node string, shard int) (ans
 func statuses(got []protocol.NodeShardStatus, asked []int) []shardStatus {
 	out := make([]shardStatus, len(got))
 	for i, st := range got {
-		out[i].seq = st.AppliedSeq
+		out[i].seq, out[i].queue, out[i].search = st.AppliedSeq, st.Queue, st.Search
 		switch {
 		case st.Code != 0:
 			out[i].err = &protocol.ShardError{Code: st.Code, Description: st.Error}

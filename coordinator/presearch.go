@@ -18,6 +18,7 @@ import (
 // every shard. Shards that fail the presearch are simply not counted; the
 // search that follows reports them.
 func (c *Coordinator) presearch(ctx context.Context, q *query) (json.RawMessage, string, error) {
+	q.statsCache = cacheNone
 	if !q.scores {
 		return nil, "", nil
 	}
@@ -27,9 +28,15 @@ func (c *Coordinator) presearch(ctx context.Context, q *query) (json.RawMessage,
 		return nil, "", &RequestError{Type: "invalid_request", Err: fmt.Errorf("encode query: %w", err)}
 	}
 	key := def.Name + "\x00" + def.UID + "\x00" + string(qraw)
-	if st := c.cache.get(key); st != nil {
+	st := c.cache.get(key)
+	c.metrics.cacheLookup(st != nil)
+	if st != nil {
+		q.statsCache = cacheHit
 		return st, key, nil
 	}
+	q.statsCache = cacheMiss
+	ctx, span := c.tracer.Start(ctx, "presearch")
+	defer span.End()
 	v, err, _ := c.sf.Do(key, func() (any, error) {
 		return c.gatherStats(ctx, def, qraw, key)
 	})

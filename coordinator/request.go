@@ -21,6 +21,8 @@ type Request struct {
 	Timeout time.Duration
 	// AllowPartial answers with the shards that answered when some did not.
 	AllowPartial bool
+	// Profile adds a Profile to the answer: where the time went.
+	Profile bool
 }
 
 // MinTimeout is the shortest timeout a search may ask for: a scatter over
@@ -38,7 +40,10 @@ type query struct {
 	allowPartial bool
 	// scores is false for a query that scores no term (match-all, exists,
 	// constant-score multi-term queries): it needs no statistics.
-	scores bool
+	scores     bool
+	profile    bool   // the answer carries a Profile
+	timings    bool   // the nodes report their timings (profile or slow-query log)
+	statsCache string // how presearch found the statistics: cacheHit, cacheMiss or cacheNone
 }
 
 // prepare checks req over index and makes it a query.
@@ -79,7 +84,8 @@ func (c *Coordinator) prepare(index string, req Request) (*query, error) {
 		return nil, &RequestError{Type: "query_too_large", Err: fmt.Errorf("the search request is %d bytes encoded; the most is %d (a quarter of the broker's payload limit)", len(raw), max)}
 	}
 	return &query{def: def, search: sr, widened: w, raw: raw, timeout: timeout, allowPartial: req.AllowPartial,
-		scores: rewrite.Scores(rq) && sr.Score != "none"}, nil
+		scores:  rewrite.Scores(rq) && sr.Score != "none",
+		profile: req.Profile, timings: req.Profile || c.opts.SlowQuery > 0}, nil
 }
 
 // queryError is the request error of a query the rewrite refused: past a

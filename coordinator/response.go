@@ -82,6 +82,8 @@ type Response struct {
 	Shards    ShardsAccount       `json:"shards"`
 	Partial   bool                `json:"partial"`
 	TimedOut  bool                `json:"timed_out"`
+	// Profile, asked for with Request.Profile, says where the time went.
+	Profile *Profile `json:"profile,omitempty"`
 }
 
 // Hit is one matching document.

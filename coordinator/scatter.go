@@ -30,12 +30,18 @@ type shardOutcome = outcome[*bleve.SearchResult]
 // delay, is asked of its other copies (attempts), inside the same deadline.
 // Shards the map places nowhere are asked of their queue group.
 func (c *Coordinator) scatter(ctx context.Context, q *query, stats json.RawMessage) []shardOutcome {
+	ctx, span := c.tracer.Start(ctx, "scatter")
+	defer span.End()
 	job := newSearchJob(ctx, q, stats)
-	cp := &searchCopies{natsCopies: natsCopies{nc: c.nc, index: q.def.Name, sent: &c.requests}, job: job}
+	cp := &searchCopies{natsCopies: c.natsCopies(q.def.Name), job: job}
 	hedge := c.hedging(ctx)
 	groups := c.groupByNode(q.def)
 	results := fanout.Run(ctx, groups, fanout.Options{}, func(ctx context.Context, g nodeGroup) ([]shardOutcome, error) {
-		return newAttempts[*bleve.SearchResult](cp, hedge, g.lead, g.plans).run(ctx), nil
+		a := newAttempts[*bleve.SearchResult](cp, hedge, g.lead, g.plans)
+		if c.metrics != nil {
+			a.count = c.metrics.shardRequest
+		}
+		return a.run(ctx), nil
 	})
 	outcomes := make([]shardOutcome, q.def.Shards)
 	for k, g := range groups {
@@ -45,9 +51,23 @@ func (c *Coordinator) scatter(ctx context.Context, q *query, stats json.RawMessa
 			} else {
 				outcomes[p.shard] = shardOutcome{node: g.lead, err: results[k].Err}
 			}
+			if q.profile {
+				outcomes[p.shard].asked = askedCopies(g.lead, p, outcomes[p.shard].tried)
+			}
 		}
 	}
 	return outcomes
+}
+
+// askedCopies names the copies a shard of plan p was asked of, in order:
+// lead, if any, then the first tried of its other copies ("" is the
+// shard's queue group).
+func askedCopies(lead string, p shardPlan, tried int) []string {
+	var out []string
+	if lead != "" {
+		out = append(out, lead)
+	}
+	return append(out, p.copies[:min(tried, len(p.copies))]...)
 }
 
 // nodeGroup is the shards asked of one node first (lead), each with the
@@ -108,6 +128,7 @@ type searchJob struct {
 	def        *meta.IndexDef
 	req, stats json.RawMessage
 	timeout    time.Duration
+	profile    bool // ask the nodes for their timings
 	// single is the per-copy request (protocol.SearchRequest), encoded
 	// only if some shard needs it.
 	single func() ([]byte, error)
@@ -115,9 +136,9 @@ type searchJob struct {
 
 func newSearchJob(ctx context.Context, q *query, stats json.RawMessage) *searchJob {
 	dl, _ := ctx.Deadline()
-	job := &searchJob{def: q.def, req: q.raw, stats: stats, timeout: time.Until(dl)}
+	job := &searchJob{def: q.def, req: q.raw, stats: stats, timeout: time.Until(dl), profile: q.timings}
 	job.single = sync.OnceValues(func() ([]byte, error) {
-		return json.Marshal(protocol.SearchRequest{Request: job.req, Stats: job.stats, Timeout: job.timeout})
+		return json.Marshal(protocol.SearchRequest{Request: job.req, Stats: job.stats, Timeout: job.timeout, Profile: job.profile})
 	})
 	return job
 }

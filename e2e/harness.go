@@ -169,6 +169,9 @@ type Options struct {
 	HealAfter   time.Duration
 	// CoordinatorArgs are extra coordinator flags.
 	CoordinatorArgs []string
+	// SearcherMetrics serves each searcher's Prometheus metrics on a port
+	// of its own (--metrics), at Cluster.MetricsURL[name].
+	SearcherMetrics bool
 }
 
 // Cluster is a broker, searchers and a coordinator running as separate
@@ -182,6 +185,9 @@ type Cluster struct {
 	Coordinator *Proc
 	Client      *client.Client
 	HTTP        *http.Client
+	// MetricsURL is each searcher's /metrics, by name, when
+	// Options.SearcherMetrics; the coordinator's is URL + "/metrics".
+	MetricsURL map[string]string
 }
 
 // StartCluster starts a whole cluster and waits until the coordinator
@@ -209,6 +215,8 @@ func StartCluster(t testing.TB, bin string, o Options) *Cluster {
 		NATSURL: fmt.Sprintf("nats://127.0.0.1:%d", natsPort),
 		URL:     fmt.Sprintf("http://127.0.0.1:%d", httpPort),
 		HTTP:    &http.Client{Timeout: 30 * time.Second},
+
+		MetricsURL: map[string]string{},
 	}
 	c.Client = client.New(c.URL, client.WithHTTPClient(c.HTTP))
 	c.Broker = newProc(bin, dir, "broker", "broker",
@@ -216,8 +224,13 @@ func StartCluster(t testing.TB, bin string, o Options) *Cluster {
 		"--data", filepath.Join(dir, "broker"), "--name", "b1")
 	for i := 1; i <= o.Searchers; i++ {
 		name := "s" + strconv.Itoa(i)
-		c.Searchers = append(c.Searchers, newProc(bin, dir, name, "searcher",
-			"--nats", c.NATSURL, "--data", filepath.Join(dir, name), "--node", name))
+		args := []string{"searcher", "--nats", c.NATSURL, "--data", filepath.Join(dir, name), "--node", name}
+		if o.SearcherMetrics {
+			addr := fmt.Sprintf("127.0.0.1:%d", FreePort(t))
+			args = append(args, "--metrics", addr)
+			c.MetricsURL[name] = "http://" + addr + "/metrics"
+		}
+		c.Searchers = append(c.Searchers, newProc(bin, dir, name, args...))
 	}
 	args := []string{"coordinator", "--nats", c.NATSURL,
 		"--http", fmt.Sprintf("127.0.0.1:%d", httpPort),

@@ -12,12 +12,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/shoal-search/shoal/catalog"
 	"github.com/shoal-search/shoal/fanout"
@@ -78,14 +80,22 @@ type Options struct {
 	// has not confirmed are reported unconfirmed (retryable). Zero means
 	// DefaultWriteTimeout.
 	WriteTimeout time.Duration
+	// Registerer receives the indexer's metrics (metrics.go); nil records
+	// none.
+	Registerer prometheus.Registerer
+	// Logger receives a line for every write with documents JetStream did
+	// not store (default slog.Default()).
+	Logger *slog.Logger
 }
 
 // Indexer publishes writes.
 type Indexer struct {
-	js   jetstream.JetStream
-	nc   *nats.Conn
-	cat  *catalog.Catalog
-	opts Options
+	js      jetstream.JetStream
+	nc      *nats.Conn
+	cat     *catalog.Catalog
+	opts    Options
+	metrics *metrics // nil: none
+	log     *slog.Logger
 }
 
 // New returns an indexer publishing through js.
@@ -93,7 +103,10 @@ func New(nc *nats.Conn, js jetstream.JetStream, cat *catalog.Catalog, opts Optio
 	if opts.WriteTimeout <= 0 {
 		opts.WriteTimeout = DefaultWriteTimeout
 	}
-	return &Indexer{nc: nc, js: js, cat: cat, opts: opts}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	return &Indexer{nc: nc, js: js, cat: cat, opts: opts, metrics: newMetrics(opts.Registerer), log: opts.Logger}
 }
 
 // ParseNDJSON reads a bulk body: one JSON object per line, each with a
@@ -207,15 +220,28 @@ func (ix *Indexer) Write(ctx context.Context, index string, ops []Op) (*Result, 
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, ix.opts.WriteTimeout)
+	begin := time.Now()
+	wctx, cancel := context.WithTimeout(ctx, ix.opts.WriteTimeout)
 	defer cancel()
 	res := &Result{Errors: []DocError{}, IndexUID: def.UID, maxSeq: map[int]uint64{}}
 	// Publish in windows so a large body never outruns the client's limit
 	// of unacknowledged asynchronous publishes.
 	for start := 0; start < len(ops); start += publishWindow {
-		ix.publish(ctx, def, ops[start:min(start+publishWindow, len(ops))], res)
+		ix.publish(wctx, def, ops[start:min(start+publishWindow, len(ops))], res)
+	}
+	ix.metrics.written(def.Name, res, time.Since(begin).Seconds())
+	if res.Failed > 0 {
+		first := res.Errors[0]
+		ix.log.WarnContext(ctx, "documents not written", "index", def.Name, "failed", res.Failed, "of", len(ops),
+			"first_line", first.Line, "first_type", first.Type, "first_error", first.Err, "retryable", first.Retryable)
 	}
 	return res, nil
+}
+
+// Refused counts documents of index refused before they were written
+// (lines of a bulk body that are not valid documents).
+func (ix *Indexer) Refused(index string, bad []DocError) {
+	ix.metrics.rejected(index, len(bad))
 }
 
 // publishWindow is how many writes are in flight to JetStream at once.

@@ -2,6 +2,7 @@
 // their entries add up past the bound, the least recently used entries
 // leave. Shoal's caches of statistics and term sets use it, so that no
 // stream of queries can grow a process past the bound it was given.
+// NewCollector reports their state to Prometheus.
 package lru
 
 import (

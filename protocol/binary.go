@@ -25,10 +25,21 @@ type SearchReply struct {
 	Shards []NodeShardStatus
 	// Result holds the merged Hits, Total, MaxScore and Facets (untrimmed).
 	Result *bleve.SearchResult
+	// Took, when positive, is how long the node spent on the request, from
+	// receiving it to encoding this reply; the shards' Queue and Search
+	// times then say where it went. A node reports them only when the
+	// request asked (Profile), and they travel only in version 2.
+	Took time.Duration
 }
 
-// searchReplyVersion is the first byte of an encoded SearchReply.
-const searchReplyVersion = 1
+// Versions of an encoded SearchReply, its first byte: version 2 adds the
+// node's timings (Took, and each shard's Queue and Search) and is sent
+// only to a coordinator that asked for them, so one that reads only
+// version 1 is never sent one.
+const (
+	searchReplyVersion      = 1
+	searchReplyVersionTimed = 2
+)
 
 // hitExtras is the JSON part of an encoded hit: whatever it has beyond id,
 // score and sort keys.
@@ -42,14 +53,26 @@ type hitExtras struct {
 
 // AppendBinary appends r's binary encoding to b.
 func (r *SearchReply) AppendBinary(b []byte) ([]byte, error) {
-	b = append(b, searchReplyVersion)
+	timed := r.Took > 0
+	if timed {
+		b = append(b, searchReplyVersionTimed)
+	} else {
+		b = append(b, searchReplyVersion)
+	}
 	b = appendString(b, r.Node)
+	if timed {
+		b = binary.AppendUvarint(b, uint64(r.Took))
+	}
 	b = binary.AppendUvarint(b, uint64(len(r.Shards)))
 	for _, s := range r.Shards {
 		b = binary.AppendUvarint(b, uint64(s.Shard))
 		b = binary.AppendUvarint(b, s.AppliedSeq)
 		b = binary.AppendUvarint(b, uint64(s.Code))
 		b = appendString(b, s.Error)
+		if timed {
+			b = binary.AppendUvarint(b, uint64(max(s.Queue, 0)))
+			b = binary.AppendUvarint(b, uint64(max(s.Search, 0)))
+		}
 	}
 	res := r.Result
 	if res == nil {
@@ -93,17 +116,26 @@ var errShortReply = errors.New("broker: truncated message")
 // share one copy of data.
 func (r *SearchReply) UnmarshalBinary(data []byte) error {
 	d := wireDecoder{s: string(data)}
-	if v := d.byte(); v != searchReplyVersion {
+	v := d.byte()
+	if v != searchReplyVersion && v != searchReplyVersionTimed {
 		if d.err != nil {
 			return d.err
 		}
 		return fmt.Errorf("search reply: unknown version %d", v)
 	}
+	timed := v == searchReplyVersionTimed
 	r.Node = d.string()
+	r.Took = 0
+	if timed {
+		r.Took = d.duration()
+	}
 	n := d.count(4)
 	r.Shards = make([]NodeShardStatus, 0, n)
 	for i := 0; i < n && d.err == nil; i++ {
 		st := NodeShardStatus{Shard: d.int(), AppliedSeq: d.uvarint(), Code: d.int(), Error: d.string()}
+		if timed {
+			st.Queue, st.Search = d.duration(), d.duration()
+		}
 		r.Shards = append(r.Shards, st)
 	}
 	res := &bleve.SearchResult{Status: &bleve.SearchStatus{}}
@@ -146,16 +178,27 @@ func (r *SearchReply) UnmarshalBinary(data []byte) error {
 	return nil
 }
 
-// nodeSearchRequestVersion is the first byte of an encoded
-// NodeSearchRequest.
-const nodeSearchRequestVersion = 1
+// Versions of an encoded NodeSearchRequest, its first byte: version 2
+// adds a flags byte (flagProfile) and is sent only when a flag is set, so
+// a node that reads only version 1 still gets every plain search.
+const (
+	nodeSearchRequestVersion      = 1
+	nodeSearchRequestVersionFlags = 2
+)
+
+// flagProfile in a NodeSearchRequest's flags asks for the node's timings.
+const flagProfile = 1
 
 // AppendBinary appends r's binary encoding to b.
 func (r *NodeSearchRequest) AppendBinary(b []byte) ([]byte, error) {
 	if r.Timeout < 0 {
 		return nil, fmt.Errorf("node search request: negative timeout %v", r.Timeout)
 	}
-	b = append(b, nodeSearchRequestVersion)
+	if r.Profile {
+		b = append(b, nodeSearchRequestVersionFlags, flagProfile)
+	} else {
+		b = append(b, nodeSearchRequestVersion)
+	}
 	b = appendString(b, r.Index)
 	b = appendString(b, r.UID)
 	b = binary.AppendUvarint(b, uint64(len(r.Shards)))
@@ -173,11 +216,20 @@ func (r *NodeSearchRequest) AppendBinary(b []byte) ([]byte, error) {
 // UnmarshalBinary decodes an encoded NodeSearchRequest.
 func (r *NodeSearchRequest) UnmarshalBinary(data []byte) error {
 	d := wireDecoder{s: string(data)}
-	if v := d.byte(); v != nodeSearchRequestVersion {
+	v := d.byte()
+	if v != nodeSearchRequestVersion && v != nodeSearchRequestVersionFlags {
 		if d.err != nil {
 			return d.err
 		}
 		return fmt.Errorf("node search request: unknown version %d", v)
+	}
+	r.Profile = false
+	if v == nodeSearchRequestVersionFlags {
+		flags := d.byte()
+		if flags&^flagProfile != 0 && d.err == nil {
+			return fmt.Errorf("node search request: unknown flags %#x", flags)
+		}
+		r.Profile = flags&flagProfile != 0
 	}
 	r.Index = d.string()
 	r.UID = d.string()
@@ -299,6 +351,16 @@ func (d *wireDecoder) string() string {
 	s := d.s[:n]
 	d.s = d.s[n:]
 	return s
+}
+
+// duration reads a uvarint that must fit a time.Duration.
+func (d *wireDecoder) duration() time.Duration {
+	v := d.uvarint()
+	if v > math.MaxInt64 {
+		d.fail()
+		return 0
+	}
+	return time.Duration(v)
 }
 
 func (d *wireDecoder) float() float64 {

@@ -17,6 +17,10 @@ func TestSearchReplyRoundTrip(t *testing.T) {
 		reply SearchReply
 	}{
 		{"empty", SearchReply{Node: "n", Result: &bleve.SearchResult{}}},
+		{"timed", SearchReply{Node: "s1", Took: 1500 * time.Microsecond, Shards: []NodeShardStatus{
+			{Shard: 2, AppliedSeq: 7, Queue: 20 * time.Microsecond, Search: 900 * time.Microsecond},
+			{Shard: 5, Code: CodeNotHere, Error: "not served", Queue: time.Microsecond},
+		}, Result: &bleve.SearchResult{Total: 1, Hits: search.DocumentMatchCollection{{ID: "a", Score: 1}}}}},
 		{"one shard failed", SearchReply{Node: "a", Shards: []NodeShardStatus{{Shard: 3, Code: CodeNotHere, Error: "not served"}}, Result: &bleve.SearchResult{}}},
 		{"hits", SearchReply{
 			Node:   "searcher-1",
@@ -46,6 +50,9 @@ func TestSearchReplyRoundTrip(t *testing.T) {
 			var got SearchReply
 			if err := got.UnmarshalBinary(b); err != nil {
 				t.Fatal(err)
+			}
+			if got.Took != tt.reply.Took {
+				t.Errorf("took: got %v, want %v", got.Took, tt.reply.Took)
 			}
 			if got.Node != tt.reply.Node || len(got.Shards) != len(tt.reply.Shards) || len(got.Shards) > 0 && !reflect.DeepEqual(got.Shards, tt.reply.Shards) {
 				t.Errorf("node/shards: got %q %+v, want %q %+v", got.Node, got.Shards, tt.reply.Node, tt.reply.Shards)
@@ -79,6 +86,7 @@ func TestNodeSearchRequestRoundTrip(t *testing.T) {
 		{Index: "i", UID: "u", Shards: []int{}, Request: json.RawMessage(`{}`)},
 		{Index: "sample", UID: "abcdef", Shards: []int{0, 5, 300}, Request: json.RawMessage(`{"query":{"query":"x"},"size":10}`),
 			Stats: json.RawMessage(`{"doc_count":5}`), Timeout: 3 * time.Second},
+		{Index: "p", UID: "u", Shards: []int{1}, Request: json.RawMessage(`{}`), Profile: true},
 	}
 	for _, r := range tests {
 		b, err := r.AppendBinary(nil)
@@ -104,12 +112,36 @@ func TestNodeSearchRequestRoundTrip(t *testing.T) {
 	}
 }
 
+// TestVersionsStayCompatible: a reply without timings and a request without
+// flags are encoded as version 1, byte for byte what a node or coordinator
+// that knows only version 1 reads; unknown flags are refused.
+func TestVersionsStayCompatible(t *testing.T) {
+	plain, _ := (&SearchReply{Node: "n", Result: &bleve.SearchResult{}}).AppendBinary(nil)
+	timed, _ := (&SearchReply{Node: "n", Took: time.Millisecond, Result: &bleve.SearchResult{}}).AppendBinary(nil)
+	if plain[0] != 1 || timed[0] != 2 {
+		t.Errorf("reply versions %d and %d, want 1 (no timings) and 2", plain[0], timed[0])
+	}
+	req, _ := (&NodeSearchRequest{Index: "i", Request: json.RawMessage(`{}`)}).AppendBinary(nil)
+	prof, _ := (&NodeSearchRequest{Index: "i", Request: json.RawMessage(`{}`), Profile: true}).AppendBinary(nil)
+	if req[0] != 1 || prof[0] != 2 || prof[1] != flagProfile {
+		t.Errorf("request versions %v and %v", req[:2], prof[:2])
+	}
+	bad := append([]byte{2, 0x80}, req[1:]...)
+	var r NodeSearchRequest
+	if err := r.UnmarshalBinary(bad); err == nil {
+		t.Error("unknown flags accepted")
+	}
+}
+
 // FuzzSearchReply feeds arbitrary bytes to the reply decoder: it must fail
 // cleanly or decode something that encodes back to a reply decoding the same.
 func FuzzSearchReply(f *testing.F) {
 	r := SearchReply{Node: "n", Shards: []NodeShardStatus{{Shard: 1, AppliedSeq: 9}}, Result: &bleve.SearchResult{
 		Total: 2, Hits: search.DocumentMatchCollection{{ID: "a", Score: 1, Sort: []string{"_score"}, Fields: map[string]interface{}{"x": "y"}}}}}
 	b, _ := r.AppendBinary(nil)
+	f.Add(b)
+	r.Took, r.Shards[0].Queue, r.Shards[0].Search = time.Millisecond, time.Microsecond, 3*time.Microsecond
+	b, _ = r.AppendBinary(nil)
 	f.Add(b)
 	f.Add([]byte{1})
 	f.Add([]byte{1, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01})
@@ -136,6 +168,9 @@ func FuzzSearchReply(f *testing.F) {
 func FuzzNodeSearchRequest(f *testing.F) {
 	r := NodeSearchRequest{Index: "i", UID: "u", Shards: []int{0, 2}, Request: json.RawMessage(`{"size":1}`), Timeout: time.Second}
 	b, _ := r.AppendBinary(nil)
+	f.Add(b)
+	r.Profile = true
+	b, _ = r.AppendBinary(nil)
 	f.Add(b)
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, data []byte) {

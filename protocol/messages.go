@@ -98,6 +98,8 @@ type SearchRequest struct {
 	Stats json.RawMessage `json:"stats,omitempty"`
 	// Timeout bounds the shard's work.
 	Timeout time.Duration `json:"timeout,omitempty"`
+	// Profile asks for the copy's timings in the reply (SearchReply.Took).
+	Profile bool `json:"profile,omitempty"`
 }
 
 // NodeSearchRequest asks one searcher node to run a search on several
@@ -117,6 +119,9 @@ type NodeSearchRequest struct {
 	// Stats, when set, are the GlobalStats to score with, in JSON.
 	Stats   json.RawMessage
 	Timeout time.Duration
+	// Profile asks for the node's timings in the reply (SearchReply.Took
+	// and each shard's Queue and Search).
+	Profile bool
 }
 
 // NodeShardStatus is how one shard of a search fared.
@@ -127,6 +132,10 @@ type NodeShardStatus struct {
 	// constants; CodeNotHere means the node does not serve the shard.
 	Code  int    `json:"code,omitempty"`
 	Error string `json:"error,omitempty"`
+	// Queue is how long the shard's search waited for a worker on the
+	// node, and Search how long it ran (reported only when profiled).
+	Queue  time.Duration `json:"queue,omitempty"`
+	Search time.Duration `json:"search,omitempty"`
 }
 
 // GetRequest asks a shard for a stored document.

@@ -3,9 +3,12 @@ package searcher
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/nats-io/nats.go"
+
 	"github.com/shoal-search/shoal/protocol"
+	"github.com/shoal-search/shoal/tracing"
 )
 
 // endpoints are the subscriptions of one copy or of the node itself.
@@ -75,8 +78,12 @@ func (n *Node) dispatch(handle func(request)) nats.MsgHandler {
 		if n.faults.dropReplies.Load() {
 			return
 		}
-		req := request{msg: m, nc: n.nc}
-		n.pool.run(func() { handle(req) })
+		req := request{msg: m, nc: n.nc, ctx: tracing.ExtractNATS(n.ctx, m), received: time.Now()}
+		n.pool.run(func() {
+			req.queued = time.Since(req.received)
+			n.metrics.queued(req.queued.Seconds())
+			handle(req)
+		})
 	}
 }
 
@@ -87,7 +94,7 @@ func (n *Node) dispatchWait(handle func(request)) nats.MsgHandler {
 		if n.faults.dropReplies.Load() {
 			return
 		}
-		req := request{msg: m, nc: n.nc}
+		req := request{msg: m, nc: n.nc, ctx: tracing.ExtractNATS(n.ctx, m), received: time.Now()}
 		select {
 		case n.waits <- struct{}{}:
 		default:

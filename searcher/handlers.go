@@ -7,7 +7,11 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/blevesearch/bleve/v2"
 	"github.com/blevesearch/bleve/v2/search/query"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/shoal-search/shoal/protocol"
 	"github.com/shoal-search/shoal/rewrite"
@@ -55,22 +59,43 @@ func (r *replica) handleSearch(req request) {
 		respondErr(req, protocol.CodeBadRequest, err)
 		return
 	}
-	ctx, cancel, err := r.node.searchContext(sr.Timeout)
+	ctx, cancel, err := r.node.searchContext(req.ctx, sr.Timeout)
 	defer cancel()
 	if err != nil {
 		respondErr(req, protocol.CodeTimeout, err)
 		return
 	}
-	res, err := r.shard.Search(ctx, breq, stats)
+	res, took, err := r.search(ctx, breq, stats)
 	if err != nil {
 		respondErr(req, searchErrorCode(ctx), err)
 		return
 	}
-	respondReply(req, &protocol.SearchReply{
+	reply := &protocol.SearchReply{
 		Node:   r.node.opts.Name,
 		Shards: []protocol.NodeShardStatus{{Shard: r.num, AppliedSeq: r.shard.AppliedSeq()}},
 		Result: res,
-	})
+	}
+	if sr.Profile {
+		reply.Shards[0].Queue, reply.Shards[0].Search = req.queued, took
+		reply.Took = max(time.Since(req.received), time.Nanosecond)
+	}
+	respondReply(req, reply)
+}
+
+// search runs one search on the copy, as a span of its own, and returns
+// its result and how long it took.
+func (r *replica) search(ctx context.Context, breq *bleve.SearchRequest, stats *Stats) (*bleve.SearchResult, time.Duration, error) {
+	ctx, span := r.node.tracer.Start(ctx, "shard search",
+		trace.WithAttributes(attribute.String("shoal.node", r.node.opts.Name), attribute.String("shoal.index", r.def.Name), attribute.Int("shoal.shard", r.num)))
+	defer span.End()
+	start := time.Now()
+	res, err := r.shard.Search(ctx, breq, stats)
+	took := time.Since(start)
+	r.node.metrics.searched(r.def.Name, took.Seconds())
+	if err != nil {
+		span.SetStatus(codes.Error, err.Error())
+	}
+	return res, took, err
 }
 
 func (r *replica) handlePresearch(req request) {
@@ -87,8 +112,11 @@ func (r *replica) handlePresearch(req request) {
 		respondErr(req, protocol.CodeBadRequest, fmt.Errorf("parse query: %w", err))
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.node.ctx, searchTimeout)
+	ctx, cancel := context.WithTimeout(req.ctx, searchTimeout)
 	defer cancel()
+	ctx, span := r.node.tracer.Start(ctx, "shard presearch",
+		trace.WithAttributes(attribute.String("shoal.node", r.node.opts.Name), attribute.String("shoal.index", r.def.Name), attribute.Int("shoal.shard", r.num)))
+	defer span.End()
 	st, err := r.shard.Presearch(ctx, q, r.node.opts.QueryLimits.MaxScoredTerms)
 	if err != nil {
 		respondErr(req, protocol.CodeBadRequest, err)

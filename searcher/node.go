@@ -24,9 +24,12 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/shoal-search/shoal/meta"
 	"github.com/shoal-search/shoal/rewrite"
+	"github.com/shoal-search/shoal/tracing"
 )
 
 // Options configure a searcher node.
@@ -55,6 +58,13 @@ type Options struct {
 	// DefaultTermSetBytes).
 	StatsCacheBytes int64
 	TermSetBytes    int64
+	// Registerer receives the node's metrics (metrics.go), each labelled
+	// with the node's name; nil records none.
+	Registerer prometheus.Registerer
+	// TracerProvider makes the spans of the searches the node answers,
+	// children of the coordinator's span that each request's traceparent
+	// header names (nil: none).
+	TracerProvider trace.TracerProvider
 }
 
 func (o *Options) setDefaults() {
@@ -93,6 +103,8 @@ type Node struct {
 	log     *slog.Logger
 	pool    *pool
 	faults  Faults
+	metrics *metrics // nil: none
+	tracer  trace.Tracer
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -149,15 +161,22 @@ func Start(ctx context.Context, nc *nats.Conn, opts Options) (*Node, error) {
 		dropping: map[string]bool{},
 		waits:    make(chan struct{}, maxWaits),
 		stats:    newStatsCache(opts.StatsCacheBytes),
+		tracer:   tracing.OrNoop(opts.TracerProvider).Tracer("github.com/shoal-search/shoal/searcher"),
+	}
+	if n.metrics, err = newMetrics(opts.Registerer, n); err != nil {
+		cancel()
+		return nil, err
 	}
 	if err := n.heartbeat(ctx); err != nil {
 		cancel()
+		n.metrics.unregister()
 		return nil, err
 	}
 	// The watch lives as long as the node, not as long as ctx.
 	watcher, err := buckets.Placement.WatchAll(nctx)
 	if err != nil {
 		cancel()
+		n.metrics.unregister()
 		return nil, fmt.Errorf("searcher: watch placement: %w", err)
 	}
 	// The pool runs before anything can be dispatched to it.
@@ -166,6 +185,7 @@ func Start(ctx context.Context, nc *nats.Conn, opts Options) (*Node, error) {
 		cancel()
 		n.pool.wait()
 		watcher.Stop()
+		n.metrics.unregister()
 		return nil, err
 	}
 	n.wg.Add(2)
@@ -185,6 +205,7 @@ func (n *Node) Close() error {
 	n.cancel()
 	n.wg.Wait()
 	n.pool.wait()
+	n.metrics.unregister()
 	n.mu.Lock()
 	copies := n.copies
 	n.copies = map[copyKey]*replica{}

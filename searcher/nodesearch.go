@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/blevesearch/bleve/v2"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/shoal-search/shoal/protocol"
 	"github.com/shoal-search/shoal/rank"
@@ -41,72 +43,100 @@ func (n *Node) servedCopy(index, uid string, shard int) *replica {
 // handleNodeSearch searches every shard the request names, in parallel,
 // and answers with one status per shard and the merged result of those
 // that answered. A shard the node does not serve is reported CodeNotHere
-// and the others still answer.
+// and the others still answer. A profiled request gets the node's
+// timings back.
 func (n *Node) handleNodeSearch(req request) {
 	var nr protocol.NodeSearchRequest
 	if err := nr.UnmarshalBinary(req.Data()); err != nil {
 		respondErr(req, protocol.CodeBadRequest, fmt.Errorf("decode node search request: %w", err))
 		return
 	}
+	ctx, span := n.tracer.Start(req.ctx, "node search", trace.WithSpanKind(trace.SpanKindServer),
+		trace.WithAttributes(attribute.String("shoal.node", n.opts.Name), attribute.String("shoal.index", nr.Index), attribute.IntSlice("shoal.shards", nr.Shards)))
+	defer span.End()
 	breq, stats, err := n.prepareSearch(nr.Request, nr.Stats)
 	if err != nil {
 		respondErr(req, protocol.CodeBadRequest, err)
 		return
 	}
-	ctx, cancel, err := n.searchContext(nr.Timeout)
+	ctx, cancel, err := n.searchContext(ctx, nr.Timeout)
 	defer cancel()
 	if err != nil {
 		respondErr(req, protocol.CodeTimeout, err)
 		return
 	}
-
-	statuses := make([]protocol.NodeShardStatus, len(nr.Shards))
-	results := make([]*bleve.SearchResult, len(nr.Shards))
-	search := func(i int) {
-		st := &statuses[i]
-		st.Shard = nr.Shards[i]
-		r := n.servedCopy(nr.Index, nr.UID, st.Shard)
-		if r == nil {
-			st.Code, st.Error = protocol.CodeNotHere, "shard not served by this node"
-			return
-		}
-		st.AppliedSeq = r.shard.AppliedSeq()
-		// Each shard needs its own request: it sets its statistics on
-		// it, and a sort order keeps per-search state (as Bleve's alias
-		// copies it for each index).
-		sreq := *breq
-		sreq.PreSearchData = nil
-		sreq.Sort = breq.Sort.Copy()
-		res, err := r.shard.Search(ctx, &sreq, stats)
-		if err != nil {
-			st.Code, st.Error = searchErrorCode(ctx), err.Error()
-			return
-		}
-		results[i] = res
-	}
-	var wg sync.WaitGroup
-	for i := 1; i < len(nr.Shards); i++ {
-		wg.Add(1)
-		if !n.pool.runPart(func() {
-			defer wg.Done()
-			search(i)
-		}) {
-			wg.Done()
-			statuses[i] = protocol.NodeShardStatus{Shard: nr.Shards[i], Code: protocol.CodeUnavailable, Error: "node closing"}
-		}
-	}
-	if len(nr.Shards) > 0 {
-		search(0)
-	}
-	wg.Wait()
-
+	statuses, results := n.searchShards(ctx, &nr, breq, stats, req.queued)
 	answered := results[:0:0]
 	for _, res := range results {
 		if res != nil {
 			answered = append(answered, res)
 		}
 	}
-	respondReply(req, &protocol.SearchReply{Node: n.opts.Name, Shards: statuses, Result: rank.Merge(breq, answered)})
+	reply := &protocol.SearchReply{Node: n.opts.Name, Shards: statuses, Result: rank.Merge(breq, answered)}
+	if nr.Profile {
+		reply.Took = max(time.Since(req.received), time.Nanosecond)
+	}
+	respondReply(req, reply)
+}
+
+// searchShards searches the shards nr names in parallel, the first on this
+// goroutine and the others on the pool's shard workers, and returns a
+// status and a result (nil if it failed) for each. queued is how long the
+// request waited for its worker, part of every shard's queue time.
+func (n *Node) searchShards(ctx context.Context, nr *protocol.NodeSearchRequest, breq *bleve.SearchRequest, stats *Stats, queued time.Duration) ([]protocol.NodeShardStatus, []*bleve.SearchResult) {
+	statuses := make([]protocol.NodeShardStatus, len(nr.Shards))
+	results := make([]*bleve.SearchResult, len(nr.Shards))
+	var wg sync.WaitGroup
+	for i := 1; i < len(nr.Shards); i++ {
+		wg.Add(1)
+		handed := time.Now()
+		if !n.pool.runPart(func() {
+			defer wg.Done()
+			statuses[i].Queue = queued + time.Since(handed)
+			results[i] = n.searchShard(ctx, nr, breq, stats, &statuses[i], nr.Shards[i])
+		}) {
+			wg.Done()
+			statuses[i] = protocol.NodeShardStatus{Shard: nr.Shards[i], Code: protocol.CodeUnavailable, Error: "node closing"}
+		}
+	}
+	if len(nr.Shards) > 0 {
+		statuses[0].Queue = queued
+		results[0] = n.searchShard(ctx, nr, breq, stats, &statuses[0], nr.Shards[0])
+	}
+	wg.Wait()
+	if !nr.Profile { // timings travel only to those who asked
+		for i := range statuses {
+			statuses[i].Queue = 0
+		}
+	}
+	return statuses, results
+}
+
+// searchShard searches one shard of a node request and fills in its
+// status; it returns the result, or nil if the shard did not answer.
+func (n *Node) searchShard(ctx context.Context, nr *protocol.NodeSearchRequest, breq *bleve.SearchRequest, stats *Stats, st *protocol.NodeShardStatus, shard int) *bleve.SearchResult {
+	st.Shard = shard
+	r := n.servedCopy(nr.Index, nr.UID, shard)
+	if r == nil {
+		st.Code, st.Error = protocol.CodeNotHere, "shard not served by this node"
+		return nil
+	}
+	st.AppliedSeq = r.shard.AppliedSeq()
+	// Each shard needs its own request: it sets its statistics on it, and
+	// a sort order keeps per-search state (as Bleve's alias copies it for
+	// each index).
+	sreq := *breq
+	sreq.PreSearchData = nil
+	sreq.Sort = breq.Sort.Copy()
+	res, took, err := r.search(ctx, &sreq, stats)
+	if nr.Profile {
+		st.Search = took
+	}
+	if err != nil {
+		st.Code, st.Error = searchErrorCode(ctx), err.Error()
+		return nil
+	}
+	return res
 }
 
 // prepareSearch decodes a search's bleve request, with its query strings
@@ -128,15 +158,16 @@ func (n *Node) prepareSearch(request, stats json.RawMessage) (*bleve.SearchReque
 	return breq, st, nil
 }
 
-// searchContext bounds a search by its timeout (searchTimeout when none or
+// searchContext bounds a search, under parent (the node's context with the
+// request's trace), by its timeout (searchTimeout when none or
 // more) and waits out the node's injected delay (Faults.SetSearchDelay); it
 // fails if the delay outlasts the timeout. The cancel function is always
 // set.
-func (n *Node) searchContext(timeout time.Duration) (context.Context, context.CancelFunc, error) {
+func (n *Node) searchContext(parent context.Context, timeout time.Duration) (context.Context, context.CancelFunc, error) {
 	if timeout <= 0 || timeout > searchTimeout {
 		timeout = searchTimeout
 	}
-	ctx, cancel := context.WithTimeout(n.ctx, timeout)
+	ctx, cancel := context.WithTimeout(parent, timeout)
 	if d := n.faults.SearchDelay(); d > 0 {
 		select {
 		case <-time.After(d):

@@ -228,6 +228,7 @@ func (n *Node) openCopy(def *meta.IndexDef, shard int) (*replica, error) {
 	}
 	ctx, cancel := context.WithCancel(n.ctx)
 	r := &replica{node: n, def: *def, num: shard, prefix: protocol.IngestShardPrefix(def.Name, def.UID, shard), dir: dir, shard: sh, cancel: cancel, done: make(chan struct{})}
+	n.metrics.applyFailed(def.Name, 0) // the index's counter exists from the start
 	go r.run(ctx)
 	return r, nil
 }

@@ -126,6 +126,7 @@ func (r *replica) consume(ctx context.Context) error {
 		}
 		rejected, err := r.shard.Apply(batch)
 		if err != nil {
+			r.node.metrics.applyFailed(r.def.Name, 1)
 			return err
 		}
 		r.reportRejected(rejected)
@@ -277,6 +278,7 @@ func (r *replica) reportRejected(rejected []Rejected) {
 		return
 	}
 	r.rejected.Add(uint64(len(rejected)))
+	r.node.metrics.applyFailed(r.def.Name, len(rejected))
 	for i, w := range rejected {
 		if i == 3 {
 			r.node.log.Error("more writes rejected in the same batch", "index", r.def.Name, "shard", r.num, "count", len(rejected)-i)

@@ -1,9 +1,11 @@
 package searcher
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/nats-io/nats.go"
 
@@ -15,6 +17,13 @@ import (
 type request struct {
 	msg *nats.Msg
 	nc  *nats.Conn
+	// ctx is the node's context carrying the trace context of the
+	// message's headers, the parent of the request's spans.
+	ctx context.Context
+	// received is when the node's subscription got the request, and
+	// queued how long it then waited for a worker.
+	received time.Time
+	queued   time.Duration
 }
 
 // Data is the request's payload.

@@ -285,3 +285,19 @@ func (s *Shard) localCardinality(field string) int {
 	}
 	return 0
 }
+
+// Segments counts the segments of the shard's index (in memory and on
+// disk), 0 if its statistics do not say.
+func (s *Shard) Segments() uint64 {
+	m, ok := s.idx.StatsMap()["index"].(map[string]interface{})
+	if !ok {
+		return 0
+	}
+	var n uint64
+	for _, k := range []string{"num_root_memorysegments", "num_root_filesegments"} {
+		if v, ok := m[k].(uint64); ok {
+			n += v
+		}
+	}
+	return n
+}

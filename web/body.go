@@ -57,6 +57,7 @@ type searchExtras struct {
 	Query        json.RawMessage `json:"query"`
 	Timeout      *string         `json:"timeout"`
 	AllowPartial *bool           `json:"allow_partial"`
+	Profile      *bool           `json:"profile"` // read by searchPOST (profileFlag)
 	Size         *int64          `json:"size"`
 	From         *int64          `json:"from"`
 }
@@ -91,8 +92,8 @@ func checkSearchKeys(raw []byte) error {
 }
 
 // ParseSearchBody reads a search body: a bleve SearchRequest in JSON with
-// two more keys, "timeout" (a duration such as "500ms") and
-// "allow_partial" (default true). Unknown keys, and a negative size or
+// more keys, "timeout" (a duration such as "500ms"), "allow_partial"
+// (default true) and "profile" (a boolean the handler reads). Unknown keys, and a negative size or
 // from, are refused.
 func ParseSearchBody(r io.Reader) (*bleve.SearchRequest, time.Duration, bool, error) {
 	raw, err := io.ReadAll(r)

@@ -153,6 +153,37 @@ func TestBrowser(t *testing.T) {
 		}
 	})
 
+	t.Run("TimingsToggle", func(t *testing.T) {
+		b.open(t, "/?q=http+client")
+		if eval[bool](t, b, `document.getElementById("timings").hidden || document.getElementById("timings").open`) {
+			t.Fatal("the timings toggle is hidden, or open before it was clicked")
+		}
+		b.do(t, chromedp.Click(chromedp.CSS(`#timings summary`)))
+		if !eval[bool](t, b, `document.getElementById("timings").open`) {
+			t.Fatal("clicking timings did not open it")
+		}
+		phases := eval[string](t, b, `document.getElementById("timings-phases").textContent`)
+		for _, w := range []string{"took", "presearch", "scatter", "merge"} {
+			if !strings.Contains(phases, w) {
+				t.Errorf("timings phases %q lack %q", phases, w)
+			}
+		}
+		rows := eval[[]map[string]string](t, b, `Array.from(document.querySelectorAll("#timings-shards li")).map(function (li) {
+			var row = {};
+			li.querySelectorAll("[data-k]").forEach(function (s) { row[s.getAttribute("data-k")] = s.textContent; });
+			return row;
+		})`)
+		if len(rows) != 4 {
+			t.Fatalf("%d shard rows in the timings, want the sample's 4: %q", len(rows), rows)
+		}
+		for i, r := range rows {
+			if r["shard"] != "shard "+strconv.Itoa(i) || !strings.HasPrefix(r["node"], "searcher-") || r["copy"] != "copy "+r["node"] ||
+				!strings.HasPrefix(r["search"], "search ") || !strings.HasSuffix(r["search"], "s") || r["asked"] != "asked "+r["node"] {
+				t.Errorf("timings row %d: %q", i, r)
+			}
+		}
+	})
+
 	t.Run("FacetFilters", func(t *testing.T) {
 		b.open(t, "/?q=http+client")
 		term := `button.facet-term[data-facet="kind"][data-term="func"]`

@@ -38,6 +38,7 @@ func (s *Server) bulk(c *gin.Context) (any, error) {
 		return nil, err
 	}
 	res.AddInvalid(bad)
+	s.ix.Refused(index, bad)
 	sortDocErrors(res.Errors)
 	if ae := bulkFailure(res); ae != nil {
 		return nil, ae
@@ -46,7 +47,7 @@ func (s *Server) bulk(c *gin.Context) (any, error) {
 		ctx, cancel := context.WithTimeout(c.Request.Context(), time.Minute)
 		defer cancel()
 		if err := s.ix.WaitSearchable(ctx, index, res); err != nil {
-			s.log.Warn("refresh wait incomplete", "index", index, "err", err)
+			s.log.WarnContext(ctx, "refresh wait incomplete", "index", index, "err", err)
 		}
 	}
 	return res, nil

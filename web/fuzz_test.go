@@ -35,6 +35,8 @@ func FuzzParseSearchBody(f *testing.F) {
 		`{"query":{"match_all":{}},"timeout":"-1s"}`,
 		`{"query":{"match_all":{}},"timeout":5}`,
 		`{"query":{"match_all":{}},"allow_partial":"no"}`,
+		`{"query":{"match_all":{}},"profile":true}`,
+		`{"query":{"match_all":{}},"profile":"yes"}`,
 		`{"query":{"match_all":{}},"size":-5,"from":-1}`,
 		`{"query":{"match_all":{}},"size":1e99}`,
 		`{"query":{"match_all":{}}} trailing`,

@@ -48,7 +48,7 @@ func (s *Server) handle(h handler) gin.HandlerFunc {
 func (s *Server) abort(c *gin.Context, err error) {
 	e := toAPIError(err)
 	if e.kind == kindInternal {
-		s.log.Error("request failed", "path", c.Request.URL.Path, "err", err)
+		s.log.ErrorContext(c.Request.Context(), "request failed", "path", c.Request.URL.Path, "err", err)
 	}
 	if e.retryAfter > 0 {
 		c.Header("Retry-After", strconv.Itoa(int(max(time.Second, e.retryAfter)/time.Second)))

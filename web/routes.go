@@ -3,9 +3,11 @@ package web
 import (
 	"embed"
 	"io/fs"
+	"log/slog"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 //go:embed static
@@ -15,7 +17,7 @@ var static embed.FS
 func (s *Server) routes() *gin.Engine {
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
-	r.Use(gin.Recovery(), s.limitBody)
+	r.Use(s.trace, gin.Recovery(), s.limitBody)
 	r.HandleMethodNotAllowed = true
 	// Route on the escaped path, so that a document id holding a slash
 	// (sent as %2F, e.g. go:net%2Fhttp.Client) stays one path segment.
@@ -25,6 +27,9 @@ func (s *Server) routes() *gin.Engine {
 
 	r.GET("/healthz", s.handle(s.healthz))
 	r.GET("/readyz", s.handle(s.readyz))
+	if s.opts.Metrics != nil {
+		r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(s.opts.Metrics, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelError)})))
+	}
 
 	v1 := r.Group("/v1")
 	v1.GET("/indexes", s.handle(s.listIndexes))

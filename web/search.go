@@ -1,9 +1,13 @@
 package web
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
+	"strconv"
 	"strings"
-	"time"
 
 	"github.com/blevesearch/bleve/v2"
 	"github.com/blevesearch/bleve/v2/search"
@@ -38,22 +42,57 @@ func (s *Server) searchGET(c *gin.Context) (any, error) {
 	if err != nil {
 		return nil, errorOf(kindInvalidParameter, err)
 	}
-	return s.search(c, req, timeout, allow)
+	profile, err := boolParam(c.Query("profile"), "profile")
+	if err != nil {
+		return nil, errorOf(kindInvalidParameter, err)
+	}
+	return s.search(c, coordinator.Request{Search: req, Timeout: timeout, AllowPartial: allow, Profile: profile})
 }
 
 // searchPOST serves a bleve SearchRequest body plus timeout and
 // allow_partial (see ParseSearchBody).
 func (s *Server) searchPOST(c *gin.Context) (any, error) {
-	req, timeout, allow, err := ParseSearchBody(c.Request.Body)
+	raw, err := io.ReadAll(c.Request.Body)
 	if err != nil {
 		return nil, bodyError(err)
 	}
-	return s.search(c, req, timeout, allow)
+	req, timeout, allow, err := ParseSearchBody(bytes.NewReader(raw))
+	if err != nil {
+		return nil, bodyError(err)
+	}
+	profile, err := profileFlag(raw)
+	if err != nil {
+		return nil, bodyError(err)
+	}
+	return s.search(c, coordinator.Request{Search: req, Timeout: timeout, AllowPartial: allow, Profile: profile})
+}
+
+// profileFlag reads a search body's "profile" (default false).
+func profileFlag(raw []byte) (bool, error) {
+	var b struct {
+		Profile *bool `json:"profile"`
+	}
+	if err := json.Unmarshal(raw, &b); err != nil {
+		return false, fmt.Errorf(`search body: "profile" must be true or false: %w`, err)
+	}
+	return b.Profile != nil && *b.Profile, nil
+}
+
+// boolParam reads a boolean query parameter name ("" is false).
+func boolParam(v, name string) (bool, error) {
+	if v == "" {
+		return false, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, fmt.Errorf("%s must be true or false, not %q", name, v)
+	}
+	return b, nil
 }
 
 // search runs req on the index of the path.
-func (s *Server) search(c *gin.Context, req *bleve.SearchRequest, timeout time.Duration, allow bool) (any, error) {
-	res, err := s.coord.Search(c.Request.Context(), c.Param("index"), coordinator.Request{Search: req, Timeout: timeout, AllowPartial: allow})
+func (s *Server) search(c *gin.Context, req coordinator.Request) (any, error) {
+	res, err := s.coord.Search(c.Request.Context(), c.Param("index"), req)
 	if err != nil {
 		return nil, err
 	}

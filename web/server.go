@@ -9,9 +9,13 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/shoal-search/shoal/catalog"
 	"github.com/shoal-search/shoal/coordinator"
 	"github.com/shoal-search/shoal/indexer"
+	"github.com/shoal-search/shoal/tracing"
 )
 
 // Options configure the HTTP server.
@@ -25,15 +29,24 @@ type Options struct {
 	DefaultShards int
 	// Logger receives internal errors (default slog.Default()).
 	Logger *slog.Logger
+	// Metrics, when set, is served at /metrics in Prometheus's text
+	// format: the registry of the whole process.
+	Metrics prometheus.Gatherer
+	// TracerProvider makes each request's server span (nil: none). Every
+	// request gets a trace id either way, answered as X-Request-Id.
+	TracerProvider trace.TracerProvider
+	// AccessLog, when set, receives one line per request.
+	AccessLog *slog.Logger
 }
 
 // Server serves the API and the page.
 type Server struct {
-	opts  Options
-	cat   *catalog.Catalog
-	coord *coordinator.Coordinator
-	ix    *indexer.Indexer
-	log   *slog.Logger
+	opts   Options
+	tracer trace.Tracer
+	cat    *catalog.Catalog
+	coord  *coordinator.Coordinator
+	ix     *indexer.Indexer
+	log    *slog.Logger
 }
 
 // New builds the HTTP handler.
@@ -47,6 +60,7 @@ func New(cat *catalog.Catalog, coord *coordinator.Coordinator, ix *indexer.Index
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	s := &Server{opts: opts, cat: cat, coord: coord, ix: ix, log: opts.Logger}
+	s := &Server{opts: opts, cat: cat, coord: coord, ix: ix, log: opts.Logger,
+		tracer: tracing.OrNoop(opts.TracerProvider).Tracer("github.com/shoal-search/shoal/web")}
 	return s.routes()
 }

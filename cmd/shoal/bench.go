@@ -67,6 +67,7 @@ the figures as flat JSON.`,
 	f.DurationVar(&o.Turn, "turn", 0, "engines are measured in alternating turns of this length (0 = duration/10, at least 250ms)")
 	f.IntVar(&o.Searchers, "searchers", 0, "searcher nodes of the main cluster (0 = one per CPU core, at least 2, at most shards)")
 	f.BoolVar(&o.TCP, "tcp", false, "connect the roles to the embedded broker over loopback TCP, not in-memory pipes")
+	f.BoolVar(&o.NoMetrics, "no-metrics", false, "run Shoal without Prometheus metrics, to compare what they cost")
 	f.IntVar(&o.TailSearchers, "tail-searchers", 0, "searcher nodes of the replicas-2 tail cluster (0 = min(2×shards, 16))")
 	f.IntVar(&o.TailQueries, "tail-queries", 200, "queries used by the tail phases")
 	f.DurationVar(&o.SlowDelay, "slow-delay", 200*time.Millisecond, "delay added to one searcher in the tail phases")

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/shoal-search/shoal/client"
+	"github.com/shoal-search/shoal/tracing"
 )
 
 // Flags shared by several commands: each group is defined here once and
@@ -23,21 +24,54 @@ const defaultNATS = "nats://127.0.0.1:4222"
 // validLogLevels names the levels --log-level accepts, for help and errors.
 const validLogLevels = "debug, info, warn or error"
 
-// logFlags is --log-level, of the commands that run Shoal roles.
+// logFlags are --log-level and --log-format, of the commands that run
+// Shoal roles.
 type logFlags struct {
-	level logLevel
+	level  logLevel
+	format logFormat
 }
 
-// register adds --log-level to fs, with def as its default.
+// register adds --log-level and --log-format to fs, with def as the
+// default level.
 func (f *logFlags) register(fs *pflag.FlagSet, def slog.Level) {
 	f.level = logLevel(def)
+	f.format = "text"
 	fs.Var(&f.level, "log-level", "log level: "+validLogLevels)
+	fs.Var(&f.format, "log-format", "log format: text (key=value) or json")
 }
 
-// logger returns a text logger on standard error at the chosen level.
+// logger returns a structured logger on standard error at the chosen
+// level; a line logged about a request carries its request_id.
 func (f *logFlags) logger() *slog.Logger {
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.Level(f.level)}))
+	return f.loggerAt(slog.Level(f.level))
 }
+
+// loggerAt is logger at another level (the access log's).
+func (f *logFlags) loggerAt(level slog.Level) *slog.Logger {
+	o := &slog.HandlerOptions{Level: level}
+	var h slog.Handler = slog.NewTextHandler(os.Stderr, o)
+	if f.format == "json" {
+		h = slog.NewJSONHandler(os.Stderr, o)
+	}
+	return slog.New(tracing.LogHandler(h))
+}
+
+// logFormat is the value of --log-format: text or json.
+type logFormat string
+
+func (l *logFormat) String() string { return string(*l) }
+
+// Set accepts text or json.
+func (l *logFormat) Set(s string) error {
+	if s != "text" && s != "json" {
+		return fmt.Errorf("unknown log format %q: use text or json", s)
+	}
+	*l = logFormat(s)
+	return nil
+}
+
+// Type names the value in help output.
+func (l *logFormat) Type() string { return "format" }
 
 // logLevel is the value of --log-level. Set refuses an unknown level, so
 // that a typo stops the command instead of logging at some default.

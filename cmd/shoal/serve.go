@@ -6,7 +6,9 @@ import (
 	"os"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/shoal-search/shoal/broker"
 	"github.com/shoal-search/shoal/cluster"
@@ -24,6 +26,7 @@ type frontendFlags struct {
 	timeout     time.Duration
 	writeTime   time.Duration
 	replicas    int
+	logs        frontendLogFlags
 }
 
 func (f *frontendFlags) register(cmd *cobra.Command) {
@@ -35,12 +38,20 @@ func (f *frontendFlags) register(cmd *cobra.Command) {
 	cmd.Flags().DurationVar(&f.timeout, "search-timeout", 10*time.Second, "default search timeout")
 	cmd.Flags().DurationVar(&f.writeTime, "write-timeout", indexer.DefaultWriteTimeout, "longest a write waits for JetStream to confirm it; past it the client gets 503 and the unconfirmed documents")
 	cmd.Flags().IntVar(&f.replicas, "meta-replicas", 1, "replicas of streams and KV buckets (3 on a 3-broker cluster)")
+	f.logs.register(cmd.Flags())
 }
 
-func (f *frontendFlags) options(log *slog.Logger) cluster.FrontendOptions {
+// options are the frontend's options; logs makes its access log, reg is
+// the process's registry and tp its tracer provider.
+func (f *frontendFlags) options(logs *logFlags, reg *prometheus.Registry, tp trace.TracerProvider) cluster.FrontendOptions {
 	o := cluster.FrontendOptions{
 		HTTPAddr: f.http, NodeTimeout: f.nodeTimeout, HealAfter: f.healAfter,
-		StreamReplicas: f.replicas, MetaReplicas: f.replicas, Logger: log,
+		StreamReplicas: f.replicas, MetaReplicas: f.replicas, Logger: logs.logger(),
+		Metrics: reg, TracerProvider: tp,
+	}
+	o.Coordinator.SlowQuery = f.logs.slow
+	if f.logs.access {
+		o.Web.AccessLog = logs.loggerAt(slog.LevelInfo).With("log", "access")
 	}
 	o.Coordinator.HedgeAfter = f.hedgeAfter
 	o.Coordinator.DefaultTimeout = f.timeout
@@ -57,8 +68,10 @@ func newDevCmd() *cobra.Command {
 		shards     int
 		noSample   bool
 		tcp        bool
+		monitor    string
 		logs       logFlags
 		front      frontendFlags
+		traces     traceFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "dev",
@@ -66,9 +79,15 @@ func newDevCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			log := logs.logger()
+			tp, err := traces.start(ctx, "shoal-dev")
+			if err != nil {
+				return err
+			}
+			defer flush(tp, log)
+			reg := cluster.NewRegistry()
 			c, err := cluster.Start(ctx, cluster.Options{
 				DataDir: data, NATSListen: natsListen, Searchers: searchers, InMemoryConns: !tcp,
-				Frontend: front.options(log), Logger: log,
+				Frontend: front.options(&logs, reg, tp), Logger: log, Metrics: reg, TracerProvider: tp, BrokerMonitor: monitor,
 			})
 			if err != nil {
 				return err
@@ -100,25 +119,36 @@ func newDevCmd() *cobra.Command {
 	cmd.Flags().BoolVar(&tcp, "tcp", false, "connect the in-process roles to the embedded broker over loopback TCP instead of in-memory pipes")
 	cmd.Flags().IntVar(&shards, "sample-shards", 4, "shards of the sample index")
 	cmd.Flags().BoolVar(&noSample, "no-sample", false, "do not load the sample corpus")
+	cmd.Flags().StringVar(&monitor, "monitor", "", "serve the embedded broker's NATS monitoring endpoints (/varz, /jsz) at this address")
 	logs.register(cmd.Flags(), slog.LevelWarn)
+	traces.register(cmd.Flags())
 	front.register(cmd)
 	bindEnv(cmd)
 	return cmd
 }
 
 func newBrokerCmd() *cobra.Command {
-	var o broker.ServerOptions
-	var logs bool
+	var (
+		o       broker.ServerOptions
+		verbose bool
+		logs    logFlags
+	)
 	cmd := &cobra.Command{
 		Use:   "broker",
 		Short: "Run an embedded NATS server node with JetStream (clusterable)",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o.Logs = logs
+			if verbose && !cmd.Flags().Changed("log-level") {
+				logs.level = logLevel(slog.LevelInfo)
+			}
+			o.Logger = logs.logger()
 			srv, err := broker.StartServer(o)
 			if err != nil {
 				return err
 			}
 			fmt.Printf("NATS broker %q listening on %s\n", o.Name, srv.ClientURL())
+			if u := srv.MonitorURL(); u != "" {
+				fmt.Printf("NATS monitoring on %s (/varz, /jsz, /connz, /healthz)\n", u)
+			}
 			<-cmd.Context().Done()
 			srv.Shutdown()
 			return nil
@@ -131,16 +161,20 @@ func newBrokerCmd() *cobra.Command {
 	cmd.Flags().StringVar(&o.ClusterName, "cluster-name", "shoal", "cluster name")
 	cmd.Flags().StringVar(&o.ClusterListen, "cluster", "", "cluster listen address (host:port) to form a JetStream cluster")
 	cmd.Flags().StringSliceVar(&o.Routes, "routes", nil, "routes to other cluster nodes (nats://host:port, comma separated)")
-	cmd.Flags().BoolVar(&logs, "logs", false, "print the server's log")
+	cmd.Flags().StringVar(&o.Monitor, "monitor", "", "serve NATS's monitoring endpoints (/varz, /jsz, /connz, /healthz) at this address, for the Prometheus NATS exporter")
+	cmd.Flags().BoolVar(&verbose, "logs", false, "print the server's notices too (--log-level info)")
+	logs.register(cmd.Flags(), slog.LevelWarn)
 	bindEnv(cmd)
 	return cmd
 }
 
 func newSearcherCmd() *cobra.Command {
 	var (
-		nats natsFlags
-		o    searcher.Options
-		logs logFlags
+		nats    natsFlags
+		o       searcher.Options
+		logs    logFlags
+		traces  traceFlags
+		metrics string
 	)
 	cmd := &cobra.Command{
 		Use:   "searcher",
@@ -148,7 +182,22 @@ func newSearcherCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			o.Logger = logs.logger()
-			nc, err := broker.Connect(ctx, nats.url, "shoal-searcher-"+o.Name)
+			tp, err := traces.start(ctx, "shoal-searcher")
+			if err != nil {
+				return err
+			}
+			defer flush(tp, o.Logger)
+			o.TracerProvider = tp
+			if metrics != "" {
+				reg := cluster.NewRegistry()
+				url, err := serveMetrics(ctx, metrics, reg, o.Logger)
+				if err != nil {
+					return err
+				}
+				o.Registerer = reg
+				fmt.Printf("searcher %q metrics on %s\n", o.Name, url)
+			}
+			nc, err := broker.Connect(ctx, nats.url, "shoal-searcher-"+o.Name, broker.LogEvents(o.Logger))
 			if err != nil {
 				return err
 			}
@@ -169,16 +218,19 @@ func newSearcherCmd() *cobra.Command {
 	cmd.Flags().DurationVar(&o.HeartbeatInterval, "heartbeat", time.Second, "heartbeat interval")
 	cmd.Flags().IntVar(&o.BatchSize, "batch", 1000, "most writes applied per Bleve batch")
 	cmd.Flags().IntVar(&o.MetaReplicas, "meta-replicas", 1, "replicas of the KV buckets (3 on a 3-broker cluster)")
+	cmd.Flags().StringVar(&metrics, "metrics", "", "serve Prometheus metrics at http://ADDR/metrics (e.g. 127.0.0.1:9464; empty = off)")
 	logs.register(cmd.Flags(), slog.LevelInfo)
+	traces.register(cmd.Flags())
 	bindEnv(cmd)
 	return cmd
 }
 
 func newCoordinatorCmd() *cobra.Command {
 	var (
-		nats  natsFlags
-		front frontendFlags
-		logs  logFlags
+		nats   natsFlags
+		front  frontendFlags
+		logs   logFlags
+		traces traceFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "coordinator",
@@ -186,12 +238,17 @@ func newCoordinatorCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			log := logs.logger()
-			nc, err := broker.Connect(ctx, nats.url, "shoal-coordinator")
+			tp, err := traces.start(ctx, "shoal-coordinator")
+			if err != nil {
+				return err
+			}
+			defer flush(tp, log)
+			nc, err := broker.Connect(ctx, nats.url, "shoal-coordinator", broker.LogEvents(log))
 			if err != nil {
 				return err
 			}
 			defer nc.Close()
-			f, err := cluster.StartFrontend(ctx, nc, front.options(log))
+			f, err := cluster.StartFrontend(ctx, nc, front.options(&logs, cluster.NewRegistry(), tp))
 			if err != nil {
 				return err
 			}
@@ -202,6 +259,7 @@ func newCoordinatorCmd() *cobra.Command {
 	}
 	nats.register(cmd.Flags())
 	logs.register(cmd.Flags(), slog.LevelInfo)
+	traces.register(cmd.Flags())
 	front.register(cmd)
 	bindEnv(cmd)
 	return cmd

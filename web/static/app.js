@@ -38,7 +38,10 @@
     summary: $('summary'),
     empty: $('empty-state'),
     results: $('results'),
-    pager: $('pager')
+    pager: $('pager'),
+    timings: $('timings'),
+    timingsPhases: $('timings-phases'),
+    timingsShards: $('timings-shards')
   };
 
   // Current search: {index, q, page, filters: [{facet, term}]}.
@@ -316,7 +319,8 @@
       from: (s.page - 1) * PAGE_SIZE,
       highlight: { style: 'html', fields: HIGHLIGHT_FIELDS.slice() },
       fields: fields,
-      timeout: SEARCH_TIMEOUT
+      timeout: SEARCH_TIMEOUT,
+      profile: true // where the time went: shown behind the "timings" toggle
     };
     var names = Object.keys(defs);
     if (names.length) {
@@ -430,6 +434,54 @@
     renderEmpty(s, total, hits.length);
     renderPager(s, total);
     renderFacets(s, info, body.facets);
+    renderTimings(body.profile);
+  }
+
+  // ---------------------------------------------------------------- timings
+
+  function us(v) {
+    var n = num(v, NaN);
+    if (!isFinite(n)) return '–';
+    return n >= 1000 ? fmt(Math.round(n / 100) / 10) + ' ms' : fmt(n) + ' µs';
+  }
+
+  // renderTimings shows the answer's profile behind the "timings" toggle:
+  // the coordinator's phases, and one row per shard with the node and copy
+  // that answered, its wait on the node, search, network and hedges.
+  function renderTimings(p) {
+    if (!p || typeof p !== 'object') {
+      els.timings.hidden = true;
+      els.timingsPhases.textContent = '';
+      els.timingsShards.replaceChildren();
+      return;
+    }
+    var ph = p.phases && typeof p.phases === 'object' ? p.phases : {};
+    els.timingsPhases.textContent = 'took ' + us(p.took_us) + ': prepare ' + us(ph.prepare_us) +
+      ' · presearch ' + us(ph.presearch_us) + (ph.stats_cache ? ' (statistics cache ' + text(ph.stats_cache) + ')' : '') +
+      ' · scatter ' + us(ph.scatter_us) + ' · merge ' + us(ph.merge_us);
+    var list = document.createDocumentFragment();
+    (Array.isArray(p.shards) ? p.shards : []).forEach(function (sh) {
+      if (!sh || typeof sh !== 'object') return;
+      var li = el('li', sh.error ? 'timings-shard timings-failed' : 'timings-shard');
+      li.setAttribute('data-shard', text(sh.shard));
+      var parts = [['shard', 'shard ' + text(sh.shard)], ['node', text(sh.node) || '(queue group)']];
+      if (sh.error) {
+        parts.push(['error', text(sh.error)]);
+      } else {
+        parts.push(['copy', 'copy ' + text(sh.copy)], ['queue', 'queue ' + us(sh.queue_us)], ['search', 'search ' + us(sh.search_us)],
+          ['network', 'network ' + us(sh.network_us)], ['wait', 'waited ' + us(sh.wait_us)]);
+      }
+      parts.push(['hedges', plural(num(sh.hedges, 0), 'hedge', 'hedges')], ['asked', 'asked ' + (values(sh.asked).join(', ') || '–')]);
+      parts.forEach(function (part, i) {
+        if (i > 0) li.appendChild(document.createTextNode(' · '));
+        var span = el('span', null, part[1]);
+        span.setAttribute('data-k', part[0]);
+        li.appendChild(span);
+      });
+      list.appendChild(li);
+    });
+    els.timingsShards.replaceChildren(list);
+    els.timings.hidden = false;
   }
 
   function renderSummary(total, took) {
@@ -759,6 +811,7 @@
   // hits are not mistaken for results of the new query. The form, facets and
   // filter chips stay usable.
   function clearResults() {
+    renderTimings(null);
     els.summary.textContent = '';
     els.partial.hidden = true;
     els.partial.textContent = '';
