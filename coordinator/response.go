@@ -142,10 +142,14 @@ func (e *UnavailableError) Error() string {
 	if e.TimedOut {
 		why = " in time"
 	}
-	if e.PartialRefused {
+	switch {
+	case e.PartialRefused:
 		return fmt.Sprintf("%d of %d shards did not answer%s and allow_partial is false", e.Shards.Failed, e.Shards.Total, why)
+	case e.Shards.Successful == 0:
+		return fmt.Sprintf("none of the %d shards answered%s", e.Shards.Total, why)
+	default:
+		return fmt.Sprintf("%d of %d shards did not answer%s", e.Shards.Failed, e.Shards.Total, why)
 	}
-	return fmt.Sprintf("none of the %d shards answered%s", e.Shards.Total, why)
 }
 
 // ErrUnavailable is matched by errors.Is for an *UnavailableError.
