@@ -12,6 +12,7 @@ import (
 
 	"github.com/shoal-search/shoal/broker"
 	"github.com/shoal-search/shoal/cluster"
+	"github.com/shoal-search/shoal/coordinator"
 	"github.com/shoal-search/shoal/indexer"
 	"github.com/shoal-search/shoal/searcher"
 )
@@ -25,6 +26,8 @@ type frontendFlags struct {
 	hedgeAfter  time.Duration
 	timeout     time.Duration
 	writeTime   time.Duration
+	statsBytes  int64
+	termBytes   int64
 	replicas    int
 	logs        frontendLogFlags
 }
@@ -38,6 +41,8 @@ func (f *frontendFlags) register(cmd *cobra.Command) {
 	cmd.Flags().DurationVar(&f.timeout, "search-timeout", 10*time.Second, "default search timeout")
 	cmd.Flags().DurationVar(&f.writeTime, "write-timeout", indexer.DefaultWriteTimeout, "longest a write waits for JetStream to confirm it; past it the client gets 503 and the unconfirmed documents")
 	cmd.Flags().IntVar(&f.replicas, "meta-replicas", 1, "replicas of streams and KV buckets (3 on a 3-broker cluster)")
+	cmd.Flags().Int64Var(&f.statsBytes, "stats-cache-bytes", coordinator.DefaultStatsCacheBytes, "memory bound of the global-statistics cache")
+	cmd.Flags().Int64Var(&f.termBytes, "term-set-bytes", coordinator.DefaultTermSetBytes, "memory bound of the shards' distinct-term sets kept for field lengths")
 	f.logs.register(cmd.Flags())
 }
 
@@ -56,6 +61,8 @@ func (f *frontendFlags) options(logs *logFlags, reg *prometheus.Registry, tp tra
 	o.Coordinator.HedgeAfter = f.hedgeAfter
 	o.Coordinator.DefaultTimeout = f.timeout
 	o.Indexer.WriteTimeout = f.writeTime
+	o.Coordinator.StatsCacheBytes = f.statsBytes
+	o.Coordinator.TermSetBytes = f.termBytes
 	o.Web.APIKey = f.apiKey
 	return o
 }
@@ -219,6 +226,8 @@ func newSearcherCmd() *cobra.Command {
 	cmd.Flags().IntVar(&o.BatchSize, "batch", 1000, "most writes applied per Bleve batch")
 	cmd.Flags().IntVar(&o.MetaReplicas, "meta-replicas", 1, "replicas of the KV buckets (3 on a 3-broker cluster)")
 	cmd.Flags().StringVar(&metrics, "metrics", "", "serve Prometheus metrics at http://ADDR/metrics (e.g. 127.0.0.1:9464; empty = off)")
+	cmd.Flags().Int64Var(&o.StatsCacheBytes, "stats-cache-bytes", searcher.DefaultStatsCacheBytes, "memory bound of the decoded global statistics")
+	cmd.Flags().Int64Var(&o.TermSetBytes, "term-set-bytes", searcher.DefaultTermSetBytes, "memory bound of each shard copy's distinct-term sets")
 	logs.register(cmd.Flags(), slog.LevelInfo)
 	traces.register(cmd.Flags())
 	bindEnv(cmd)
