@@ -28,6 +28,9 @@ func (o *FrontendOptions) wire() {
 		if o.Web.Metrics == nil {
 			o.Web.Metrics = o.Metrics
 		}
+		if o.Web.Registerer == nil {
+			o.Web.Registerer = o.Metrics
+		}
 	}
 	if o.TracerProvider != nil {
 		if o.Coordinator.TracerProvider == nil {

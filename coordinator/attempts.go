@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/shoal-search/shoal/protocol"
+	"github.com/shoal-search/shoal/rewrite"
 )
 
 // copies is what attempts needs of the copies of its shards: ask them, and
@@ -401,7 +402,7 @@ func (r *attempts[V]) handle(ctx context.Context, e event[V]) {
 				o.value, first = e.ans.value, false
 			}
 			r.finish(i, o)
-		case errors.Is(err, protocol.ErrBadRequest):
+		case errors.Is(err, protocol.ErrBadRequest), errors.Is(err, rewrite.ErrLimit):
 			r.finish(i, outcome[V]{node: a.node, err: err}) // every copy would say the same
 		case a.node == "" && errors.Is(err, nats.ErrNoResponders):
 			r.finish(i, outcome[V]{node: s.last, err: err}) // no copy serves the shard now

@@ -1,7 +1,9 @@
 // Package coordinator runs a query's life, one file per stage, in the order
 // a search visits them:
 //
-//   - request.go: validate the request, apply the limits, set the deadline;
+//   - request.go: validate the request, apply the limits, set the deadline
+//     (limits.go: query-string length, the memory estimate, the cap on the
+//     bytes of shard replies);
 //   - presearch.go: the global BM25 statistics of the query, cached
 //     (statscache.go, with the distinct-term sets of fieldterms.go);
 //   - scatter.go: one request per node over NATS, every shard at once, in
@@ -26,6 +28,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
@@ -74,6 +77,15 @@ type Options struct {
 	// PartialLogEvery is the least time between two logs of a partial
 	// answer; those in between are counted in the next (default 1s).
 	PartialLogEvery time.Duration
+	// MaxQueryString is the longest query string, in bytes (default
+	// DefaultMaxQueryString).
+	MaxQueryString int
+	// MaxSearchMemory bounds a search's estimated memory, in bytes
+	// (default DefaultMaxSearchMemory); see checkMemory.
+	MaxSearchMemory int64
+	// MaxAnswerBytes bounds the bytes of shard replies one search
+	// assembles (default DefaultMaxAnswerBytes).
+	MaxAnswerBytes int64
 }
 
 // Default memory bounds of the coordinator's caches.
@@ -108,16 +120,27 @@ func (o *Options) setDefaults() {
 	if o.PartialLogEvery <= 0 {
 		o.PartialLogEvery = time.Second
 	}
+	if o.MaxQueryString <= 0 {
+		o.MaxQueryString = DefaultMaxQueryString
+	}
+	if o.MaxSearchMemory <= 0 {
+		o.MaxSearchMemory = DefaultMaxSearchMemory
+	}
+	if o.MaxAnswerBytes <= 0 {
+		o.MaxAnswerBytes = DefaultMaxAnswerBytes
+	}
 }
 
 // Coordinator answers searches over the shards of Shoal indexes.
 type Coordinator struct {
 	nc    *nats.Conn
+	js    jetstream.JetStream
 	cat   *catalog.Catalog
 	opts  Options
 	cache *statsCache
 	sf    singleflight.Group
 	terms *termSets
+	sizes docSizes
 
 	metrics *metrics // nil: none
 	tracer  trace.Tracer
@@ -132,7 +155,8 @@ type Coordinator struct {
 // New returns a coordinator that talks to shards over nc.
 func New(nc *nats.Conn, cat *catalog.Catalog, opts Options) *Coordinator {
 	opts.setDefaults()
-	c := &Coordinator{nc: nc, cat: cat, opts: opts, cache: newStatsCache(opts.StatsCacheTTL, opts.StatsCacheBytes), terms: newTermSets(opts.TermSetBytes),
+	js, _ := jetstream.New(nc) // fails only on a bad option
+	c := &Coordinator{nc: nc, js: js, cat: cat, opts: opts, cache: newStatsCache(opts.StatsCacheTTL, opts.StatsCacheBytes), terms: newTermSets(opts.TermSetBytes),
 		tracer: tracing.OrNoop(opts.TracerProvider).Tracer("github.com/shoal-search/shoal/coordinator"),
 		log:    opts.Logger, partial: rateLimit{every: opts.PartialLogEvery}}
 	c.metrics = newMetrics(opts.Registerer, c)
@@ -146,19 +170,29 @@ func (c *Coordinator) Counters() (requests, hedges uint64) {
 }
 
 // Search runs req over every shard of index and merges the answers. It
-// goes through the stages of a query in order, one file each.
+// goes through the stages of a query in order, one file each. The
+// request's deadline runs from req.Start and bounds every stage, parsing
+// included; ctx ending (the client gone) ends them all.
 func (c *Coordinator) Search(ctx context.Context, index string, req Request) (*Response, error) {
 	ctx, span := c.tracer.Start(ctx, "search", trace.WithAttributes(attribute.String("shoal.index", index)))
 	defer span.End()
 	tl := newTimeline()
-	q, err := c.prepare(index, req) // request.go
+	start := req.Start
+	if start.IsZero() {
+		start = tl.start
+	}
+	ctx, cancel := context.WithDeadline(ctx, start.Add(c.timeout(req)))
+	defer cancel()
+	q, err := c.prepareWithin(ctx, index, req) // request.go
 	if err != nil {
 		c.observe(ctx, c.indexLabel(index), nil, tl, nil, nil, err) // observe.go
 		return nil, err
 	}
 	tl.mark(stagePrepare)
-	ctx, cancel := context.WithTimeout(ctx, q.timeout)
-	defer cancel()
+	if err := c.checkMemory(ctx, q); err != nil { // limits.go
+		c.observe(ctx, q.def.Name, q, tl, nil, nil, err)
+		return nil, err
+	}
 	stats, cacheKey, err := c.presearch(ctx, q) // presearch.go
 	tl.mark(stagePresearch)
 	if err != nil {

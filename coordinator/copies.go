@@ -26,6 +26,9 @@ type natsCopies struct {
 	index  string
 	sent   *atomic.Uint64
 	tracer trace.Tracer
+	// charge, if set, is told the size of every reply before it is
+	// decoded, and may refuse it.
+	charge func(n int) error
 }
 
 // natsCopies are c's copies of index.
@@ -44,6 +47,9 @@ func (n natsCopies) request(ctx context.Context, subject string, payload []byte,
 	req := &nats.Msg{Subject: subject, Data: payload}
 	tracing.InjectNATS(ctx, req)
 	msg, err := n.nc.RequestMsgWithContext(ctx, req)
+	if err == nil && n.charge != nil {
+		err = n.charge(len(msg.Data))
+	}
 	if err == nil {
 		err = protocol.DecodeReply(msg, v)
 	}

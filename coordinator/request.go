@@ -1,6 +1,7 @@
 package coordinator
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -23,6 +24,9 @@ type Request struct {
 	AllowPartial bool
 	// Profile adds a Profile to the answer: where the time went.
 	Profile bool
+	// Start is when the request arrived: its timeout runs from then, so
+	// that reading and parsing it count (zero: when Search is called).
+	Start time.Time
 }
 
 // MinTimeout is the shortest timeout a search may ask for: a scatter over
@@ -63,16 +67,10 @@ func (c *Coordinator) prepare(index string, req Request) (*query, error) {
 	if err := c.checkSortFields(def.Name, sr); err != nil {
 		return nil, err
 	}
-	timeout := req.Timeout
-	if timeout < 0 || (timeout > 0 && timeout < MinTimeout) {
-		return nil, &RequestError{Type: "invalid_request", Err: fmt.Errorf("timeout %v is shorter than the cluster can meet: the least is %v", timeout, MinTimeout)}
+	if t := req.Timeout; t < 0 || (t > 0 && t < MinTimeout) {
+		return nil, &RequestError{Type: "invalid_request", Err: fmt.Errorf("timeout %v is shorter than the cluster can meet: the least is %v", t, MinTimeout)}
 	}
-	if timeout == 0 {
-		timeout = c.opts.DefaultTimeout
-	}
-	if timeout > c.opts.MaxTimeout {
-		timeout = c.opts.MaxTimeout
-	}
+	timeout := c.timeout(req)
 	w := widen(sr)
 	raw, err := json.Marshal(w)
 	if err != nil {
@@ -97,9 +95,44 @@ func queryError(err error) error {
 	return &RequestError{Type: "query_parse_error", Err: err}
 }
 
+// timeout is how long req may take: its own timeout, the default if it
+// names none, at most MaxTimeout.
+func (c *Coordinator) timeout(req Request) time.Duration {
+	timeout := req.Timeout
+	if timeout <= 0 {
+		timeout = c.opts.DefaultTimeout
+	}
+	return min(timeout, c.opts.MaxTimeout)
+}
+
+// prepareWithin is prepare inside ctx: it gives up when ctx ends (the
+// deadline passes, the client goes away). Parsing cannot be interrupted,
+// but the query-string length limit bounds how long it runs on.
+func (c *Coordinator) prepareWithin(ctx context.Context, index string, req Request) (*query, error) {
+	type prepared struct {
+		q   *query
+		err error
+	}
+	done := make(chan prepared, 1)
+	go func() {
+		q, err := c.prepare(index, req)
+		done <- prepared{q, err}
+	}()
+	select {
+	case p := <-done:
+		return p.q, p.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
 func (c *Coordinator) validate(sr *bleve.SearchRequest) error {
 	if sr.Query == nil {
 		return &RequestError{Type: "invalid_request", Err: errors.New("a query is required")}
+	}
+	// Before anything parses a query string: the parser is quadratic.
+	if err := checkQueryStrings(sr.Query, c.opts.MaxQueryString); err != nil {
+		return err
 	}
 	if v, ok := sr.Query.(bquery.ValidatableQuery); ok {
 		if err := v.Validate(); err != nil {

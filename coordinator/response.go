@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/shoal-search/shoal/protocol"
+	"github.com/shoal-search/shoal/rewrite"
 )
 
 // respond completes out with the shard account and decides, in this one
@@ -22,6 +23,10 @@ func respond(q *query, out *Response, outcomes []shardOutcome, start time.Time) 
 		return out, nil // every shard answered
 	}
 	for _, o := range outcomes {
+		// The search went past a limit: its answer is that error.
+		if errors.Is(o.err, rewrite.ErrLimit) {
+			return nil, o.err
+		}
 		// A shard rejected the query itself: every shard would.
 		var se *protocol.ShardError
 		if errors.As(o.err, &se) && se.Code == protocol.CodeBadRequest {

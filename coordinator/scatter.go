@@ -34,6 +34,7 @@ func (c *Coordinator) scatter(ctx context.Context, q *query, stats json.RawMessa
 	defer span.End()
 	job := newSearchJob(ctx, q, stats)
 	cp := &searchCopies{natsCopies: c.natsCopies(q.def.Name), job: job}
+	cp.charge = (&answerBudget{max: c.opts.MaxAnswerBytes}).charge
 	hedge := c.hedging(ctx)
 	groups := c.groupByNode(q.def)
 	results := fanout.Run(ctx, groups, fanout.Options{}, func(ctx context.Context, g nodeGroup) ([]shardOutcome, error) {

@@ -14,11 +14,16 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/shoal-search/shoal/apikeys"
 	"github.com/shoal-search/shoal/catalog"
 	"github.com/shoal-search/shoal/coordinator"
 	"github.com/shoal-search/shoal/meta"
+	"github.com/shoal-search/shoal/rewrite"
 )
 
 // updating reports whether the test binary runs with -update (the flag is
@@ -76,6 +81,11 @@ func TestRouteErrorEnvelopes(t *testing.T) {
 		{"route_method_not_allowed", "PATCH", "/v1/indexes/books", "", ""},
 		{"route_unauthorized", "DELETE", "/v1/indexes/books", "", ""},
 		{"route_unauthorized_wrong_key", "PUT", "/v1/indexes/books", "Bearer nope", `{}`},
+		{"route_unauthorized_not_bearer", "GET", "/v1/indexes", "Basic c2VjcmV0", ""},
+		{"route_unauthorized_search", "GET", "/v1/indexes/books/search?q=x", "", ""},
+		{"route_keys_need_master", "GET", "/v1/keys", "", ""},
+		{"route_no_key_store", "GET", "/v1/keys", auth, ""},
+		{"route_unsupported_media_type", "PUT", "/v1/indexes/books", auth, "{}"},
 		{"route_invalid_index_name", "PUT", "/v1/indexes/Bad.Name", auth, `{}`},
 		{"route_create_invalid_body", "PUT", "/v1/indexes/books", auth, `{"shards":`},
 		{"route_create_unknown_field", "PUT", "/v1/indexes/books", auth, `{"colour":"red"}`},
@@ -84,14 +94,14 @@ func TestRouteErrorEnvelopes(t *testing.T) {
 		{"route_invalid_settings", "PUT", "/v1/indexes/books", auth, `{"shards":0}`},
 		{"route_invalid_facet", "PUT", "/v1/indexes/books", auth, `{"facets":{"k":{"size":3}}}`},
 		{"route_invalid_mapping", "PUT", "/v1/indexes/books", auth, `{"mapping":{"default_analyzer":"nope"}}`},
-		{"route_search_no_q", "GET", "/v1/indexes/books/search", "", ""},
-		{"route_search_bad_size", "GET", "/v1/indexes/books/search?q=x&size=ten&from=-1", "", ""},
-		{"route_search_bad_timeout", "GET", "/v1/indexes/books/search?q=x&timeout=soon", "", ""},
-		{"route_search_bad_allow_partial", "GET", "/v1/indexes/books/search?q=x&allow_partial=maybe", "", ""},
-		{"route_search_post_invalid_body", "POST", "/v1/indexes/books/search", "", `{"query":`},
-		{"route_search_post_no_query", "POST", "/v1/indexes/books/search", "", `{"size":3}`},
-		{"route_search_post_bad_timeout", "POST", "/v1/indexes/books/search", "", `{"query":{"match_all":{}},"timeout":"<soon>"}`},
-		{"route_search_post_body_too_large", "POST", "/v1/indexes/books/search", "", `{"query":{"query":"` + strings.Repeat("x", 100) + `"}}`},
+		{"route_search_no_q", "GET", "/v1/indexes/books/search", auth, ""},
+		{"route_search_bad_size", "GET", "/v1/indexes/books/search?q=x&size=ten&from=-1", auth, ""},
+		{"route_search_bad_timeout", "GET", "/v1/indexes/books/search?q=x&timeout=soon", auth, ""},
+		{"route_search_bad_allow_partial", "GET", "/v1/indexes/books/search?q=x&allow_partial=maybe", auth, ""},
+		{"route_search_post_invalid_body", "POST", "/v1/indexes/books/search", auth, `{"query":`},
+		{"route_search_post_no_query", "POST", "/v1/indexes/books/search", auth, `{"size":3}`},
+		{"route_search_post_bad_timeout", "POST", "/v1/indexes/books/search", auth, `{"query":{"match_all":{}},"timeout":"<soon>"}`},
+		{"route_search_post_body_too_large", "POST", "/v1/indexes/books/search", auth, `{"query":{"query":"` + strings.Repeat("x", 100) + `"}}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -102,6 +112,9 @@ func TestRouteErrorEnvelopes(t *testing.T) {
 			req := httptest.NewRequest(tt.method, tt.path, body)
 			if tt.auth != "" {
 				req.Header.Set("Authorization", tt.auth)
+			}
+			if tt.body != "" && tt.name != "route_unsupported_media_type" {
+				req.Header.Set("Content-Type", "application/json")
 			}
 			rec := httptest.NewRecorder()
 			h.ServeHTTP(rec, req)
@@ -137,6 +150,11 @@ var mappedErrors = []struct {
 		}},
 	}},
 	{"timeout", fmt.Errorf("wait: %w", context.DeadlineExceeded)},
+	{"client_closed_request", fmt.Errorf("search: %w", context.Canceled)},
+	{"limit_exceeded", fmt.Errorf("search: %w", &rewrite.LimitError{Limit: "max_clauses", Max: 1024, Detail: "the query has too many clauses"})},
+	{"limit_exceeded_in_request_error", &coordinator.RequestError{Type: "query_parse_error", Err: &rewrite.LimitError{Limit: coordinator.LimitQueryString, Max: 8192, Detail: "a query string of 100000 bytes is too long"}}},
+	{"invalid_key", fmt.Errorf("%w: unknown action \"read\"", meta.ErrInvalidKey)},
+	{"key_not_found", fmt.Errorf("%w: 0123456789abcdef", apikeys.ErrKeyNotFound)},
 	{"internal_error", errors.New("boom <&> \u2028")},
 }
 
@@ -150,19 +168,35 @@ var answeredErrors = []struct {
 	{"invalid_id", errorOf(kindInvalidID, errors.New(`"id" must not be empty`))},
 	{"invalid_parameter", newError(kindInvalidParameter, `refresh must be wait_for or false, not "sometimes"`)},
 	{"invalid_body", newError(kindInvalidBody, "the document must be a JSON object")},
+	{"rate_limited", func() error {
+		e := newError(kindRateLimited, "too many requests: the limit is 5 per second")
+		e.retryAfter = 1500 * time.Millisecond
+		return e
+	}()},
+	{"overloaded", newAdmission(1, 0, time.Millisecond, newMetrics(prometheus.NewRegistry())).overloaded()},
+	{"forbidden", newError(kindForbidden, `this key may not act on index "books"`)},
 }
 
 // renderError writes err through the one error path, as a handler
 // returning it would, and returns the status and body.
 func renderError(t *testing.T, err error) (int, []byte) {
 	t.Helper()
-	s := &Server{opts: quietOptions(), log: quietOptions().Logger}
+	s := newServer(nil, nil, nil, quietOptions())
 	rec := httptest.NewRecorder()
 	c, _ := gin.CreateTestContext(rec)
 	c.Request = httptest.NewRequest("GET", "/v1/indexes/books/search", nil)
 	s.handle(func(*gin.Context) (any, error) { return nil, err })(c)
 	if !c.IsAborted() {
 		t.Error("an error answer did not stop the handler chain")
+	}
+	var head []string
+	for _, h := range []string{"Retry-After", "WWW-Authenticate"} {
+		if v := rec.Header().Get(h); v != "" {
+			head = append(head, h+": "+v)
+		}
+	}
+	if len(head) > 0 {
+		return rec.Code, append([]byte(strings.Join(head, "\n")+"\n"), rec.Body.Bytes()...)
 	}
 	return rec.Code, rec.Body.Bytes()
 }
@@ -185,6 +219,14 @@ func TestErrorKindStatus(t *testing.T) {
 		kindNotFound:          http.StatusNotFound,
 		kindMethodNotAllowed:  http.StatusMethodNotAllowed,
 		kindUnauthorized:      http.StatusUnauthorized,
+		kindForbidden:         http.StatusForbidden,
+		kindUnsupportedType:   http.StatusUnsupportedMediaType,
+		kindRateLimited:       http.StatusTooManyRequests,
+		kindOverloaded:        http.StatusTooManyRequests,
+		kindLimitExceeded:     http.StatusBadRequest,
+		kindInvalidKey:        http.StatusBadRequest,
+		kindKeyNotFound:       http.StatusNotFound,
+		kindClientClosed:      499,
 		kindBodyTooLarge:      http.StatusRequestEntityTooLarge,
 		kindInvalidBody:       http.StatusBadRequest,
 		kindInvalidParameter:  http.StatusBadRequest,

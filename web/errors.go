@@ -9,9 +9,11 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/shoal-search/shoal/apikeys"
 	"github.com/shoal-search/shoal/catalog"
 	"github.com/shoal-search/shoal/coordinator"
 	"github.com/shoal-search/shoal/meta"
+	"github.com/shoal-search/shoal/rewrite"
 )
 
 // errorKind is the "type" of an error answer. Each kind has one HTTP
@@ -23,6 +25,14 @@ const (
 	kindNotFound          errorKind = "not_found"
 	kindMethodNotAllowed  errorKind = "method_not_allowed"
 	kindUnauthorized      errorKind = "unauthorized"
+	kindForbidden         errorKind = "forbidden"
+	kindUnsupportedType   errorKind = "unsupported_media_type"
+	kindRateLimited       errorKind = "rate_limited"
+	kindOverloaded        errorKind = "overloaded"
+	kindLimitExceeded     errorKind = "limit_exceeded"
+	kindInvalidKey        errorKind = "invalid_key"
+	kindKeyNotFound       errorKind = "key_not_found"
+	kindClientClosed      errorKind = "client_closed_request"
 	kindBodyTooLarge      errorKind = "body_too_large"
 	kindInvalidBody       errorKind = "invalid_body"
 	kindInvalidParameter  errorKind = "invalid_parameter"
@@ -50,12 +60,20 @@ const (
 // of rejected request, so it is a 400 like the listed ones.
 func (k errorKind) status() int {
 	switch k {
-	case kindNotFound, kindIndexNotFound, kindDocumentNotFound:
+	case kindNotFound, kindIndexNotFound, kindDocumentNotFound, kindKeyNotFound:
 		return http.StatusNotFound
 	case kindMethodNotAllowed:
 		return http.StatusMethodNotAllowed
 	case kindUnauthorized:
 		return http.StatusUnauthorized
+	case kindForbidden:
+		return http.StatusForbidden
+	case kindUnsupportedType:
+		return http.StatusUnsupportedMediaType
+	case kindRateLimited, kindOverloaded:
+		return http.StatusTooManyRequests
+	case kindClientClosed:
+		return statusClientClosed
 	case kindBodyTooLarge, kindDocumentTooLarge:
 		return http.StatusRequestEntityTooLarge
 	case kindIndexExists, kindIndexReplaced:
@@ -67,12 +85,18 @@ func (k errorKind) status() int {
 	case kindInternal:
 		return http.StatusInternalServerError
 	case kindInvalidBody, kindInvalidParameter, kindInvalidIndexName, kindInvalidSettings,
-		kindInvalidMapping, kindInvalidID, kindInvalidRequest, kindQueryParseError, kindSearchError:
+		kindInvalidMapping, kindInvalidID, kindInvalidRequest, kindQueryParseError, kindSearchError,
+		kindLimitExceeded, kindInvalidKey:
 		return http.StatusBadRequest
 	default:
 		return http.StatusBadRequest
 	}
 }
+
+// statusClientClosed is the status of a request whose client went away
+// before its answer (nginx's 499): nobody reads it, but logs and metrics
+// tell it from a failure.
+const statusClientClosed = 499
 
 // apiError is an error answer: its kind, the reason shown to the client,
 // and any fields the answer carries beside "error" (the shard account of a
@@ -85,6 +109,8 @@ type apiError struct {
 	cause error
 	// retryAfter, when positive, is sent as the Retry-After header.
 	retryAfter time.Duration
+	// limit names the limit that refused the request, if one did.
+	limit string
 }
 
 func (e *apiError) Error() string { return e.reason }
@@ -117,6 +143,7 @@ func toAPIError(err error) *apiError {
 	var (
 		ae      *apiError
 		mbe     *http.MaxBytesError
+		limit   *rewrite.LimitError
 		reqErr  *coordinator.RequestError
 		unavail *coordinator.UnavailableError
 		invalid *meta.InvalidError
@@ -125,7 +152,13 @@ func toAPIError(err error) *apiError {
 	case errors.As(err, &ae):
 		return ae
 	case errors.As(err, &mbe):
-		return &apiError{kind: kindBodyTooLarge, reason: fmt.Sprintf("request body is larger than %d bytes", mbe.Limit), cause: err}
+		return &apiError{kind: kindBodyTooLarge, reason: fmt.Sprintf("request body is larger than %d bytes", mbe.Limit), cause: err, limit: LimitBody}
+	case errors.As(err, &limit):
+		return &apiError{kind: kindLimitExceeded, reason: limit.Error(), cause: err, limit: limit.Limit, extra: gin.H{"limit": limit.Limit, "max": limit.Max}}
+	case errors.Is(err, meta.ErrInvalidKey):
+		return errorOf(kindInvalidKey, err)
+	case errors.Is(err, apikeys.ErrKeyNotFound):
+		return errorOf(kindKeyNotFound, err)
 	case errors.Is(err, catalog.ErrIndexNotFound):
 		return errorOf(kindIndexNotFound, err)
 	case errors.Is(err, catalog.ErrIndexExists):
@@ -147,6 +180,8 @@ func toAPIError(err error) *apiError {
 		return &apiError{kind: kind, reason: invalid.Error(), cause: err}
 	case errors.Is(err, context.DeadlineExceeded):
 		return errorOf(kindTimeout, err)
+	case errors.Is(err, context.Canceled):
+		return errorOf(kindClientClosed, err)
 	default:
 		return errorOf(kindInternal, err)
 	}

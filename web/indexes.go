@@ -49,10 +49,14 @@ func (s *Server) createIndex(c *gin.Context) (any, error) {
 	}}, nil
 }
 
-// listIndexes serves GET /v1/indexes.
+// listIndexes serves GET /v1/indexes: the indexes the caller may see.
 func (s *Server) listIndexes(c *gin.Context) (any, error) {
 	out := []gin.H{}
+	p := principalOf(c)
 	for _, d := range s.cat.Indexes() {
+		if !p.covers(d.Name) {
+			continue
+		}
 		info, err := s.coord.IndexInfo(c.Request.Context(), d.Name)
 		if err != nil {
 			continue // deleted meanwhile

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"math"
 	"net/http"
 	"strconv"
 	"time"
@@ -50,8 +51,12 @@ func (s *Server) abort(c *gin.Context, err error) {
 	if e.kind == kindInternal {
 		s.log.ErrorContext(c.Request.Context(), "request failed", "path", c.Request.URL.Path, "err", err)
 	}
+	s.metrics.answered(e)
 	if e.retryAfter > 0 {
-		c.Header("Retry-After", strconv.Itoa(int(max(time.Second, e.retryAfter)/time.Second)))
+		c.Header("Retry-After", strconv.Itoa(int(math.Ceil(max(time.Second, e.retryAfter).Seconds()))))
+	}
+	if e.kind == kindUnauthorized {
+		c.Header("WWW-Authenticate", `Bearer realm="shoal"`)
 	}
 	c.AbortWithStatusJSON(e.kind.status(), e.body())
 }

@@ -92,6 +92,7 @@ func boolParam(v, name string) (bool, error) {
 
 // search runs req on the index of the path.
 func (s *Server) search(c *gin.Context, req coordinator.Request) (any, error) {
+	req.Start = startOf(c)
 	res, err := s.coord.Search(c.Request.Context(), c.Param("index"), req)
 	if err != nil {
 		return nil, err
