@@ -7,6 +7,7 @@ package cluster
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -20,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/shoal-search/shoal/apikeys"
 	"github.com/shoal-search/shoal/catalog"
 	"github.com/shoal-search/shoal/coordinator"
 	"github.com/shoal-search/shoal/indexer"
@@ -38,10 +40,15 @@ type FrontendOptions struct {
 	// StreamReplicas and MetaReplicas are 3 on a three-broker cluster.
 	StreamReplicas int
 	MetaReplicas   int
-	Coordinator    coordinator.Options
-	Indexer        indexer.Options
-	Web            web.Options
-	Logger         *slog.Logger
+	// TLSCert and TLSKey, when set, are the PEM files of the certificate
+	// the HTTP API is served with (HTTPS).
+	TLSCert, TLSKey string
+	// HTTP bounds the HTTP server's connections (see HTTPTimeouts).
+	HTTP        HTTPTimeouts
+	Coordinator coordinator.Options
+	Indexer     indexer.Options
+	Web         web.Options
+	Logger      *slog.Logger
 	// Metrics is the process's registry (NewRegistry): the coordinator
 	// and the indexer register with it and /metrics serves it. Nil: no
 	// metrics at all (what the benchmark compares with).
@@ -50,13 +57,45 @@ type FrontendOptions struct {
 	TracerProvider trace.TracerProvider
 }
 
+// HTTPTimeouts bound how long a client may take to send a request, how
+// long an answer may take, and how long an idle connection is kept. Zero
+// fields take the defaults.
+type HTTPTimeouts struct {
+	// ReadHeader bounds reading a request's headers (default 10s).
+	ReadHeader time.Duration
+	// Read bounds reading a whole request, body included (default 2m).
+	Read time.Duration
+	// Write bounds a request from the end of its headers to the end of
+	// its answer (default 3m: a write's deadline plus its refresh wait).
+	Write time.Duration
+	// Idle bounds a keep-alive connection between requests (default 2m).
+	Idle time.Duration
+}
+
+func (t *HTTPTimeouts) setDefaults() {
+	if t.ReadHeader <= 0 {
+		t.ReadHeader = 10 * time.Second
+	}
+	if t.Read <= 0 {
+		t.Read = 2 * time.Minute
+	}
+	if t.Write <= 0 {
+		t.Write = 3 * time.Minute
+	}
+	if t.Idle <= 0 {
+		t.Idle = 2 * time.Minute
+	}
+}
+
 // Frontend is a running coordinator process: it serves the HTTP API and
 // keeps shards placed.
 type Frontend struct {
 	Catalog     *catalog.Catalog
 	Coordinator *coordinator.Coordinator
 	Indexer     *indexer.Indexer
+	Keys        *apikeys.Store
 
+	scheme string
 	ln     net.Listener
 	srv    *http.Server
 	cancel context.CancelFunc
@@ -69,6 +108,7 @@ func StartFrontend(ctx context.Context, nc *nats.Conn, o FrontendOptions) (*Fron
 		o.Logger = slog.Default()
 	}
 	o.wire()
+	o.HTTP.setDefaults()
 	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(16384))
 	if err != nil {
 		return nil, fmt.Errorf("frontend: %w", err)
@@ -79,19 +119,31 @@ func StartFrontend(ctx context.Context, nc *nats.Conn, o FrontendOptions) (*Fron
 	if err != nil {
 		return nil, fmt.Errorf("frontend: %w", err)
 	}
+	keys, err := apikeys.Open(ctx, js, apikeys.Options{Replicas: o.MetaReplicas, Logger: o.Logger})
+	if err != nil {
+		cat.Close()
+		return nil, fmt.Errorf("frontend: %w", err)
+	}
 	f := &Frontend{
 		Catalog:     cat,
 		Coordinator: coordinator.New(nc, cat, o.Coordinator),
 		Indexer:     indexer.New(nc, js, cat, o.Indexer),
+		Keys:        keys,
 	}
-	o.Web.Logger = o.Logger
-	handler := web.New(cat, f.Coordinator, f.Indexer, o.Web)
-	f.ln, err = net.Listen("tcp", o.HTTPAddr)
-	if err != nil {
+	if err := f.listen(o); err != nil {
+		keys.Close()
 		cat.Close()
-		return nil, fmt.Errorf("frontend: listen %s: %w", o.HTTPAddr, err)
+		return nil, err
 	}
-	f.srv = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	o.Web.Logger, o.Web.Keys = o.Logger, keys
+	f.srv = &http.Server{
+		Handler:           web.New(cat, f.Coordinator, f.Indexer, o.Web),
+		ReadHeaderTimeout: o.HTTP.ReadHeader,
+		ReadTimeout:       o.HTTP.Read,
+		WriteTimeout:      o.HTTP.Write,
+		IdleTimeout:       o.HTTP.Idle,
+	}
+	warnIfOpen(o, f.ln.Addr(), keys.Len())
 	pctx, cancel := context.WithCancel(context.Background())
 	f.cancel = cancel
 	f.wg.Add(2)
@@ -108,8 +160,45 @@ func StartFrontend(ctx context.Context, nc *nats.Conn, o FrontendOptions) (*Fron
 	return f, nil
 }
 
+// listen opens the HTTP listener: TLS when a certificate is given.
+func (f *Frontend) listen(o FrontendOptions) error {
+	var tlsConf *tls.Config
+	f.scheme = "http"
+	if o.TLSCert != "" || o.TLSKey != "" {
+		cert, err := tls.LoadX509KeyPair(o.TLSCert, o.TLSKey)
+		if err != nil {
+			return fmt.Errorf("frontend: HTTPS certificate (--tls-cert, --tls-key): %w", err)
+		}
+		tlsConf = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		f.scheme = "https"
+	}
+	ln, err := net.Listen("tcp", o.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("frontend: listen %s: %w", o.HTTPAddr, err)
+	}
+	if tlsConf != nil {
+		ln = tls.NewListener(ln, tlsConf)
+	}
+	f.ln = ln
+	return nil
+}
+
+// warnIfOpen says loudly when the API can be reached from other machines
+// and answers anyone: no master key and no key.
+func warnIfOpen(o FrontendOptions, addr net.Addr, keys int) {
+	if tcp, ok := addr.(*net.TCPAddr); ok && tcp.IP.IsLoopback() {
+		return
+	}
+	if o.Web.APIKey != "" || keys > 0 {
+		return
+	}
+	o.Logger.Warn("SECURITY: the HTTP API listens on " + addr.String() + ", beyond this machine, and no API key is set: " +
+		"anyone who can reach it can read, write and delete every index. Set --api-key (and create scoped keys with POST /v1/keys), " +
+		"or listen on 127.0.0.1.")
+}
+
 // URL is the base URL of the HTTP API.
-func (f *Frontend) URL() string { return "http://" + f.ln.Addr().String() }
+func (f *Frontend) URL() string { return f.scheme + "://" + f.ln.Addr().String() }
 
 // Close stops serving and placing.
 func (f *Frontend) Close() error {
@@ -118,6 +207,7 @@ func (f *Frontend) Close() error {
 	err := f.srv.Shutdown(ctx)
 	f.cancel()
 	f.wg.Wait()
+	f.Keys.Close()
 	f.Catalog.Close()
 	return err
 }

@@ -70,9 +70,10 @@ func (b *buckets) sweep(now time.Time) {
 }
 
 // limitRate charges the request's bucket: its key's when the key has a
-// rate, else its client address's when Options.RatePerAddress is set (and
-// always so when its key was refused, which slows down guessing). The
-// master key is not limited.
+// rate; on a server that needs keys, its client address's when it comes
+// without a key (--public-search) or with a refused one (which slows down
+// guessing), if Options.RatePerAddress is set. The master key and an open
+// server (no key at all) are not limited.
 func (s *Server) limitRate(c *gin.Context, p principal, refused bool) error {
 	var name string
 	var perSecond float64
@@ -84,7 +85,7 @@ func (s *Server) limitRate(c *gin.Context, p principal, refused bool) error {
 			return nil
 		}
 		name, perSecond = "key:"+p.key.ID, p.key.Rate
-	case s.opts.RatePerAddress > 0:
+	case s.opts.RatePerAddress > 0 && !p.open:
 		name, perSecond = "addr:"+clientAddr(c), s.opts.RatePerAddress
 	default:
 		return nil

@@ -50,8 +50,8 @@ type Options struct {
 	// PublicSearch lets anyone search and get documents without a key.
 	PublicSearch bool
 	// RatePerAddress, when positive, is the requests per second a client
-	// address may make without a key (or with a refused one). A key's
-	// own rate is its record's.
+	// address may make without a key (or with a refused one) on a server
+	// that needs keys. A key's own rate is its record's.
 	RatePerAddress float64
 	// MaxConcurrentSearches bounds the searches in flight; SearchQueue
 	// more wait up to SearchQueueWait for one to end, and any more are

@@ -29,21 +29,36 @@ type frontendFlags struct {
 	statsBytes  int64
 	termBytes   int64
 	replicas    int
+	tlsCert     string
+	tlsKey      string
+	public      bool
+	perAddress  float64
+	httpTimes   cluster.HTTPTimeouts
+	limits      limitFlags
 	logs        frontendLogFlags
 }
 
 func (f *frontendFlags) register(cmd *cobra.Command) {
-	cmd.Flags().StringVar(&f.http, "http", "127.0.0.1:8080", "HTTP API listen address")
-	cmd.Flags().StringVar(&f.apiKey, "api-key", "", "require this key (Authorization: Bearer KEY) for writes and admin")
-	cmd.Flags().DurationVar(&f.nodeTimeout, "node-timeout", 5*time.Second, "a searcher silent this long counts as dead")
-	cmd.Flags().DurationVar(&f.healAfter, "heal-after", 15*time.Second, "move shard copies off a node silent this long (0 = never)")
-	cmd.Flags().DurationVar(&f.hedgeAfter, "hedge-after", 0, "send a hedged request to another copy after this long (0 = off)")
-	cmd.Flags().DurationVar(&f.timeout, "search-timeout", 10*time.Second, "default search timeout")
-	cmd.Flags().DurationVar(&f.writeTime, "write-timeout", indexer.DefaultWriteTimeout, "longest a write waits for JetStream to confirm it; past it the client gets 503 and the unconfirmed documents")
-	cmd.Flags().IntVar(&f.replicas, "meta-replicas", 1, "replicas of streams and KV buckets (3 on a 3-broker cluster)")
-	cmd.Flags().Int64Var(&f.statsBytes, "stats-cache-bytes", coordinator.DefaultStatsCacheBytes, "memory bound of the global-statistics cache")
-	cmd.Flags().Int64Var(&f.termBytes, "term-set-bytes", coordinator.DefaultTermSetBytes, "memory bound of the shards' distinct-term sets kept for field lengths")
-	f.logs.register(cmd.Flags())
+	fs := cmd.Flags()
+	fs.StringVar(&f.http, "http", "127.0.0.1:8080", "HTTP API listen address")
+	fs.StringVar(&f.apiKey, "api-key", "", "the master key: with it (or any key created with POST /v1/keys) every API request needs a key (Authorization: Bearer KEY)")
+	fs.BoolVar(&f.public, "public-search", false, "let anyone search and get documents without a key (for a public site search); everything else still needs one")
+	fs.Float64Var(&f.perAddress, "rate-per-address", 100, "requests per second a client address may make without a key (or with a refused one) when keys are required (0 = no limit)")
+	fs.StringVar(&f.tlsCert, "tls-cert", "", "PEM certificate to serve the HTTP API with HTTPS (with --tls-key)")
+	fs.StringVar(&f.tlsKey, "tls-key", "", "PEM private key of --tls-cert")
+	fs.DurationVar(&f.httpTimes.Read, "http-read-timeout", 2*time.Minute, "longest a client may take to send a whole request, body included")
+	fs.DurationVar(&f.httpTimes.Write, "http-write-timeout", 3*time.Minute, "longest a request may take from its headers to the end of its answer")
+	fs.DurationVar(&f.httpTimes.Idle, "http-idle-timeout", 2*time.Minute, "longest an idle keep-alive connection is kept")
+	fs.DurationVar(&f.nodeTimeout, "node-timeout", 5*time.Second, "a searcher silent this long counts as dead")
+	fs.DurationVar(&f.healAfter, "heal-after", 15*time.Second, "move shard copies off a node silent this long (0 = never)")
+	fs.DurationVar(&f.hedgeAfter, "hedge-after", 0, "send a hedged request to another copy after this long (0 = off)")
+	fs.DurationVar(&f.timeout, "search-timeout", 10*time.Second, "default search timeout")
+	fs.DurationVar(&f.writeTime, "write-timeout", indexer.DefaultWriteTimeout, "longest a write waits for JetStream to confirm it; past it the client gets 503 and the unconfirmed documents")
+	fs.IntVar(&f.replicas, "meta-replicas", 1, "replicas of streams and KV buckets (3 on a 3-broker cluster)")
+	fs.Int64Var(&f.statsBytes, "stats-cache-bytes", coordinator.DefaultStatsCacheBytes, "memory bound of the global-statistics cache")
+	fs.Int64Var(&f.termBytes, "term-set-bytes", coordinator.DefaultTermSetBytes, "memory bound of the shards' distinct-term sets kept for field lengths")
+	f.limits.register(fs)
+	f.logs.register(fs)
 }
 
 // options are the frontend's options; logs makes its access log, reg is
@@ -53,6 +68,7 @@ func (f *frontendFlags) options(logs *logFlags, reg *prometheus.Registry, tp tra
 		HTTPAddr: f.http, NodeTimeout: f.nodeTimeout, HealAfter: f.healAfter,
 		StreamReplicas: f.replicas, MetaReplicas: f.replicas, Logger: logs.logger(),
 		Metrics: reg, TracerProvider: tp,
+		TLSCert: f.tlsCert, TLSKey: f.tlsKey, HTTP: f.httpTimes,
 	}
 	o.Coordinator.SlowQuery = f.logs.slow
 	if f.logs.access {
@@ -64,6 +80,9 @@ func (f *frontendFlags) options(logs *logFlags, reg *prometheus.Registry, tp tra
 	o.Coordinator.StatsCacheBytes = f.statsBytes
 	o.Coordinator.TermSetBytes = f.termBytes
 	o.Web.APIKey = f.apiKey
+	o.Web.PublicSearch = f.public
+	o.Web.RatePerAddress = f.perAddress
+	f.limits.apply(&o)
 	return o
 }
 
