@@ -22,6 +22,7 @@ import (
 
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/input"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
@@ -499,6 +500,14 @@ func startBrowser(t *testing.T, execPath, base string) *tab {
 	if err := chromedp.Do(ctx); err != nil {
 		t.Fatalf("start %s: %v", execPath, err)
 	}
+	// Every page load reports a Content-Security-Policy violation as an
+	// uncaught exception, which checkNoExceptions fails on.
+	if err := chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: cspReporter})
+		return err
+	})); err != nil {
+		t.Fatalf("install the CSP reporter: %v", err)
+	}
 	b := &tab{ctx: ctx, base: base}
 	if err := chromedp.Listen(ctx, func(ev any) {
 		if e, ok := ev.(*runtime.EventExceptionThrown); ok {
@@ -515,6 +524,12 @@ func startBrowser(t *testing.T, execPath, base string) *tab {
 	}
 	return b
 }
+
+// cspReporter turns each Content-Security-Policy violation of a page into
+// an uncaught exception.
+const cspReporter = `document.addEventListener('securitypolicyviolation', function (e) {
+  setTimeout(function () { throw new Error('Content-Security-Policy violation: ' + e.violatedDirective + ' blocked ' + e.blockedURI); });
+});`
 
 // checkNoExceptions fails the test when the page threw an uncaught
 // exception at any point.

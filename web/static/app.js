@@ -17,6 +17,9 @@
   var BADGE_FIELDS = ['kind', 'pkg'];
   var DEFAULT_FACET_SIZE = 10;
 
+  // KEY_STORAGE keeps an API key the user pasted, for this tab only.
+  var KEY_STORAGE = 'shoal-api-key';
+
   var nf = new Intl.NumberFormat('en-US');
   var narrow = window.matchMedia('(max-width: 759px)');
 
@@ -41,7 +44,9 @@
     pager: $('pager'),
     timings: $('timings'),
     timingsPhases: $('timings-phases'),
-    timingsShards: $('timings-shards')
+    timingsShards: $('timings-shards'),
+    keyForm: $('key-form'),
+    key: $('api-key')
   };
 
   // Current search: {index, q, page, filters: [{facet, term}]}.
@@ -238,9 +243,15 @@
     });
   }
 
+  function storedKey() {
+    try { return sessionStorage.getItem(KEY_STORAGE) || ''; } catch (e) { return ''; }
+  }
+
   async function fetchJSON(url, opts, signal) {
     var res;
     var init = Object.assign({ headers: { Accept: 'application/json' } }, opts || {});
+    var key = storedKey();
+    if (key) init.headers = Object.assign({}, init.headers, { Authorization: 'Bearer ' + key });
     if (signal) init.signal = signal;
     try {
       res = await fetch(url, init);
@@ -826,10 +837,14 @@
   function hideError() {
     els.error.hidden = true;
     els.error.replaceChildren();
+    els.keyForm.hidden = true;
   }
 
   function errorTitle(e) {
     if (e.title) return e.title;
+    if (e.status === 401) return 'An API key is needed';
+    if (e.status === 403) return 'This API key may not search here';
+    if (e.status === 429) return 'Too many searches';
     if (e.status === 400 || /parse/i.test(e.type)) return 'There is a problem with the query';
     if (e.status === 404) return 'Not found';
     if (e.status === 503) return 'Search is unavailable right now';
@@ -837,10 +852,19 @@
     return 'Search failed';
   }
 
+  // showKeyForm asks for an API key when the server refused the request
+  // for want of one (401), or the pasted one is not allowed (403).
+  function showKeyForm(e) {
+    var need = e instanceof ApiError && (e.status === 401 || e.status === 403);
+    els.keyForm.hidden = !need;
+    if (need) els.key.value = '';
+  }
+
   function showError(e) {
     if (!(e instanceof ApiError)) {
       e = new ApiError(e && e.message ? String(e.message) : 'Something went wrong.', {});
     }
+    showKeyForm(e);
     var f = document.createDocumentFragment();
     f.appendChild(el('strong', 'notice-title', errorTitle(e) + ':'));
     f.appendChild(el('span', 'notice-text', ' ' + e.message));
@@ -884,6 +908,14 @@
   }
 
   function bind() {
+    els.keyForm.addEventListener('submit', function (e) {
+      e.preventDefault();
+      var key = els.key.value.trim();
+      if (!key) return;
+      try { sessionStorage.setItem(KEY_STORAGE, key); } catch (err) { /* private mode: no key kept */ }
+      location.reload();
+    });
+
     els.form.addEventListener('submit', function (e) {
       e.preventDefault();
       var changes = { q: els.q.value.trim(), page: 1 };
@@ -976,6 +1008,11 @@
       indexList = (Array.isArray(body.indexes) ? body.indexes : [])
         .filter(function (x) { return x && typeof x.name === 'string' && x.name; });
     } catch (e) {
+      if (e instanceof ApiError && (e.status === 401 || e.status === 403)) {
+        showError(e);
+        setBusy(false);
+        return;
+      }
       indexList = null; // unknown; fall back to the URL's index or "sample"
     }
     if (indexList && indexList.length === 0) {
