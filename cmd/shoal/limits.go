@@ -7,6 +7,7 @@ import (
 
 	"github.com/shoal-search/shoal/cluster"
 	"github.com/shoal-search/shoal/coordinator"
+	"github.com/shoal-search/shoal/rewrite"
 	"github.com/shoal-search/shoal/web"
 )
 
@@ -52,4 +53,23 @@ func (f *limitFlags) apply(o *cluster.FrontendOptions) {
 	o.Coordinator.MaxAnswerBytes = f.maxAnswerBytes
 	o.Coordinator.MaxWindow = f.maxWindow
 	o.Coordinator.MaxTimeout = f.maxSearchTimeout
+}
+
+// queryLimitFlags are rewrite's bounds on one query: its clauses and depth
+// (checked by the coordinator and by every searcher), and the terms one of
+// its clauses may expand to and it may score (checked where the terms
+// are, on the searchers).
+type queryLimitFlags struct {
+	l rewrite.Limits
+}
+
+// register adds the flags to fs: all of them on a command that runs
+// searchers, clauses and depth only on one that does not.
+func (f *queryLimitFlags) register(fs *pflag.FlagSet, searchers bool) {
+	fs.IntVar(&f.l.MaxClauses, "max-clauses", rewrite.DefaultMaxClauses, "most leaf clauses one query may hold")
+	fs.IntVar(&f.l.MaxDepth, "max-depth", rewrite.DefaultMaxDepth, "deepest nesting of a query's boolean clauses")
+	if searchers {
+		fs.IntVar(&f.l.MaxExpansions, "max-expansions", rewrite.DefaultMaxExpansions, "most terms one prefix, wildcard or regexp clause may match in one shard")
+		fs.IntVar(&f.l.MaxScoredTerms, "max-scored-terms", rewrite.DefaultMaxScoredTerms, "most distinct terms one query may score, fuzzy expansions included")
+	}
 }

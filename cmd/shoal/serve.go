@@ -36,9 +36,12 @@ type frontendFlags struct {
 	httpTimes   cluster.HTTPTimeouts
 	limits      limitFlags
 	logs        frontendLogFlags
+	query       queryLimitFlags
 }
 
-func (f *frontendFlags) register(cmd *cobra.Command) {
+// register adds the flags to cmd; searchers says whether it runs searchers
+// too (shoal dev), which take the query limits they check.
+func (f *frontendFlags) register(cmd *cobra.Command, searchers bool) {
 	fs := cmd.Flags()
 	fs.StringVar(&f.http, "http", "127.0.0.1:8080", "HTTP API listen address")
 	fs.StringVar(&f.apiKey, "api-key", "", "the master key: with it (or any key created with POST /v1/keys) every API request needs a key (Authorization: Bearer KEY)")
@@ -59,6 +62,7 @@ func (f *frontendFlags) register(cmd *cobra.Command) {
 	fs.Int64Var(&f.termBytes, "term-set-bytes", coordinator.DefaultTermSetBytes, "memory bound of the shards' distinct-term sets kept for field lengths")
 	f.limits.register(fs)
 	f.logs.register(fs)
+	f.query.register(fs, searchers)
 }
 
 // options are the frontend's options; logs makes its access log, reg is
@@ -83,6 +87,7 @@ func (f *frontendFlags) options(logs *logFlags, reg *prometheus.Registry, tp tra
 	o.Web.PublicSearch = f.public
 	o.Web.RatePerAddress = f.perAddress
 	f.limits.apply(&o)
+	o.Coordinator.QueryLimits = f.query.l
 	return o
 }
 
@@ -114,6 +119,7 @@ func newDevCmd() *cobra.Command {
 			c, err := cluster.Start(ctx, cluster.Options{
 				DataDir: data, NATSListen: natsListen, Searchers: searchers, InMemoryConns: !tcp,
 				Frontend: front.options(&logs, reg, tp), Logger: log, Metrics: reg, TracerProvider: tp, BrokerMonitor: monitor,
+				Searcher: searcher.Options{QueryLimits: front.query.l},
 			})
 			if err != nil {
 				return err
@@ -148,7 +154,7 @@ func newDevCmd() *cobra.Command {
 	cmd.Flags().StringVar(&monitor, "monitor", "", "serve the embedded broker's NATS monitoring endpoints (/varz, /jsz) at this address")
 	logs.register(cmd.Flags(), slog.LevelWarn)
 	traces.register(cmd.Flags())
-	front.register(cmd)
+	front.register(cmd, true)
 	bindEnv(cmd)
 	return cmd
 }
@@ -201,6 +207,7 @@ func newSearcherCmd() *cobra.Command {
 		logs    logFlags
 		traces  traceFlags
 		metrics string
+		query   queryLimitFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "searcher",
@@ -208,6 +215,7 @@ func newSearcherCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			o.Logger = logs.logger()
+			o.QueryLimits = query.l
 			tp, err := traces.start(ctx, "shoal-searcher")
 			if err != nil {
 				return err
@@ -247,6 +255,7 @@ func newSearcherCmd() *cobra.Command {
 	cmd.Flags().StringVar(&metrics, "metrics", "", "serve Prometheus metrics at http://ADDR/metrics (e.g. 127.0.0.1:9464; empty = off)")
 	cmd.Flags().Int64Var(&o.StatsCacheBytes, "stats-cache-bytes", searcher.DefaultStatsCacheBytes, "memory bound of the decoded global statistics")
 	cmd.Flags().Int64Var(&o.TermSetBytes, "term-set-bytes", searcher.DefaultTermSetBytes, "memory bound of each shard copy's distinct-term sets")
+	query.register(cmd.Flags(), true)
 	logs.register(cmd.Flags(), slog.LevelInfo)
 	traces.register(cmd.Flags())
 	bindEnv(cmd)
@@ -288,7 +297,7 @@ func newCoordinatorCmd() *cobra.Command {
 	nats.register(cmd.Flags())
 	logs.register(cmd.Flags(), slog.LevelInfo)
 	traces.register(cmd.Flags())
-	front.register(cmd)
+	front.register(cmd, false)
 	bindEnv(cmd)
 	return cmd
 }
