@@ -83,6 +83,7 @@ func TestFailureBehaviour(t *testing.T) {
 	api := c.URL() + "/v1/indexes/" + failureIndex
 
 	req, _ := http.NewRequest("PUT", api, strings.NewReader(fmt.Sprintf(`{"shards":%d}`, failureShards)))
+	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -96,6 +97,7 @@ func TestFailureBehaviour(t *testing.T) {
 		fmt.Fprintf(&body, `{"id":"d%02d","body":"common text number %d"}`+"\n", i, i)
 	}
 	req, _ = http.NewRequest("POST", api+"/bulk?refresh=wait_for", strings.NewReader(body.String()))
+	req.Header.Set("Content-Type", "application/x-ndjson")
 	resp, err = http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

@@ -145,6 +145,33 @@ func (p *Proc) Running() bool {
 	}
 }
 
+// PeakRSS is the most memory the running process has held resident so
+// far (VmHWM in /proc/PID/status), in bytes.
+func (p *Proc) PeakRSS(t testing.TB) int64 {
+	t.Helper()
+	p.mu.Lock()
+	cmd := p.cmd
+	p.mu.Unlock()
+	if cmd == nil {
+		t.Fatalf("%s: not started", p.Name)
+	}
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", cmd.Process.Pid))
+	if err != nil {
+		t.Fatalf("%s: %v", p.Name, err)
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			if err != nil {
+				t.Fatalf("%s: VmHWM %q: %v", p.Name, v, err)
+			}
+			return kb << 10
+		}
+	}
+	t.Fatalf("%s: no VmHWM in /proc/%d/status", p.Name, cmd.Process.Pid)
+	return 0
+}
+
 // Log returns the last max bytes of the process's log.
 func (p *Proc) Log(max int64) string {
 	f, err := os.Open(p.log)

@@ -228,3 +228,44 @@ func TestQueryStringLimit(t *testing.T) {
 		t.Errorf("/metrics does not count the two refusals:\n%s", m.body)
 	}
 }
+
+// TestAnswerLimits: a search whose estimated memory is over
+// --max-search-memory is refused before any shard is asked; one whose
+// shard replies pass --max-answer-bytes is refused as they arrive. Both
+// name their limit; smaller searches run.
+func TestAnswerLimits(t *testing.T) {
+	c := testcluster.Start(t, 2, func(o *cluster.Options) {
+		o.Frontend.Coordinator.MaxSearchMemory = 1 << 20
+		o.Frontend.Coordinator.MaxAnswerBytes = 20 << 10
+	})
+	cl := caller{base: c.URL()}
+	cl.want(t, http.StatusCreated, "PUT", "/v1/indexes/big", `{"shards":2}`)
+	var bulk strings.Builder
+	for i := 0; i < 200; i++ {
+		fmt.Fprintf(&bulk, `{"id":"d%03d","body":"river %s"}`+"\n", i, strings.Repeat("water ", 50))
+	}
+	cl.want(t, http.StatusOK, "POST", "/v1/indexes/big/bulk?refresh=wait_for", bulk.String())
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := c.WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		path, limit string
+	}{
+		// 200 hits of about 4 KiB (fields and highlight of 300-byte
+		// documents), on each of two shards and merged: over 1 MiB.
+		{"/v1/indexes/big/search?q=river&size=1000&highlight=true", "max_search_memory"},
+		// 200 hits with their fields are about 70 KB of replies.
+		{"/v1/indexes/big/search?q=river&size=200&fields=body", "max_answer_bytes"},
+		{"/v1/indexes/big/search?q=river&size=10&fields=body", ""},
+		{"/v1/indexes/big/search?q=river&size=1000&fields=id", ""},
+	} {
+		a := cl.do(t, "GET", tt.path, "")
+		var e struct{ Limit string }
+		_ = json.Unmarshal(a.body, &e)
+		if tt.limit == "" && a.status != http.StatusOK || tt.limit != "" && (a.status != http.StatusBadRequest || e.Limit != tt.limit) {
+			t.Errorf("GET %s: %s, want the limit %q", tt.path, a, tt.limit)
+		}
+	}
+}
