@@ -140,7 +140,8 @@ type Coordinator struct {
 	cache *statsCache
 	sf    singleflight.Group
 	terms *termSets
-	sizes docSizes
+	// streams are the index figures the memory estimate uses.
+	streams streamStats
 
 	metrics *metrics // nil: none
 	tracer  trace.Tracer

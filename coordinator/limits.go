@@ -53,8 +53,8 @@ const (
 	// defaultDocBytes is the document size assumed while an index's own
 	// is unknown.
 	defaultDocBytes = 1 << 10
-	// docSizeTTL is how long an index's average document size is reused.
-	docSizeTTL = 30 * time.Second
+	// streamStatsTTL is how long an index's stream figures are reused.
+	streamStatsTTL = 5 * time.Second
 )
 
 // checkQueryStrings refuses a query holding a query string longer than
@@ -102,24 +102,23 @@ func walkQuery(q bquery.Query, visit func(bquery.Query) bool) bool {
 // fields and fragments), and the merged answer holds from+size more, never
 // more than the index's documents; a hit weighs hitBytes, plus a multiple
 // of the index's average stored document for its fields and for its
-// highlight.
+// highlight. The index's documents and their average size are its
+// stream's.
 func (c *Coordinator) checkMemory(ctx context.Context, q *query) error {
 	window := int64(q.search.From + q.search.Size)
 	held := window * int64(q.def.Shards)
-	if docs, ok := c.indexDocs(q.def); ok {
-		held = min(held, docs) + min(window, docs)
+	st, known := c.streams.stats(ctx, c.js, q.def)
+	if known {
+		held = min(held, st.docs) + min(window, st.docs)
 	} else {
 		held += window
 	}
 	per := int64(hitBytes)
-	if len(q.search.Fields) > 0 || q.search.Highlight != nil {
-		doc := c.sizes.avg(ctx, c.js, q.def)
-		if len(q.search.Fields) > 0 {
-			per += fieldsFactor * doc
-		}
-		if q.search.Highlight != nil {
-			per += highlightFactor * doc
-		}
+	if len(q.search.Fields) > 0 {
+		per += fieldsFactor * st.avgBytes
+	}
+	if q.search.Highlight != nil {
+		per += highlightFactor * st.avgBytes
 	}
 	if est := held * per; est > c.opts.MaxSearchMemory {
 		return &rewrite.LimitError{Limit: LimitSearchMemory, Max: int(c.opts.MaxSearchMemory), Detail: fmt.Sprintf(
@@ -129,63 +128,47 @@ func (c *Coordinator) checkMemory(ctx context.Context, q *query) error {
 	return nil
 }
 
-// indexDocs is the number of documents in def, from the heartbeats: per
-// shard, its fullest copy. ok is false while no copy has reported.
-func (c *Coordinator) indexDocs(def *meta.IndexDef) (int64, bool) {
-	m := c.cat.ShardMap(def.Name)
-	if m == nil {
-		return 0, false
-	}
-	var total int64
-	seen := false
-	for s, nodes := range m.Copies {
-		var most uint64
-		for _, n := range nodes {
-			if cp, ok := c.cat.Copy(n, def.Name, s); ok {
-				most, seen = max(most, cp.Docs), true
-			}
-		}
-		total += int64(most)
-	}
-	return total, seen
-}
-
-// docSizes caches the average stored size of each index's documents, as
-// its stream reports it (bytes over messages).
-type docSizes struct {
+// streamStats caches what each index's stream says of its documents: how
+// many (a delete counts until compacted) and their average stored size.
+type streamStats struct {
 	mu    sync.Mutex
-	byUID map[string]docSize
+	byUID map[string]indexStats
 }
 
-type docSize struct {
-	bytes int64
-	at    time.Time
+type indexStats struct {
+	docs, avgBytes int64
+	at             time.Time
 }
 
-// avg returns def's average document size, asking its stream at most once
-// per docSizeTTL; defaultDocBytes while the stream cannot say.
-func (d *docSizes) avg(ctx context.Context, js jetstream.JetStream, def *meta.IndexDef) int64 {
-	d.mu.Lock()
-	cached, ok := d.byUID[def.UID]
-	d.mu.Unlock()
-	if ok && time.Since(cached.at) < docSizeTTL {
-		return cached.bytes
+// stats returns def's figures, asking its stream at most once per
+// streamStatsTTL; known is false while the stream cannot say (the average
+// size is then defaultDocBytes).
+func (s *streamStats) stats(ctx context.Context, js jetstream.JetStream, def *meta.IndexDef) (indexStats, bool) {
+	s.mu.Lock()
+	cached, ok := s.byUID[def.UID]
+	s.mu.Unlock()
+	if ok && time.Since(cached.at) < streamStatsTTL {
+		return cached, true
 	}
-	size := int64(defaultDocBytes)
-	if st, err := js.Stream(ctx, protocol.StreamName(def.Name)); err == nil {
-		if s := st.CachedInfo().State; s.Msgs > 0 {
-			size = max(int64(s.Bytes/s.Msgs), 1)
+	st, err := js.Stream(ctx, protocol.StreamName(def.Name))
+	if err != nil {
+		if ok {
+			return cached, true
 		}
-	} else if ok {
-		size = cached.bytes
+		return indexStats{avgBytes: defaultDocBytes}, false
 	}
-	d.mu.Lock()
-	if d.byUID == nil {
-		d.byUID = map[string]docSize{}
+	state := st.CachedInfo().State
+	got := indexStats{docs: int64(state.Msgs), avgBytes: defaultDocBytes, at: time.Now()}
+	if state.Msgs > 0 {
+		got.avgBytes = max(int64(state.Bytes/state.Msgs), 1)
 	}
-	d.byUID[def.UID] = docSize{bytes: size, at: time.Now()}
-	d.mu.Unlock()
-	return size
+	s.mu.Lock()
+	if s.byUID == nil {
+		s.byUID = map[string]indexStats{}
+	}
+	s.byUID[def.UID] = got
+	s.mu.Unlock()
+	return got, true
 }
 
 // answerBudget is what remains of the bytes of shard replies one search
