@@ -7,7 +7,6 @@ package cluster
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -40,9 +39,6 @@ type FrontendOptions struct {
 	// StreamReplicas and MetaReplicas are 3 on a three-broker cluster.
 	StreamReplicas int
 	MetaReplicas   int
-	// TLSCert and TLSKey, when set, are the PEM files of the certificate
-	// the HTTP API is served with (HTTPS).
-	TLSCert, TLSKey string
 	// HTTP bounds the HTTP server's connections (see HTTPTimeouts).
 	HTTP        HTTPTimeouts
 	Coordinator coordinator.Options
@@ -95,7 +91,6 @@ type Frontend struct {
 	Indexer     *indexer.Indexer
 	Keys        *apikeys.Store
 
-	scheme string
 	ln     net.Listener
 	srv    *http.Server
 	cancel context.CancelFunc
@@ -130,14 +125,16 @@ func StartFrontend(ctx context.Context, nc *nats.Conn, o FrontendOptions) (*Fron
 		Indexer:     indexer.New(nc, js, cat, o.Indexer),
 		Keys:        keys,
 	}
-	if err := f.listen(o); err != nil {
+	o.Web.Logger, o.Web.Keys = o.Logger, keys
+	handler := web.New(cat, f.Coordinator, f.Indexer, o.Web)
+	f.ln, err = net.Listen("tcp", o.HTTPAddr)
+	if err != nil {
 		keys.Close()
 		cat.Close()
-		return nil, err
+		return nil, fmt.Errorf("frontend: listen %s: %w", o.HTTPAddr, err)
 	}
-	o.Web.Logger, o.Web.Keys = o.Logger, keys
 	f.srv = &http.Server{
-		Handler:           web.New(cat, f.Coordinator, f.Indexer, o.Web),
+		Handler:           handler,
 		ReadHeaderTimeout: o.HTTP.ReadHeader,
 		ReadTimeout:       o.HTTP.Read,
 		WriteTimeout:      o.HTTP.Write,
@@ -160,29 +157,6 @@ func StartFrontend(ctx context.Context, nc *nats.Conn, o FrontendOptions) (*Fron
 	return f, nil
 }
 
-// listen opens the HTTP listener: TLS when a certificate is given.
-func (f *Frontend) listen(o FrontendOptions) error {
-	var tlsConf *tls.Config
-	f.scheme = "http"
-	if o.TLSCert != "" || o.TLSKey != "" {
-		cert, err := tls.LoadX509KeyPair(o.TLSCert, o.TLSKey)
-		if err != nil {
-			return fmt.Errorf("frontend: HTTPS certificate (--tls-cert, --tls-key): %w", err)
-		}
-		tlsConf = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-		f.scheme = "https"
-	}
-	ln, err := net.Listen("tcp", o.HTTPAddr)
-	if err != nil {
-		return fmt.Errorf("frontend: listen %s: %w", o.HTTPAddr, err)
-	}
-	if tlsConf != nil {
-		ln = tls.NewListener(ln, tlsConf)
-	}
-	f.ln = ln
-	return nil
-}
-
 // warnIfOpen says loudly when the API can be reached from other machines
 // and answers anyone: no master key and no key.
 func warnIfOpen(o FrontendOptions, addr net.Addr, keys int) {
@@ -198,7 +172,7 @@ func warnIfOpen(o FrontendOptions, addr net.Addr, keys int) {
 }
 
 // URL is the base URL of the HTTP API.
-func (f *Frontend) URL() string { return f.scheme + "://" + f.ln.Addr().String() }
+func (f *Frontend) URL() string { return "http://" + f.ln.Addr().String() }
 
 // Close stops serving and placing.
 func (f *Frontend) Close() error {

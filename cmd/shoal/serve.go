@@ -29,8 +29,6 @@ type frontendFlags struct {
 	statsBytes  int64
 	termBytes   int64
 	replicas    int
-	tlsCert     string
-	tlsKey      string
 	public      bool
 	perAddress  float64
 	httpTimes   cluster.HTTPTimeouts
@@ -47,8 +45,6 @@ func (f *frontendFlags) register(cmd *cobra.Command, searchers bool) {
 	fs.StringVar(&f.apiKey, "api-key", "", "the master key: with it (or any key created with POST /v1/keys) every API request needs a key (Authorization: Bearer KEY)")
 	fs.BoolVar(&f.public, "public-search", false, "let anyone search and get documents without a key (for a public site search); everything else still needs one")
 	fs.Float64Var(&f.perAddress, "rate-per-address", 100, "requests per second a client address may make without a key (or with a refused one) when keys are required (0 = no limit)")
-	fs.StringVar(&f.tlsCert, "tls-cert", "", "PEM certificate to serve the HTTP API with HTTPS (with --tls-key)")
-	fs.StringVar(&f.tlsKey, "tls-key", "", "PEM private key of --tls-cert")
 	fs.DurationVar(&f.httpTimes.Read, "http-read-timeout", 2*time.Minute, "longest a client may take to send a whole request, body included")
 	fs.DurationVar(&f.httpTimes.Write, "http-write-timeout", 3*time.Minute, "longest a request may take from its headers to the end of its answer")
 	fs.DurationVar(&f.httpTimes.Idle, "http-idle-timeout", 2*time.Minute, "longest an idle keep-alive connection is kept")
@@ -72,7 +68,7 @@ func (f *frontendFlags) options(logs *logFlags, reg *prometheus.Registry, tp tra
 		HTTPAddr: f.http, NodeTimeout: f.nodeTimeout, HealAfter: f.healAfter,
 		StreamReplicas: f.replicas, MetaReplicas: f.replicas, Logger: logs.logger(),
 		Metrics: reg, TracerProvider: tp,
-		TLSCert: f.tlsCert, TLSKey: f.tlsKey, HTTP: f.httpTimes,
+		HTTP: f.httpTimes,
 	}
 	o.Coordinator.SlowQuery = f.logs.slow
 	if f.logs.access {
