@@ -182,7 +182,11 @@ func (c *Coordinator) Search(ctx context.Context, index string, req Request) (*R
 	if start.IsZero() {
 		start = tl.start
 	}
-	ctx, cancel := context.WithDeadline(ctx, start.Add(c.timeout(req)))
+	timeout, err := c.timeout(req)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithDeadline(ctx, start.Add(timeout))
 	defer cancel()
 	q, err := c.prepareWithin(ctx, index, req) // request.go
 	if err != nil {

@@ -67,10 +67,10 @@ func (c *Coordinator) prepare(index string, req Request) (*query, error) {
 	if err := c.checkSortFields(def.Name, sr); err != nil {
 		return nil, err
 	}
-	if t := req.Timeout; t < 0 || (t > 0 && t < MinTimeout) {
-		return nil, &RequestError{Type: "invalid_request", Err: fmt.Errorf("timeout %v is shorter than the cluster can meet: the least is %v", t, MinTimeout)}
+	timeout, err := c.timeout(req)
+	if err != nil {
+		return nil, err
 	}
-	timeout := c.timeout(req)
 	w := widen(sr)
 	raw, err := json.Marshal(w)
 	if err != nil {
@@ -96,13 +96,16 @@ func queryError(err error) error {
 }
 
 // timeout is how long req may take: its own timeout, the default if it
-// names none, at most MaxTimeout.
-func (c *Coordinator) timeout(req Request) time.Duration {
+// names none, at most MaxTimeout. A timeout under MinTimeout is refused.
+func (c *Coordinator) timeout(req Request) (time.Duration, error) {
 	timeout := req.Timeout
-	if timeout <= 0 {
+	if timeout < 0 || (timeout > 0 && timeout < MinTimeout) {
+		return 0, &RequestError{Type: "invalid_request", Err: fmt.Errorf("timeout %v is shorter than the cluster can meet: the least is %v", timeout, MinTimeout)}
+	}
+	if timeout == 0 {
 		timeout = c.opts.DefaultTimeout
 	}
-	return min(timeout, c.opts.MaxTimeout)
+	return min(timeout, c.opts.MaxTimeout), nil
 }
 
 // prepareWithin is prepare inside ctx: it gives up when ctx ends (the
@@ -122,7 +125,12 @@ func (c *Coordinator) prepareWithin(ctx context.Context, index string, req Reque
 	case p := <-done:
 		return p.q, p.err
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		select {
+		case p := <-done: // ready as well: its verdict is the answer
+			return p.q, p.err
+		default:
+			return nil, ctx.Err()
+		}
 	}
 }
 
