@@ -31,6 +31,7 @@ func TestWritesDuringBrokerOutage(t *testing.T) {
 
 	start := time.Now()
 	req, _ := http.NewRequestWithContext(ctx, "PUT", c.URL+"/v1/indexes/outage/docs/d1?timeout=1s", strings.NewReader(`{"title":"x"}`))
+	req.Header.Set("Content-Type", "application/json")
 	resp, err := c.HTTP.Do(req)
 	if err != nil {
 		t.Fatal(err)
