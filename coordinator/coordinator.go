@@ -184,6 +184,7 @@ func (c *Coordinator) Search(ctx context.Context, index string, req Request) (*R
 	}
 	timeout, err := c.timeout(req)
 	if err != nil {
+		c.observe(ctx, c.indexLabel(index), nil, tl, nil, nil, err) // observe.go
 		return nil, err
 	}
 	ctx, cancel := context.WithDeadline(ctx, start.Add(timeout))
