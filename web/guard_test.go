@@ -136,6 +136,7 @@ func TestAdmission(t *testing.T) {
 	c := testcluster.Start(t, 1, func(o *cluster.Options) {
 		o.Frontend.Web.MaxConcurrentSearches = 1
 		o.Frontend.Web.SearchQueue = -1
+		o.Frontend.Metrics = cluster.NewRegistry()
 	})
 	cl := caller{base: c.URL()}
 	cl.want(t, http.StatusCreated, "PUT", "/v1/indexes/slow", `{"shards":1}`)
@@ -197,7 +198,10 @@ func inFlight(t testing.TB, cl caller) float64 {
 // TestQueryStringLimit: a query string past --max-query-string is refused
 // before it is parsed, naming the limit, by GET and by POST.
 func TestQueryStringLimit(t *testing.T) {
-	c := testcluster.Start(t, 1, func(o *cluster.Options) { o.Frontend.Coordinator.MaxQueryString = 1000 })
+	c := testcluster.Start(t, 1, func(o *cluster.Options) {
+		o.Frontend.Coordinator.MaxQueryString = 1000
+		o.Frontend.Metrics = cluster.NewRegistry()
+	})
 	cl := caller{base: c.URL()}
 	cl.want(t, http.StatusCreated, "PUT", "/v1/indexes/q", `{"shards":1}`)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

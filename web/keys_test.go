@@ -135,7 +135,10 @@ func secondFrontend(t *testing.T, c *cluster.Cluster, adjust func(*cluster.Front
 }
 
 func TestKeys(t *testing.T) {
-	c := testcluster.Start(t, 2, func(o *cluster.Options) { o.Frontend.Web.APIKey = masterKey })
+	c := testcluster.Start(t, 2, func(o *cluster.Options) {
+		o.Frontend.Web.APIKey = masterKey
+		o.Frontend.Metrics = cluster.NewRegistry()
+	})
 	master := caller{base: c.URL(), key: masterKey}
 	anon := caller{base: c.URL()}
 	for _, idx := range []string{"books", "logs-2024", "other"} {
