@@ -101,6 +101,9 @@ func (o *observed) do(t *testing.T, method, path, body string, hdr http.Header) 
 	if err != nil {
 		t.Fatal(err)
 	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json") // the API takes JSON bodies only
+	}
 	for k, v := range hdr {
 		req.Header[k] = v
 	}
