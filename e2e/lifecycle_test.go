@@ -127,9 +127,15 @@ func TestIndexDeletedDuringBulk(t *testing.T) {
 			}
 			want := uint64(acc.indexed[newUID])
 			testwait.For(t, time.Minute, 100*time.Millisecond, func() error {
-				got := searchIDs(ctx, t, c.Client, index, json.RawMessage(`{"match_all":{}}`), 0)
-				if got != want {
-					return fmt.Errorf("the new index holds %d documents, %d were reported indexed into it", got, want)
+				st, raw := c.doRaw(ctx, t, "GET", "/v1/indexes/"+index+"/search?q=*&size=0&allow_partial=false", "")
+				var res struct {
+					TotalHits uint64 `json:"total_hits"`
+				}
+				if st != http.StatusOK || json.Unmarshal(raw, &res) != nil {
+					return fmt.Errorf("search of the new index: %d %.200s", st, raw)
+				}
+				if res.TotalHits != want {
+					return fmt.Errorf("the new index holds %d documents, %d were reported indexed into it", res.TotalHits, want)
 				}
 				return nil
 			})
