@@ -179,23 +179,53 @@ func (r *SearchReply) UnmarshalBinary(data []byte) error {
 }
 
 // Versions of an encoded NodeSearchRequest, its first byte: version 2
-// adds a flags byte (flagProfile) and is sent only when a flag is set, so
-// a node that reads only version 1 still gets every plain search.
+// adds a flags byte, and after the version 1 fields what the flags say
+// follows. It is sent only when a flag is set, so a node that reads only
+// version 1 still gets every plain search.
 const (
 	nodeSearchRequestVersion      = 1
 	nodeSearchRequestVersionFlags = 2
 )
 
-// flagProfile in a NodeSearchRequest's flags asks for the node's timings.
-const flagProfile = 1
+// The flags of a version 2 NodeSearchRequest.
+const (
+	// flagProfile asks for the node's timings.
+	flagProfile = 1
+	// flagID: the request's id (for a cancel) follows the version 1
+	// fields.
+	flagID = 2
+	// flagMinSeqs: the sequence each shard must have applied follows
+	// (after the id, if any), one per shard.
+	flagMinSeqs = 4
+	knownFlags  = flagProfile | flagID | flagMinSeqs
+)
+
+// flags are r's flags in its version 2 encoding (0: version 1).
+func (r *NodeSearchRequest) flags() byte {
+	var f byte
+	if r.Profile {
+		f |= flagProfile
+	}
+	if r.ID != "" {
+		f |= flagID
+	}
+	if r.MinSeqs != nil {
+		f |= flagMinSeqs
+	}
+	return f
+}
 
 // AppendBinary appends r's binary encoding to b.
 func (r *NodeSearchRequest) AppendBinary(b []byte) ([]byte, error) {
 	if r.Timeout < 0 {
 		return nil, fmt.Errorf("node search request: negative timeout %v", r.Timeout)
 	}
-	if r.Profile {
-		b = append(b, nodeSearchRequestVersionFlags, flagProfile)
+	if r.MinSeqs != nil && len(r.MinSeqs) != len(r.Shards) {
+		return nil, fmt.Errorf("node search request: %d minimum sequences for %d shards", len(r.MinSeqs), len(r.Shards))
+	}
+	flags := r.flags()
+	if flags != 0 {
+		b = append(b, nodeSearchRequestVersionFlags, flags)
 	} else {
 		b = append(b, nodeSearchRequestVersion)
 	}
@@ -210,10 +240,19 @@ func (r *NodeSearchRequest) AppendBinary(b []byte) ([]byte, error) {
 	}
 	b = binary.AppendUvarint(b, uint64(r.Timeout))
 	b = appendBytes(b, r.Request)
-	return appendBytes(b, r.Stats), nil
+	b = appendBytes(b, r.Stats)
+	if flags&flagID != 0 {
+		b = appendString(b, r.ID)
+	}
+	if flags&flagMinSeqs != 0 {
+		for _, seq := range r.MinSeqs {
+			b = binary.AppendUvarint(b, seq)
+		}
+	}
+	return b, nil
 }
 
-// UnmarshalBinary decodes an encoded NodeSearchRequest.
+// UnmarshalBinary decodes an encoded NodeSearchRequest of either version.
 func (r *NodeSearchRequest) UnmarshalBinary(data []byte) error {
 	d := wireDecoder{s: string(data)}
 	v := d.byte()
@@ -223,14 +262,14 @@ func (r *NodeSearchRequest) UnmarshalBinary(data []byte) error {
 		}
 		return fmt.Errorf("node search request: unknown version %d", v)
 	}
-	r.Profile = false
+	var flags byte
 	if v == nodeSearchRequestVersionFlags {
-		flags := d.byte()
-		if flags&^flagProfile != 0 && d.err == nil {
+		flags = d.byte()
+		if flags&^knownFlags != 0 && d.err == nil {
 			return fmt.Errorf("node search request: unknown flags %#x", flags)
 		}
-		r.Profile = flags&flagProfile != 0
 	}
+	r.Profile = flags&flagProfile != 0
 	r.Index = d.string()
 	r.UID = d.string()
 	n := d.count(1)
@@ -244,10 +283,19 @@ func (r *NodeSearchRequest) UnmarshalBinary(data []byte) error {
 	}
 	r.Timeout = time.Duration(t)
 	r.Request = json.RawMessage(d.string())
+	r.Stats = nil
 	if st := d.string(); st != "" {
 		r.Stats = json.RawMessage(st)
-	} else {
-		r.Stats = nil
+	}
+	r.ID, r.MinSeqs = "", nil
+	if flags&flagID != 0 {
+		r.ID = d.string()
+	}
+	if flags&flagMinSeqs != 0 {
+		r.MinSeqs = make([]uint64, 0, len(r.Shards))
+		for i := 0; i < len(r.Shards) && d.err == nil; i++ {
+			r.MinSeqs = append(r.MinSeqs, d.uvarint())
+		}
 	}
 	if d.err != nil {
 		return d.err

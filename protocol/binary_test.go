@@ -87,6 +87,10 @@ func TestNodeSearchRequestRoundTrip(t *testing.T) {
 		{Index: "sample", UID: "abcdef", Shards: []int{0, 5, 300}, Request: json.RawMessage(`{"query":{"query":"x"},"size":10}`),
 			Stats: json.RawMessage(`{"doc_count":5}`), Timeout: 3 * time.Second},
 		{Index: "p", UID: "u", Shards: []int{1}, Request: json.RawMessage(`{}`), Profile: true},
+		{Index: "i", UID: "u", Shards: []int{1, 2}, Request: json.RawMessage(`{}`), ID: "req-1"},
+		{Index: "i", UID: "u", Shards: []int{1, 2}, Request: json.RawMessage(`{}`), ID: "req-2", MinSeqs: []uint64{0, 1 << 50}},
+		{Index: "i", UID: "u", Shards: []int{4}, Request: json.RawMessage(`{}`), MinSeqs: []uint64{7}},
+		{Index: "i", UID: "u", Shards: []int{3}, Request: json.RawMessage(`{}`), Profile: true, ID: "req-3", MinSeqs: []uint64{9}},
 	}
 	for _, r := range tests {
 		b, err := r.AppendBinary(nil)
@@ -109,6 +113,44 @@ func TestNodeSearchRequestRoundTrip(t *testing.T) {
 	}
 	if _, err := (&NodeSearchRequest{Shards: []int{-1}}).AppendBinary(nil); err == nil {
 		t.Error("negative shard encoded")
+	}
+	if _, err := (&NodeSearchRequest{Shards: []int{1, 2}, MinSeqs: []uint64{3}}).AppendBinary(nil); err == nil {
+		t.Error("a minimum sequence missing for a shard encoded")
+	}
+}
+
+// TestNodeSearchRequestVersions: a request with an id or minimum
+// sequences is version 2 with their flags, the fields after the version 1
+// ones; a decoder reused for a version 1 request keeps nothing of an
+// earlier version 2 one.
+func TestNodeSearchRequestVersions(t *testing.T) {
+	plain := NodeSearchRequest{Index: "i", UID: "u", Shards: []int{0}, Request: json.RawMessage(`{}`)}
+	b1, err := plain.AppendBinary(nil)
+	if err != nil || b1[0] != 1 {
+		t.Fatalf("plain request: version %d, %v; want 1", b1[0], err)
+	}
+	withID := plain
+	withID.ID, withID.MinSeqs = "x", []uint64{9}
+	b2, err := withID.AppendBinary(nil)
+	if err != nil || b2[0] != 2 || b2[1] != flagID|flagMinSeqs {
+		t.Fatalf("request with an id: version %d flags %#x, %v; want 2 with id and sequences", b2[0], b2[1], err)
+	}
+	// Version 2 is version 1's fields, then the id and the sequences.
+	if want := append(append([]byte{2, flagID | flagMinSeqs}, b1[1:]...), 1, 'x', 9); string(b2) != string(want) {
+		t.Errorf("version 2 bytes %v, want %v", b2, want)
+	}
+	var got NodeSearchRequest
+	if err := got.UnmarshalBinary(b2); err != nil || got.ID != "x" || got.MinSeqs[0] != 9 {
+		t.Fatalf("version 2: %+v, %v", got, err)
+	}
+	if err := got.UnmarshalBinary(b1); err != nil || got.ID != "" || got.MinSeqs != nil {
+		t.Errorf("version 1 after version 2: %+v, %v", got, err)
+	}
+	if err := got.UnmarshalBinary(append(b2, 1)); err == nil {
+		t.Error("a sequence more than shards decoded")
+	}
+	if err := got.UnmarshalBinary(append([]byte{3}, b1[1:]...)); err == nil {
+		t.Error("unknown version 3 decoded")
 	}
 }
 
@@ -170,6 +212,9 @@ func FuzzNodeSearchRequest(f *testing.F) {
 	b, _ := r.AppendBinary(nil)
 	f.Add(b)
 	r.Profile = true
+	b, _ = r.AppendBinary(nil)
+	f.Add(b)
+	r.ID, r.MinSeqs = "id", []uint64{5, 0}
 	b, _ = r.AppendBinary(nil)
 	f.Add(b)
 	f.Add([]byte{})

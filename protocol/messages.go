@@ -100,6 +100,13 @@ type SearchRequest struct {
 	Timeout time.Duration `json:"timeout,omitempty"`
 	// Profile asks for the copy's timings in the reply (SearchReply.Took).
 	Profile bool `json:"profile,omitempty"`
+	// ID names the request for a later cancel (OpCancel on the node's
+	// subject); "" cannot be cancelled.
+	ID string `json:"id,omitempty"`
+	// MinSeq, when set, is the stream sequence the copy must have applied
+	// before it answers (read-your-writes): a copy behind it waits for up
+	// to half of Timeout, then answers CodeBehind.
+	MinSeq uint64 `json:"min_seq,omitempty"`
 }
 
 // NodeSearchRequest asks one searcher node to run a search on several
@@ -122,6 +129,14 @@ type NodeSearchRequest struct {
 	// Profile asks for the node's timings in the reply (SearchReply.Took
 	// and each shard's Queue and Search).
 	Profile bool
+	// ID names the request for a later cancel (OpCancel on the node's
+	// subject); "" cannot be cancelled.
+	ID string
+	// MinSeqs, when not nil, holds for each of Shards the stream sequence
+	// its copy must have applied before it answers (read-your-writes; 0
+	// for none). A copy behind waits for up to half of Timeout, then its
+	// shard answers CodeBehind.
+	MinSeqs []uint64
 }
 
 // NodeShardStatus is how one shard of a search fared.
@@ -141,6 +156,11 @@ type NodeShardStatus struct {
 // GetRequest asks a shard for a stored document.
 type GetRequest struct {
 	ID string `json:"id"`
+	// MinSeq and Timeout are as in SearchRequest: a copy that has not
+	// applied MinSeq waits for up to half of Timeout, then answers
+	// CodeBehind.
+	MinSeq  uint64        `json:"min_seq,omitempty"`
+	Timeout time.Duration `json:"timeout,omitempty"`
 }
 
 // GetResponse is a stored document, if found.
@@ -159,9 +179,12 @@ type WaitRequest struct {
 
 // Micro service error codes a shard answers with.
 const (
-	CodeBadRequest  = 400
-	CodeNotHere     = 404
-	CodeTimeout     = 408
+	CodeBadRequest = 400
+	CodeNotHere    = 404
+	CodeTimeout    = 408
+	// CodeBehind answers a request whose copy has not applied the
+	// sequence it asked for (MinSeq) in time.
+	CodeBehind      = 425
 	CodeUnavailable = 503
 	CodeInternal    = 500
 )

@@ -18,6 +18,9 @@ const (
 	OpGet       = "get"
 	OpStats     = "stats"
 	OpWait      = "wait"
+	// OpCancel, on a node's subject (NodeSubject), stops the search whose
+	// request id is the payload: its answer is no longer awaited.
+	OpCancel = "cancel"
 )
 
 // StreamName is the JetStream stream holding an index's writes.
