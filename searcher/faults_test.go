@@ -26,6 +26,7 @@ type oneCopy struct {
 	node  *searcher.Node
 	nc    *nats.Conn
 	index string
+	uid   string
 }
 
 const oneCopyDocs = 10
@@ -51,7 +52,11 @@ func startOneCopy(t *testing.T, index string) *oneCopy {
 		t.Fatal(err)
 	}
 	t.Cleanup(nc.Close)
-	return &oneCopy{cl: cl, node: c.Searcher(0), nc: nc, index: index}
+	def, err := c.Frontend.Catalog.Index(index)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &oneCopy{cl: cl, node: c.Searcher(0), nc: nc, index: index, uid: def.UID}
 }
 
 // ask sends op's request v (JSON) to the copy's own subject and decodes

@@ -59,10 +59,13 @@ func (r *replica) handleSearch(req request) {
 		respondErr(req, protocol.CodeBadRequest, err)
 		return
 	}
-	ctx, cancel, err := r.node.searchContext(req.ctx, sr.Timeout)
+	ctx, cancel, err := r.node.searchContext(req.ctx, sr.Timeout, sr.ID)
 	defer cancel()
+	if err == nil {
+		err = r.caughtUpTo(ctx, sr.MinSeq, behindWait(sr.Timeout))
+	}
 	if err != nil {
-		respondErr(req, protocol.CodeTimeout, err)
+		respondErr(req, shardCode(err), err)
 		return
 	}
 	res, took, err := r.search(ctx, breq, stats)
@@ -145,6 +148,16 @@ func (r *replica) handleGet(req request) {
 	var gr protocol.GetRequest
 	if err := json.Unmarshal(req.Data(), &gr); err != nil {
 		respondErr(req, protocol.CodeBadRequest, fmt.Errorf("decode get request: %w", err))
+		return
+	}
+	timeout := gr.Timeout
+	if timeout <= 0 || timeout > searchTimeout {
+		timeout = searchTimeout
+	}
+	ctx, cancel := context.WithTimeout(r.node.ctx, timeout)
+	defer cancel()
+	if err := r.caughtUpTo(ctx, gr.MinSeq, behindWait(timeout)); err != nil {
+		respondErr(req, shardCode(err), err)
 		return
 	}
 	doc, err := r.shard.Get(gr.ID)

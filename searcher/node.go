@@ -118,6 +118,8 @@ type Node struct {
 	waits chan struct{}
 	subs  endpoints   // the node's own endpoints (serveNode)
 	stats *statsCache // decoded global statistics of recent searches
+	// cancels are the running searches a coordinator may cancel.
+	cancels *cancels
 }
 
 // saturatedAfter is how long every worker must have been busy before the
@@ -161,6 +163,7 @@ func Start(ctx context.Context, nc *nats.Conn, opts Options) (*Node, error) {
 		dropping: map[string]bool{},
 		waits:    make(chan struct{}, maxWaits),
 		stats:    newStatsCache(opts.StatsCacheBytes),
+		cancels:  newCancels(),
 		tracer:   tracing.OrNoop(opts.TracerProvider).Tracer("github.com/shoal-search/shoal/searcher"),
 	}
 	if n.metrics, err = newMetrics(opts.Registerer, n); err != nil {

@@ -3,6 +3,7 @@ package searcher
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -25,7 +26,12 @@ func (n *Node) serveNode() (endpoints, error) {
 	if err != nil {
 		return nil, fmt.Errorf("searcher: node endpoint: %w", err)
 	}
-	return subs, nil
+	cancel, err := n.serveCancels()
+	if err != nil {
+		subs.stop()
+		return nil, err
+	}
+	return append(subs, cancel), nil
 }
 
 // servedCopy returns the caught-up copy of an index's shard this node
@@ -59,7 +65,7 @@ func (n *Node) handleNodeSearch(req request) {
 		respondErr(req, protocol.CodeBadRequest, err)
 		return
 	}
-	ctx, cancel, err := n.searchContext(ctx, nr.Timeout)
+	ctx, cancel, err := n.searchContext(ctx, nr.Timeout, nr.ID)
 	defer cancel()
 	if err != nil {
 		respondErr(req, protocol.CodeTimeout, err)
@@ -93,7 +99,7 @@ func (n *Node) searchShards(ctx context.Context, nr *protocol.NodeSearchRequest,
 		if !n.pool.runPart(func() {
 			defer wg.Done()
 			statuses[i].Queue = queued + time.Since(handed)
-			results[i] = n.searchShard(ctx, nr, breq, stats, &statuses[i], nr.Shards[i])
+			results[i] = n.searchShard(ctx, nr, breq, stats, &statuses[i], i)
 		}) {
 			wg.Done()
 			statuses[i] = protocol.NodeShardStatus{Shard: nr.Shards[i], Code: protocol.CodeUnavailable, Error: "node closing"}
@@ -101,7 +107,7 @@ func (n *Node) searchShards(ctx context.Context, nr *protocol.NodeSearchRequest,
 	}
 	if len(nr.Shards) > 0 {
 		statuses[0].Queue = queued
-		results[0] = n.searchShard(ctx, nr, breq, stats, &statuses[0], nr.Shards[0])
+		results[0] = n.searchShard(ctx, nr, breq, stats, &statuses[0], 0)
 	}
 	wg.Wait()
 	if !nr.Profile { // timings travel only to those who asked
@@ -114,12 +120,18 @@ func (n *Node) searchShards(ctx context.Context, nr *protocol.NodeSearchRequest,
 
 // searchShard searches one shard of a node request and fills in its
 // status; it returns the result, or nil if the shard did not answer.
-func (n *Node) searchShard(ctx context.Context, nr *protocol.NodeSearchRequest, breq *bleve.SearchRequest, stats *Stats, st *protocol.NodeShardStatus, shard int) *bleve.SearchResult {
-	st.Shard = shard
-	r := n.servedCopy(nr.Index, nr.UID, shard)
+func (n *Node) searchShard(ctx context.Context, nr *protocol.NodeSearchRequest, breq *bleve.SearchRequest, stats *Stats, st *protocol.NodeShardStatus, i int) *bleve.SearchResult {
+	st.Shard = nr.Shards[i]
+	r := n.servedCopy(nr.Index, nr.UID, st.Shard)
 	if r == nil {
 		st.Code, st.Error = protocol.CodeNotHere, "shard not served by this node"
 		return nil
+	}
+	if nr.MinSeqs != nil {
+		if err := r.caughtUpTo(ctx, nr.MinSeqs[i], behindWait(nr.Timeout)); err != nil {
+			st.AppliedSeq, st.Code, st.Error = r.shard.AppliedSeq(), shardCode(err), err.Error()
+			return nil
+		}
 	}
 	st.AppliedSeq = r.shard.AppliedSeq()
 	// Each shard needs its own request: it sets its statistics on it, and
@@ -159,23 +171,72 @@ func (n *Node) prepareSearch(request, stats json.RawMessage) (*bleve.SearchReque
 }
 
 // searchContext bounds a search, under parent (the node's context with the
-// request's trace), by its timeout (searchTimeout when none or
-// more) and waits out the node's injected delay (Faults.SetSearchDelay); it
-// fails if the delay outlasts the timeout. The cancel function is always
-// set.
-func (n *Node) searchContext(parent context.Context, timeout time.Duration) (context.Context, context.CancelFunc, error) {
+// request's trace), by its timeout (searchTimeout when none or more),
+// registers it under id so its coordinator can cancel it, and waits out
+// the node's injected delay (Faults.SetSearchDelay). It fails if the
+// search was cancelled already, or if the delay outlasts the timeout or a
+// cancel comes during it. The returned function, always set, ends the
+// search's registration and context.
+func (n *Node) searchContext(parent context.Context, timeout time.Duration, id string) (context.Context, context.CancelFunc, error) {
 	if timeout <= 0 || timeout > searchTimeout {
 		timeout = searchTimeout
 	}
 	ctx, cancel := context.WithTimeout(parent, timeout)
+	if !n.cancels.begin(id, cancel) {
+		cancel()
+		return ctx, cancel, errCancelled
+	}
+	done := func() {
+		n.cancels.end(id)
+		cancel()
+	}
 	if d := n.faults.SearchDelay(); d > 0 {
 		select {
 		case <-time.After(d):
 		case <-ctx.Done():
-			return ctx, cancel, ctx.Err()
+			return ctx, done, ctx.Err()
 		}
 	}
-	return ctx, cancel, nil
+	return ctx, done, nil
+}
+
+// behindWait is how long a copy behind a request's minimum sequence waits
+// to catch up before it answers CodeBehind: half of the request's time, so
+// that another copy can still be asked.
+func behindWait(timeout time.Duration) time.Duration {
+	if timeout <= 0 || timeout > searchTimeout {
+		timeout = searchTimeout
+	}
+	return timeout / 2
+}
+
+// caughtUpTo returns once the copy has applied seq (0: at once), waiting
+// for at most wait. A copy still behind then answers a *ShardError with
+// CodeBehind; ctx's error comes back if it ends first.
+func (r *replica) caughtUpTo(ctx context.Context, seq uint64, wait time.Duration) error {
+	if seq == 0 || r.shard.AppliedSeq() >= seq {
+		return nil
+	}
+	wctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	if err := r.shard.WaitApplied(wctx, seq); err == nil {
+		return nil
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return &protocol.ShardError{Code: protocol.CodeBehind, Description: fmt.Sprintf(
+		"copy on %s has applied sequence %d, not yet %d", r.node.opts.Name, r.shard.AppliedSeq(), seq)}
+}
+
+// shardCode is the code a shard answers with for err: a shard error's own
+// code, else a timeout.
+func shardCode(err error) int {
+	var se *protocol.ShardError
+	if errors.As(err, &se) {
+		return se.Code
+	}
+	return protocol.CodeTimeout
 }
 
 // searchErrorCode is the code a failed shard search answers with: a

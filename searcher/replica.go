@@ -40,8 +40,13 @@ type replica struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 
-	pending  atomic.Uint64
-	caughtUp atomic.Bool
+	// streamPending is the stream's count of writes after the last one
+	// delivered to the copy; unapplied counts those delivered but not yet
+	// applied. Their sum is how far the copy is behind its stream, also
+	// while it does not apply (Faults.PauseConsumers).
+	streamPending atomic.Uint64
+	unapplied     atomic.Int64
+	caughtUp      atomic.Bool
 	// rejected counts the writes this copy could not apply.
 	rejected atomic.Uint64
 	subsMu   sync.Mutex
@@ -56,12 +61,26 @@ func (r *replica) status() meta.CopyStatus {
 		Node:       r.node.opts.Name,
 		Docs:       docs,
 		AppliedSeq: r.shard.AppliedSeq(),
-		Pending:    r.pending.Load(),
+		Pending:    r.pendingWrites(),
 		CaughtUp:   r.caughtUp.Load(),
 		Rejected:   r.rejected.Load(),
 	}
 	st.Fields, st.FieldsTruncated = r.shard.Fields()
 	return st
+}
+
+// pendingWrites is how many writes of its stream the copy has not applied.
+func (r *replica) pendingWrites() uint64 {
+	return r.streamPending.Load() + uint64(max(r.unapplied.Load(), 0))
+}
+
+// delivered counts a write delivered to the copy, which has not applied it
+// yet, and what the stream holds after it.
+func (r *replica) delivered(m jetstream.Msg) {
+	r.unapplied.Add(1)
+	if md, err := m.Metadata(); err == nil {
+		r.streamPending.Store(md.NumPending)
+	}
 }
 
 // stop stops the consumer and the copy's endpoints, and closes its index.
@@ -112,7 +131,7 @@ func (r *replica) consume(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	msgs, errc, stopReading := readMessages(ctx, it, r.node.opts.BatchSize)
+	msgs, errc, stopReading := readMessages(ctx, it, r.node.opts.BatchSize, r.delivered)
 	defer stopReading()
 	batch := make([]Write, 0, r.node.opts.BatchSize)
 	for {
@@ -129,12 +148,10 @@ func (r *replica) consume(ctx context.Context) error {
 			r.node.metrics.applyFailed(r.def.Name, 1)
 			return err
 		}
+		r.unapplied.Add(-int64(len(batch)))
 		r.reportRejected(rejected)
-		if md, err := last.Metadata(); err == nil {
-			r.pending.Store(md.NumPending)
-			if md.NumPending == 0 {
-				r.markCaughtUp()
-			}
+		if md, err := last.Metadata(); err == nil && md.NumPending == 0 {
+			r.markCaughtUp()
 		}
 	}
 }
@@ -169,7 +186,8 @@ func (r *replica) openConsumer(ctx context.Context) (jetstream.MessagesContext, 
 	if err != nil {
 		return nil, fmt.Errorf("consumer info: %w", err)
 	}
-	r.pending.Store(info.NumPending)
+	r.streamPending.Store(info.NumPending)
+	r.unapplied.Store(0)
 	if info.NumPending == 0 {
 		r.markCaughtUp()
 	}
@@ -181,9 +199,9 @@ func (r *replica) openConsumer(ctx context.Context) (jetstream.MessagesContext, 
 }
 
 // readMessages reads it on a goroutine of its own into msgs (buffered for
-// size), until it fails (the error goes to errc) or ctx ends. stop stops it
-// and waits for the goroutine.
-func readMessages(ctx context.Context, it jetstream.MessagesContext, size int) (msgs <-chan jetstream.Msg, errc <-chan error, stop func()) {
+// size), telling onDeliver of each message, until it fails (the error goes
+// to errc) or ctx ends. stop stops it and waits for the goroutine.
+func readMessages(ctx context.Context, it jetstream.MessagesContext, size int, onDeliver func(jetstream.Msg)) (msgs <-chan jetstream.Msg, errc <-chan error, stop func()) {
 	out := make(chan jetstream.Msg, size)
 	errs := make(chan error, 1)
 	done := make(chan struct{})
@@ -195,6 +213,7 @@ func readMessages(ctx context.Context, it jetstream.MessagesContext, size int) (
 				errs <- err
 				return
 			}
+			onDeliver(m)
 			select {
 			case out <- m:
 			case <-ctx.Done():
