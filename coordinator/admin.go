@@ -13,29 +13,40 @@ import (
 	"github.com/shoal-search/shoal/fanout"
 	"github.com/shoal-search/shoal/meta"
 	"github.com/shoal-search/shoal/protocol"
+	"github.com/shoal-search/shoal/token"
 )
 
 // ErrDocNotFound is returned by Get for a document the index does not hold.
 var ErrDocNotFound = errors.New("document not found")
 
-// Get returns the stored JSON of a document.
-func (c *Coordinator) Get(ctx context.Context, index, id string) (json.RawMessage, error) {
+// Get returns the stored JSON of a document. With a token (after), only
+// a copy that has applied the token's writes to the document's shard
+// answers: one behind waits, or another is asked, and if none catches up
+// in time the get fails with the shard's state "behind".
+func (c *Coordinator) Get(ctx context.Context, index, id string, after token.Token) (json.RawMessage, error) {
 	def, err := c.cat.Index(index)
+	if err != nil {
+		return nil, err
+	}
+	fresh, err := freshnessOf(def, after, nil)
 	if err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.opts.DefaultTimeout)
 	defer cancel()
-	payload, _ := json.Marshal(protocol.GetRequest{ID: id})
 	shard := meta.ShardOf(id, def.Shards)
-	resp, _, err := askShard[protocol.GetResponse](ctx, c, def.Name, shard, protocol.OpGet, payload)
-	if err != nil {
-		return nil, &UnavailableError{Shards: ShardsAccount{Total: 1, Failed: 1, Failures: []ShardFailure{{Shard: shard, Reason: err.Error()}}}}
+	payload, _ := json.Marshal(protocol.GetRequest{ID: id, MinSeq: fresh.after[shard], Timeout: c.opts.DefaultTimeout})
+	cp := shardCopies[protocol.GetResponse]{natsCopies: c.natsCopies(def.Name), op: protocol.OpGet, payload: payload}
+	plan := c.planShard(def.Name, shard, fresh)
+	o := newAttempts[protocol.GetResponse](cp, c.hedging(ctx), "", []shardPlan{plan}).run(ctx)[0]
+	if o.err != nil {
+		f := failure(shard, o.node, o.err)
+		return nil, &UnavailableError{Shards: ShardsAccount{Total: 1, Failed: 1, Failures: []ShardFailure{f}}, TimedOut: f.State == StateTimedOut}
 	}
-	if !resp.Found {
+	if !o.value.Found {
 		return nil, fmt.Errorf("%w: %s", ErrDocNotFound, id)
 	}
-	return resp.Doc, nil
+	return o.value.Doc, nil
 }
 
 // IndexInfo describes an index and each of its shard copies.

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -73,38 +72,14 @@ type outcome[V any] struct {
 // was answered by another copy: taking it would count that shard twice.
 var errAnsweredElsewhere = errors.New("answer overlaps a shard answered by another copy")
 
-// hedging is the one place that decides when a shard gets company. A shard
-// whose latest request has been silent for delay gets one more request, to
-// its next named copy, counted in count; with no named copy left, the
-// copies it waits on are probed instead (a copy killed with the request in
-// hand, or cut off the network, never answers at all).
-type hedging struct {
-	delay time.Duration // 0: never
-	count *atomic.Uint64
-}
-
-// newHedging hedges after after, or, with after unset, after a quarter of
-// the time left before deadline.
-func newHedging(after time.Duration, deadline time.Time, count *atomic.Uint64) hedging {
-	d := after
-	if d <= 0 && !deadline.IsZero() {
-		d = time.Until(deadline) / 4
-	}
-	return hedging{delay: max(d, 0), count: count}
-}
-
-// hedging is the coordinator's hedging for a request ending with ctx.
-func (c *Coordinator) hedging(ctx context.Context) hedging {
-	dl, _ := ctx.Deadline()
-	return newHedging(c.opts.HedgeAfter, dl, &c.hedges)
-}
-
 // shardPlan is the copies of one shard an attempts run may ask, beyond the
 // lead: named copies in order of preference, then "" (the shard's queue
 // group, for a copy the map does not show yet).
 type shardPlan struct {
 	shard  int
 	copies []string
+	// why, for a shard with no copy to ask, is the reason it fails.
+	why error
 }
 
 // attempts asks for one request's shards until each has a good answer, a
@@ -114,7 +89,8 @@ type shardPlan struct {
 //   - a copy that fails (no responders, an error code, "not here") is
 //     replaced at once by the next, if nothing else is in flight for the
 //     shard;
-//   - a shard silent past the hedge delay is hedged (see hedging);
+//   - a shard silent past its copy's hedge delay is hedged, and later
+//     its silent copies are probed (see hedging);
 //   - a copy found gone by a probe counts as failed;
 //   - "bad request" and "no responders" from the queue group are final.
 //
@@ -141,6 +117,7 @@ type shardRun struct {
 	next     int       // index in copies of the next copy to ask
 	inflight int       // requests in flight that cover the shard
 	due      time.Time // when the shard is hedged; zero: never
+	probeAt  time.Time // when its silent copies are probed; zero: never
 	done     bool
 	last     string // the named copy asked or failed last
 	lastErr  error
@@ -193,7 +170,7 @@ func newAttempts[V any](cp copies[V], hedge hedging, lead string, plans []shardP
 	r := &attempts[V]{copies: cp, hedge: hedge, lead: lead, out: make([]outcome[V], len(plans)), left: len(plans)}
 	events := 1 // the lead's answer
 	for _, p := range plans {
-		r.shards = append(r.shards, shardRun{shardPlan: p, last: lead})
+		r.shards = append(r.shards, shardRun{shardPlan: p, last: lead, lastErr: p.why})
 		events += 2 * len(p.copies) // each copy's answer and a probe's verdict
 	}
 	events++ // the lead's probe
@@ -231,6 +208,12 @@ func (r *attempts[V]) run(ctx context.Context) []outcome[V] {
 			r.handle(ctx, e)
 		}
 	}
+	now := time.Now()
+	for _, a := range r.sent {
+		if !a.over { // given up: its node takes at least this long
+			r.hedge.stats.end(a.node, now.Sub(a.at), abandoned)
+		}
+	}
 	for i := range r.shards {
 		if !r.shards[i].done {
 			r.fail(ctx, i)
@@ -261,12 +244,18 @@ func (r *attempts[V]) countUnanswered() {
 }
 
 // send asks node for shards (indexes in r.shards): all of them at once
-// if joint, else the one shard's copy on node.
+// if joint, else the one shard's copy on node. A hedge is a request on
+// top of those in flight; any other counts towards the hedging budget.
 func (r *attempts[V]) send(ctx context.Context, node string, shards []int, joint bool, kind requestKind) {
 	now := time.Now()
 	a := &attempt{node: node, shards: shards, kind: kind, at: now}
 	r.sent = append(r.sent, a)
 	r.pending++
+	if kind != requestHedge {
+		r.hedge.sent(now)
+	}
+	r.hedge.stats.begin(node)
+	due, probe := r.hedge.delay(node), r.hedge.probeDelay(node)
 	nums := make([]int, len(shards))
 	for k, i := range shards {
 		s := &r.shards[i]
@@ -275,8 +264,12 @@ func (r *attempts[V]) send(ctx context.Context, node string, shards []int, joint
 		if node != "" {
 			s.last = node
 		}
-		if r.hedge.delay > 0 {
-			s.due = now.Add(r.hedge.delay)
+		s.due, s.probeAt = time.Time{}, time.Time{}
+		if due > 0 {
+			s.due = now.Add(due)
+		}
+		if probe > 0 {
+			s.probeAt = now.Add(probe)
 		}
 	}
 	go func() {
@@ -310,13 +303,18 @@ func (r *attempts[V]) failover(ctx context.Context, i int) {
 	r.send(ctx, s.copies[s.next-1], []int{i}, false, kind)
 }
 
-// arm sets the timer to the earliest hedge due.
+// arm sets the timer to the earliest hedge or probe due.
 func (r *attempts[V]) arm() {
 	var first time.Time
 	for i := range r.shards {
 		s := &r.shards[i]
-		if !s.done && !s.due.IsZero() && (first.IsZero() || s.due.Before(first)) {
-			first = s.due
+		if s.done {
+			continue
+		}
+		for _, t := range []time.Time{s.due, s.probeAt} {
+			if !t.IsZero() && (first.IsZero() || t.Before(first)) {
+				first = t
+			}
 		}
 	}
 	r.timer.Stop()
@@ -325,23 +323,28 @@ func (r *attempts[V]) arm() {
 	}
 }
 
-// hedgeDue hedges every shard whose hedge is due at now: to its next named
-// copy if it has one, else by probing the copies it waits on, once.
+// hedgeDue hedges every shard whose hedge is due at now, to its next named
+// copy, if it has one and the budget allows; and probes, once, the copies
+// of every shard whose probe is due.
 func (r *attempts[V]) hedgeDue(ctx context.Context, now time.Time) {
 	for i := range r.shards {
 		s := &r.shards[i]
-		if s.done || s.due.IsZero() || s.due.After(now) {
+		if s.done {
 			continue
 		}
-		s.due = time.Time{}
-		if s.next < len(s.copies) && s.copies[s.next] != "" {
-			r.hedge.count.Add(1)
-			s.next++
-			s.hedges++
-			r.send(ctx, s.copies[s.next-1], []int{i}, false, requestHedge)
-			continue
+		if !s.due.IsZero() && !s.due.After(now) {
+			s.due = time.Time{}
+			if s.next < len(s.copies) && s.copies[s.next] != "" && r.hedge.take(now) {
+				s.next++
+				s.hedges++
+				r.send(ctx, s.copies[s.next-1], []int{i}, false, requestHedge)
+				continue
+			}
 		}
-		r.probe(ctx, i)
+		if !s.probeAt.IsZero() && !s.probeAt.After(now) {
+			s.probeAt = time.Time{}
+			r.probe(ctx, i)
+		}
 	}
 }
 
@@ -377,6 +380,7 @@ func (r *attempts[V]) handle(ctx context.Context, e event[V]) {
 	if e.err == nil && len(e.ans.shards) != len(a.shards) {
 		e.err = fmt.Errorf("%s answered for %d shards, asked for %d", a.node, len(e.ans.shards), len(a.shards))
 	}
+	r.hedge.stats.end(a.node, time.Since(a.at), endingOf(e))
 	shared := e.err == nil && r.fresh(a, e.ans)
 	first := true
 	for k, i := range a.shards {
@@ -454,7 +458,9 @@ func (r *attempts[V]) fail(ctx context.Context, i int) {
 		err = ctx.Err()
 	case err == nil:
 		err = errNotPlaced
-	case ctx.Err() != nil && !errors.Is(err, context.DeadlineExceeded):
+	case ctx.Err() != nil && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, protocol.ErrBehind):
+		// A copy that answered behind keeps its reason: it was asked
+		// in time, and was not up to date.
 		err = fmt.Errorf("%w (last error: %v)", context.DeadlineExceeded, err)
 	}
 	r.finish(i, outcome[V]{node: s.last, err: err, tried: s.next, hedges: s.hedges})

@@ -69,7 +69,7 @@ func TestAttemptsCountOutcomes(t *testing.T) {
 			defer cancel()
 			var mu sync.Mutex
 			got := map[string]int{}
-			a := newAttempts[string](&fakeCopies{copies: tt.copies}, hedging{delay: 20 * time.Millisecond, count: new(atomic.Uint64)}, tt.lead, tt.plans)
+			a := newAttempts[string](&fakeCopies{copies: tt.copies}, hedging{fixed: 20 * time.Millisecond, count: new(atomic.Uint64)}, tt.lead, tt.plans)
 			a.count = func(o string) {
 				mu.Lock()
 				got[o]++

@@ -26,9 +26,19 @@ type fakeCopy struct {
 
 // fakeCopies are copies that answer with their own name as the value.
 type fakeCopies struct {
-	copies map[string]fakeCopy // by node; "" is the queue group
-	mu     sync.Mutex
-	asked  []string
+	copies    map[string]fakeCopy // by node; "" is the queue group
+	mu        sync.Mutex
+	asked     []string
+	abandoned []string // nodes whose request's context was cancelled
+}
+
+// abandon records that node's request was given up before it answered.
+func (f *fakeCopies) abandon(ctx context.Context, node string) {
+	if errors.Is(ctx.Err(), context.Canceled) {
+		f.mu.Lock()
+		f.abandoned = append(f.abandoned, node)
+		f.mu.Unlock()
+	}
 }
 
 func (f *fakeCopies) ask(ctx context.Context, node string, shards []int) (answer[string], error) {
@@ -41,11 +51,13 @@ func (f *fakeCopies) ask(ctx context.Context, node string, shards []int) (answer
 	}
 	if c.silent {
 		<-ctx.Done()
+		f.abandon(ctx, node)
 		return answer[string]{}, ctx.Err()
 	}
 	select {
 	case <-time.After(c.delay):
 	case <-ctx.Done():
+		f.abandon(ctx, node)
 		return answer[string]{}, ctx.Err()
 	}
 	if c.err != nil {
@@ -78,6 +90,7 @@ type want struct {
 	node   string
 	value  string // for an answered shard
 	reason string // for a failed one, as the shard account names it
+	state  string // and its state, if checked
 }
 
 func TestAttempts(t *testing.T) {
@@ -111,7 +124,7 @@ func TestAttempts(t *testing.T) {
 		name:   "all copies dead: the shard fails with the reason",
 		plans:  one("a", "b", ""),
 		copies: map[string]fakeCopy{"a": {dead: true}, "b": {dead: true}, "": {dead: true}},
-		want:   []want{{node: "b", reason: ReasonNoResponders}},
+		want:   []want{{node: "b", reason: ReasonNoResponders, state: StateUnavailable}},
 		asked:  []string{"a", "b", ""},
 	}, {
 		name:   "a copy answering not here: the next copy",
@@ -124,7 +137,7 @@ func TestAttempts(t *testing.T) {
 		plans:   one("a", "b", ""),
 		copies:  map[string]fakeCopy{"a": {silent: true}, "b": {silent: true}},
 		timeout: 150 * time.Millisecond,
-		want:    []want{{node: "b", reason: ReasonTimeout}},
+		want:    []want{{node: "b", reason: ReasonTimeout, state: StateTimedOut}},
 		hedges:  1,
 		asked:   []string{"a", "b"},
 	}, {
@@ -137,7 +150,7 @@ func TestAttempts(t *testing.T) {
 		name:   "a bad request is final: every copy would say the same",
 		plans:  one("a", "b", ""),
 		copies: map[string]fakeCopy{"a": {err: bad}, "b": {}},
-		want:   []want{{node: "a", reason: bad.Error()}},
+		want:   []want{{node: "a", reason: bad.Error(), state: StateFailed}},
 		asked:  []string{"a"},
 	}, {
 		name:   "a slow copy still wins when its hedge fails",
@@ -206,7 +219,7 @@ func TestAttempts(t *testing.T) {
 			fc := &fakeCopies{copies: tt.copies}
 			var hedges atomic.Uint64
 			start := time.Now()
-			got := newAttempts[string](fc, hedging{delay: 20 * time.Millisecond, count: &hedges}, tt.lead, tt.plans).run(ctx)
+			got := newAttempts[string](fc, hedging{fixed: 20 * time.Millisecond, count: &hedges}, tt.lead, tt.plans).run(ctx)
 			took := time.Since(start)
 			if len(got) != len(tt.want) {
 				t.Fatalf("%d outcomes, want %d", len(got), len(tt.want))
@@ -219,8 +232,8 @@ func TestAttempts(t *testing.T) {
 				if w.reason == "" && (!o.answered || o.err != nil || o.value != w.value) {
 					t.Errorf("shard %d: %+v, want answered with value %q", tt.plans[i].shard, o, w.value)
 				}
-				if reason, _ := failureReason(o.err); w.reason != "" && (o.answered || reason != w.reason) {
-					t.Errorf("shard %d: %+v (reason %q), want failed with %q", tt.plans[i].shard, o, reason, w.reason)
+				if state, reason := failureReason(o.err); w.reason != "" && (o.answered || reason != w.reason || w.state != "" && state != w.state) {
+					t.Errorf("shard %d: %+v (%s: %q), want failed with %s: %q", tt.plans[i].shard, o, state, reason, w.state, w.reason)
 				}
 			}
 			if hedges.Load() != tt.hedges {
@@ -256,18 +269,5 @@ func TestAttemptsEndWithContext(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("the run did not end with its context")
-	}
-}
-
-func TestNewHedging(t *testing.T) {
-	if h := newHedging(30*time.Millisecond, time.Now().Add(time.Hour), nil); h.delay != 30*time.Millisecond {
-		t.Errorf("delay %v with HedgeAfter 30ms", h.delay)
-	}
-	h := newHedging(0, time.Now().Add(400*time.Millisecond), nil)
-	if h.delay > 100*time.Millisecond || h.delay < 90*time.Millisecond {
-		t.Errorf("delay %v with 400ms left, want a quarter", h.delay)
-	}
-	if h := newHedging(0, time.Time{}, nil); h.delay != 0 {
-		t.Errorf("delay %v with no deadline and no HedgeAfter, want none", h.delay)
 	}
 }

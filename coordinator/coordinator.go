@@ -57,9 +57,18 @@ type Options struct {
 	// kept for field lengths (default DefaultTermSetBytes); a set evicted
 	// is sent again by its shard at the next presearch.
 	TermSetBytes int64
-	// HedgeAfter, when positive, sends a second request to another copy of
-	// a shard whose first copy has not answered after this long.
+	// HedgeAfter, when positive, fixes the hedge delay: a shard whose
+	// copy has not answered after this long is asked of another copy.
+	// Zero makes it adaptive: each node's recent p95 latency, at least
+	// HedgeFloor.
 	HedgeAfter time.Duration
+	// HedgeFloor is the shortest adaptive hedge delay (default 2ms).
+	HedgeFloor time.Duration
+	// HedgeBudget caps hedges, in percent of the shard requests sent
+	// over the last HedgeWindow (default 5; negative turns hedging off).
+	HedgeBudget float64
+	// HedgeWindow is the sliding window of the budget (default 10s).
+	HedgeWindow time.Duration
 	// QueryLimits bound a query's clauses and nesting (zero fields take
 	// rewrite's defaults); the searchers bound its expansions.
 	QueryLimits rewrite.Limits
@@ -129,6 +138,15 @@ func (o *Options) setDefaults() {
 	if o.MaxAnswerBytes <= 0 {
 		o.MaxAnswerBytes = DefaultMaxAnswerBytes
 	}
+	if o.HedgeFloor <= 0 {
+		o.HedgeFloor = DefaultHedgeFloor
+	}
+	if o.HedgeBudget == 0 {
+		o.HedgeBudget = DefaultHedgeBudget
+	}
+	if o.HedgeWindow <= 0 {
+		o.HedgeWindow = DefaultHedgeWindow
+	}
 }
 
 // Coordinator answers searches over the shards of Shoal indexes.
@@ -142,6 +160,14 @@ type Coordinator struct {
 	terms *termSets
 	// streams are the index figures the memory estimate uses.
 	streams streamStats
+	sizes   *shardSizes // coverage.go
+
+	// nodes are the latency estimates of the searcher nodes, budget the
+	// hedges allowed (hedging.go).
+	nodes  *nodeStats
+	budget *hedgeBudget
+	// ids names the requests that can be cancelled (copies.go).
+	ids requestIDs
 
 	metrics *metrics // nil: none
 	tracer  trace.Tracer
@@ -151,6 +177,7 @@ type Coordinator struct {
 	// Counters for the hedging benchmark.
 	requests atomic.Uint64
 	hedges   atomic.Uint64
+	cancels  atomic.Uint64
 }
 
 // New returns a coordinator that talks to shards over nc.
@@ -158,6 +185,7 @@ func New(nc *nats.Conn, cat *catalog.Catalog, opts Options) *Coordinator {
 	opts.setDefaults()
 	js, _ := jetstream.New(nc) // fails only on a bad option
 	c := &Coordinator{nc: nc, js: js, cat: cat, opts: opts, cache: newStatsCache(opts.StatsCacheTTL, opts.StatsCacheBytes), terms: newTermSets(opts.TermSetBytes),
+		sizes: newShardSizes(), nodes: newNodeStats(), budget: newHedgeBudget(max(opts.HedgeBudget, 0), opts.HedgeWindow), ids: newRequestIDs(),
 		tracer: tracing.OrNoop(opts.TracerProvider).Tracer("github.com/shoal-search/shoal/coordinator"),
 		log:    opts.Logger, partial: rateLimit{every: opts.PartialLogEvery}}
 	c.metrics = newMetrics(opts.Registerer, c)
@@ -169,6 +197,10 @@ func New(nc *nats.Conn, cat *catalog.Catalog, opts Options) *Coordinator {
 func (c *Coordinator) Counters() (requests, hedges uint64) {
 	return c.requests.Load(), c.hedges.Load()
 }
+
+// Cancels reports how many requests in flight the coordinator cancelled on
+// their nodes, because another copy answered first or the search ended.
+func (c *Coordinator) Cancels() uint64 { return c.cancels.Load() }
 
 // Search runs req over every shard of index and merges the answers. It
 // goes through the stages of a query in order, one file each. The
@@ -209,8 +241,8 @@ func (c *Coordinator) Search(ctx context.Context, index string, req Request) (*R
 	tl.mark(stageScatter)
 	c.cache.observeAll(cacheKey, outcomes)
 	_, mspan := c.tracer.Start(ctx, "merge")
-	out := merge(q, outcomes)                       // merge.go
-	res, err := respond(q, out, outcomes, tl.start) // response.go
+	out := merge(q, outcomes)                                           // merge.go
+	res, err := respond(q, out, outcomes, c.shardDocs(q.def), tl.start) // response.go, coverage.go
 	mspan.End()
 	tl.mark(stageMerge)
 	c.observe(ctx, q.def.Name, q, tl, res, outcomes, err)

@@ -2,8 +2,12 @@ package coordinator
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync/atomic"
 
 	"github.com/blevesearch/bleve/v2"
@@ -34,6 +38,33 @@ type natsCopies struct {
 // natsCopies are c's copies of index.
 func (c *Coordinator) natsCopies(index string) natsCopies {
 	return natsCopies{nc: c.nc, index: index, sent: &c.requests, tracer: c.tracer}
+}
+
+// requestIDs names the requests a coordinator may cancel: a random prefix
+// of its own and a counter.
+type requestIDs struct {
+	prefix string
+	n      *atomic.Uint64
+}
+
+func newRequestIDs() requestIDs {
+	var b [9]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
+	return requestIDs{prefix: base64.RawURLEncoding.EncodeToString(b[:]) + ".", n: new(atomic.Uint64)}
+}
+
+func (r requestIDs) next() string { return r.prefix + strconv.FormatUint(r.n.Add(1), 36) }
+
+// cancelOnAbandon tells node to stop the request id when the answer is no
+// longer awaited: ctx was cancelled (another copy answered first, or the
+// search ended, or its client went away) before the answer came. A
+// request that ran out of time ends on the node by its own timeout.
+func (s *searchCopies) cancelOnAbandon(ctx context.Context, node, id string, err error) {
+	if err == nil || node == "" || !errors.Is(ctx.Err(), context.Canceled) {
+		return
+	}
+	s.job.cancels.Add(1)
+	_ = s.nc.Publish(protocol.NodeSubject(node, protocol.OpCancel), []byte(id))
 }
 
 // request sends payload to subject and decodes the answer into v. The
@@ -100,7 +131,7 @@ func (s shardCopies[V]) askCopy(ctx context.Context, node string, shard int) (an
 // copy that gave it (or the copy tried last).
 func askShard[V any](ctx context.Context, c *Coordinator, index string, shard int, op string, payload []byte) (V, string, error) {
 	cp := shardCopies[V]{natsCopies: c.natsCopies(index), op: op, payload: payload}
-	plan := shardPlan{shard: shard, copies: append(c.copiesOf(index, shard), "")}
+	plan := c.planShard(index, shard, freshness{})
 	o := newAttempts[V](cp, c.hedging(ctx), "", []shardPlan{plan}).run(ctx)[0]
 	return o.value, o.node, o.err
 }
@@ -114,13 +145,21 @@ type searchCopies struct {
 
 func (s *searchCopies) askNode(ctx context.Context, node string, shards []int) (answer[*bleve.SearchResult], error) {
 	j := s.job
-	nr := protocol.NodeSearchRequest{Index: j.def.Name, UID: j.def.UID, Shards: shards, Request: j.req, Stats: j.stats, Timeout: j.timeout, Profile: j.profile}
+	nr := protocol.NodeSearchRequest{Index: j.def.Name, UID: j.def.UID, Shards: shards, Request: j.req, Stats: j.stats, Timeout: j.timeout, Profile: j.profile, ID: j.ids.next()}
+	if len(j.after) > 0 {
+		nr.MinSeqs = make([]uint64, len(shards))
+		for i, sh := range shards {
+			nr.MinSeqs[i] = j.after[sh]
+		}
+	}
 	payload, err := nr.AppendBinary(make([]byte, 0, 64+len(j.req)+len(j.stats)))
 	if err != nil {
 		return answer[*bleve.SearchResult]{}, fmt.Errorf("encode node request: %w", err)
 	}
 	var r protocol.SearchReply
-	if err := s.request(ctx, protocol.NodeSubject(node, protocol.OpSearch), payload, &r); err != nil {
+	err = s.request(ctx, protocol.NodeSubject(node, protocol.OpSearch), payload, &r)
+	s.cancelOnAbandon(ctx, node, nr.ID, err)
+	if err != nil {
 		return answer[*bleve.SearchResult]{}, err
 	}
 	if len(r.Shards) != len(shards) {
@@ -130,12 +169,19 @@ func (s *searchCopies) askNode(ctx context.Context, node string, shards []int) (
 }
 
 func (s *searchCopies) askCopy(ctx context.Context, node string, shard int) (answer[*bleve.SearchResult], error) {
-	payload, err := s.job.single()
+	j := s.job
+	sr := protocol.SearchRequest{Request: j.req, Stats: j.stats, Timeout: j.timeout, Profile: j.profile, MinSeq: j.after[shard]}
+	if node != "" { // a request to the queue group cannot be cancelled: no one knows its node
+		sr.ID = j.ids.next()
+	}
+	payload, err := json.Marshal(sr)
 	if err != nil {
 		return answer[*bleve.SearchResult]{}, fmt.Errorf("encode shard request: %w", err)
 	}
 	var r protocol.SearchReply
-	if err := s.request(ctx, s.copySubject(node, shard, protocol.OpSearch), payload, &r); err != nil {
+	err = s.request(ctx, s.copySubject(node, shard, protocol.OpSearch), payload, &r)
+	s.cancelOnAbandon(ctx, node, sr.ID, err)
+	if err != nil {
 		return answer[*bleve.SearchResult]{}, err
 	}
 	if len(r.Shards) != 1 {

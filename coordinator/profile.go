@@ -53,7 +53,10 @@ type ShardProfile struct {
 	// and the encoding both ways.
 	WaitUS    int64 `json:"wait_us"`
 	NetworkUS int64 `json:"network_us"`
-	// Error says why the shard did not answer.
+	// State is the shard's state: "answered", or, for a shard that did
+	// not answer, its state in the shard account (timed_out, failed,
+	// unavailable or behind), and Error why.
+	State string `json:"state"`
 	Error string `json:"error,omitempty"`
 }
 
@@ -107,13 +110,12 @@ func buildProfile(q *query, tl *timeline, outcomes []shardOutcome) *Profile {
 		Shards: make([]ShardProfile, len(outcomes)),
 	}
 	for s, o := range outcomes {
-		sp := ShardProfile{Shard: s, Node: o.node, Asked: o.asked, Hedges: o.hedges}
+		sp := ShardProfile{Shard: s, Node: o.node, Asked: o.asked, Hedges: o.hedges, State: StateAnswered}
 		if sp.Asked == nil {
 			sp.Asked = []string{}
 		}
 		if o.err != nil || !o.answered {
-			reason, _ := failureReason(o.err)
-			sp.Error = reason
+			sp.State, sp.Error = failureReason(o.err)
 			p.Shards[s] = sp
 			continue
 		}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/blevesearch/bleve/v2"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/shoal-search/shoal/meta"
 	"github.com/shoal-search/shoal/rewrite"
+	"github.com/shoal-search/shoal/token"
 )
 
 // Request is a search over one index.
@@ -20,13 +22,25 @@ type Request struct {
 	Search *bleve.SearchRequest
 	// Timeout bounds the whole search (0: the default).
 	Timeout time.Duration
-	// AllowPartial answers with the shards that answered when some did not.
+	// AllowPartial answers with the shards that answered when some did
+	// not; false is MinCoverage 100.
 	AllowPartial bool
 	// Profile adds a Profile to the answer: where the time went.
 	Profile bool
 	// Start is when the request arrived: its timeout runs from then, so
 	// that reading and parsing it count (zero: when Search is called).
 	Start time.Time
+	// MinCoverage, from 0 to 100, is the least share of the index's
+	// documents, in percent, an answer must cover; below it the search
+	// fails with an *UnavailableError (HTTP 503).
+	MinCoverage float64
+	// After asks for read-your-writes: every shard is answered only by a
+	// copy that has applied the writes the token names (token.Token from
+	// a write's answer). The zero token asks nothing.
+	After token.Token
+	// MaxLag, when set, skips copies more than that many writes behind
+	// their stream (as their last heartbeat says).
+	MaxLag *uint64
 }
 
 // MinTimeout is the shortest timeout a search may ask for: a scatter over
@@ -36,12 +50,17 @@ const MinTimeout = 10 * time.Millisecond
 // query is a search made ready for the shards: its index found, the request
 // checked against the limits, its timeout set and its shard form encoded.
 type query struct {
-	def          *meta.IndexDef
-	search       *bleve.SearchRequest // as the client asked
-	widened      *bleve.SearchRequest // as each shard must answer
-	raw          json.RawMessage      // widened, encoded
-	timeout      time.Duration
+	def     *meta.IndexDef
+	search  *bleve.SearchRequest // as the client asked
+	widened *bleve.SearchRequest // as each shard must answer
+	raw     json.RawMessage      // widened, encoded
+	timeout time.Duration
+	// allowPartial is the request's allow_partial; minCoverage is the
+	// least coverage, in percent, of an answer (100 when partial answers
+	// are not allowed).
 	allowPartial bool
+	minCoverage  float64
+	fresh        freshness
 	// scores is false for a query that scores no term (match-all, exists,
 	// constant-score multi-term queries): it needs no statistics.
 	scores     bool
@@ -71,6 +90,14 @@ func (c *Coordinator) prepare(index string, req Request) (*query, error) {
 	if err != nil {
 		return nil, err
 	}
+	fresh, err := freshnessOf(def, req.After, req.MaxLag)
+	if err != nil {
+		return nil, err
+	}
+	minCov, err := minCoverage(req)
+	if err != nil {
+		return nil, err
+	}
 	w := widen(sr)
 	raw, err := json.Marshal(w)
 	if err != nil {
@@ -82,6 +109,7 @@ func (c *Coordinator) prepare(index string, req Request) (*query, error) {
 		return nil, &RequestError{Type: "query_too_large", Err: fmt.Errorf("the search request is %d bytes encoded; the most is %d (a quarter of the broker's payload limit)", len(raw), max)}
 	}
 	return &query{def: def, search: sr, widened: w, raw: raw, timeout: timeout, allowPartial: req.AllowPartial,
+		minCoverage: minCov, fresh: fresh,
 		scores:  rewrite.Scores(rq) && sr.Score != "none",
 		profile: req.Profile, timings: req.Profile || c.opts.SlowQuery > 0}, nil
 }
@@ -132,6 +160,41 @@ func (c *Coordinator) prepareWithin(ctx context.Context, index string, req Reque
 			return nil, ctx.Err()
 		}
 	}
+}
+
+// minCoverage is the least coverage req accepts: 100 when it does not
+// allow a partial answer, else its MinCoverage, which must be 0 to 100.
+func minCoverage(req Request) (float64, error) {
+	if math.IsNaN(req.MinCoverage) || req.MinCoverage < 0 || req.MinCoverage > 100 {
+		return 0, &RequestError{Type: "invalid_request", Err: fmt.Errorf("min_coverage must be between 0 and 100, not %v", req.MinCoverage)}
+	}
+	if !req.AllowPartial {
+		return 100, nil
+	}
+	return req.MinCoverage, nil
+}
+
+// freshnessOf checks a read-your-writes token against the index it is
+// used on: a token of another index, or of an earlier incarnation of this
+// one (deleted and created again since), is refused, since the writes it
+// names are not in this index (index_replaced, HTTP 409); so is one that
+// names a shard the index does not have.
+func freshnessOf(def *meta.IndexDef, after token.Token, maxLag *uint64) (freshness, error) {
+	f := freshness{maxLag: maxLag}
+	if after.IsZero() {
+		return f, nil
+	}
+	if after.UID != def.UID {
+		return f, &RequestError{Type: "index_replaced", Err: fmt.Errorf(
+			"the token (after) was issued by another index, or by an earlier incarnation of %q since deleted and created again: the writes it names are not here", def.Name)}
+	}
+	for s := range after.Seqs {
+		if s >= def.Shards {
+			return f, &RequestError{Type: "invalid_request", Err: fmt.Errorf("the token (after) names shard %d, and %q has %d shards", s, def.Name, def.Shards)}
+		}
+	}
+	f.after = after.Seqs
+	return f, nil
 }
 
 func (c *Coordinator) validate(sr *bleve.SearchRequest) error {

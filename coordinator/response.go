@@ -13,10 +13,12 @@ import (
 	"github.com/shoal-search/shoal/rewrite"
 )
 
-// respond completes out with the shard account and decides, in this one
-// place, whether it is the answer, a partial answer or an error.
-func respond(q *query, out *Response, outcomes []shardOutcome, start time.Time) (*Response, error) {
+// respond completes out with the shard account and its coverage (the
+// shards holding docs documents each), and decides, in this one place,
+// whether it is the answer, a partial answer or an error.
+func respond(q *query, out *Response, outcomes []shardOutcome, docs []uint64, start time.Time) (*Response, error) {
 	out.Shards, out.TimedOut = account(outcomes)
+	out.Coverage = coverage(outcomes, docs)
 	out.Partial = out.Shards.Failed > 0
 	out.TookMS = time.Since(start).Milliseconds()
 	if out.Shards.Failed == 0 {
@@ -33,9 +35,11 @@ func respond(q *query, out *Response, outcomes []shardOutcome, start time.Time) 
 			return nil, &RequestError{Type: "search_error", Err: errors.New(se.Description)}
 		}
 	}
-	if !q.allowPartial || out.Shards.Successful == 0 {
-		// Too little to answer with: the error carries the account.
-		return out, &UnavailableError{Shards: out.Shards, TimedOut: out.TimedOut, PartialRefused: !q.allowPartial}
+	if out.Shards.Successful == 0 || out.Coverage.Percent < q.minCoverage {
+		// Too little to answer with (a partial answer is below 100, so
+		// min_coverage 100 refuses any): the error carries the account.
+		return out, &UnavailableError{Shards: out.Shards, TimedOut: out.TimedOut, PartialRefused: !q.allowPartial,
+			Coverage: out.Coverage, MinCoverage: q.minCoverage}
 	}
 	return out, nil // a partial answer, allowed, that says what it misses
 }
@@ -49,31 +53,46 @@ func account(outcomes []shardOutcome) (acc ShardsAccount, timedOut bool) {
 			acc.Successful++
 			continue
 		}
-		reason, timeout := failureReason(o.err)
-		timedOut = timedOut || timeout
+		f := failure(s, o.node, o.err)
+		timedOut = timedOut || f.State == StateTimedOut
 		acc.Failed++
-		acc.Failures = append(acc.Failures, ShardFailure{Shard: s, Node: o.node, Reason: reason})
+		acc.Failures = append(acc.Failures, f)
 	}
 	return acc, timedOut
 }
 
-// failureReason is the reason a shard failed with err, as the account
-// names it, and whether it ran out of time.
-func failureReason(err error) (string, bool) {
+// failure is the account of shard, which failed with err, node's copy
+// tried last.
+func failure(shard int, node string, err error) ShardFailure {
+	state, reason := failureReason(err)
+	return ShardFailure{Shard: shard, State: state, Node: node, Copy: node, Reason: reason}
+}
+
+// failureReason is the state of a shard that failed with err, and the
+// reason as the account names it.
+func failureReason(err error) (state, reason string) {
 	var se *protocol.ShardError
+	isShard := errors.As(err, &se)
 	switch {
 	case err == nil:
-		return "no result", false
+		return StateFailed, "no result"
+	case errors.Is(err, protocol.ErrBehind), errors.Is(err, errTooFarBehind):
+		if isShard {
+			return StateBehind, se.Description
+		}
+		return StateBehind, err.Error()
 	case errors.Is(err, context.DeadlineExceeded):
-		return ReasonTimeout, true
+		return StateTimedOut, ReasonTimeout
 	case errors.Is(err, errNotPlaced):
-		return ReasonNotPlaced, false
+		return StateUnavailable, ReasonNotPlaced
 	case errors.Is(err, nats.ErrNoResponders):
-		return ReasonNoResponders, false
-	case errors.As(err, &se) && se.Code == protocol.CodeTimeout:
-		return ReasonTimeout, true
+		return StateUnavailable, ReasonNoResponders
+	case isShard && se.Code == protocol.CodeTimeout:
+		return StateTimedOut, ReasonTimeout
+	case isShard && se.Code == protocol.CodeNotHere:
+		return StateUnavailable, se.Description
 	default:
-		return err.Error(), false
+		return StateFailed, err.Error()
 	}
 }
 
@@ -84,6 +103,7 @@ type Response struct {
 	MaxScore  float64             `json:"max_score"`
 	TookMS    int64               `json:"took_ms"`
 	Facets    search.FacetResults `json:"facets,omitempty"`
+	Coverage  Coverage            `json:"coverage"`
 	Shards    ShardsAccount       `json:"shards"`
 	Partial   bool                `json:"partial"`
 	TimedOut  bool                `json:"timed_out"`
@@ -108,12 +128,34 @@ type ShardsAccount struct {
 	Failures   []ShardFailure `json:"failures"`
 }
 
-// ShardFailure names a shard that did not answer, the copy tried last and why.
+// ShardFailure names a shard that did not answer, its state, the copy
+// tried last and why.
 type ShardFailure struct {
-	Shard  int    `json:"shard"`
+	Shard int `json:"shard"`
+	// State is one of the State constants.
+	State string `json:"state"`
+	// Node is the node whose copy was tried last ("" for the shard's
+	// queue group); Copy names that copy, by the same node name.
 	Node   string `json:"node,omitempty"`
+	Copy   string `json:"copy,omitempty"`
 	Reason string `json:"reason"`
 }
+
+// The states of a shard: answered (in a profile), or why it did not.
+const (
+	// StateAnswered: a copy answered (a profile's shards only).
+	StateAnswered = "answered"
+	// StateTimedOut: a copy was asked and did not answer in time.
+	StateTimedOut = "timed_out"
+	// StateFailed: a copy answered with an error.
+	StateFailed = "failed"
+	// StateUnavailable: no live copy (none placed, or none answering on
+	// the network).
+	StateUnavailable = "unavailable"
+	// StateBehind: no copy had applied the writes the request asked to
+	// see (after=TOKEN) in time, or every copy lags more than max_lag.
+	StateBehind = "behind"
+)
 
 // Reasons a shard failed.
 const (
@@ -132,14 +174,20 @@ type RequestError struct {
 func (e *RequestError) Error() string { return e.Err.Error() }
 func (e *RequestError) Unwrap() error { return e.Err }
 
-// UnavailableError is returned when shards are missing and the request did
-// not allow a partial answer (HTTP 503). It carries the shard account.
+// UnavailableError is returned when shards are missing and the answer
+// covers less than the request accepts (HTTP 503): no shard answered, or
+// the coverage is below its min_coverage (100 with allow_partial false).
+// It carries the shard account and the coverage.
 type UnavailableError struct {
 	Shards   ShardsAccount
 	TimedOut bool
 	// PartialRefused is set when the request itself refused a partial
-	// answer (allow_partial=false); otherwise no shard answered at all.
+	// answer (allow_partial=false).
 	PartialRefused bool
+	// Coverage is the answer's coverage; MinCoverage the least the
+	// request accepted (100 with allow_partial=false).
+	Coverage    Coverage
+	MinCoverage float64
 }
 
 func (e *UnavailableError) Error() string {
@@ -148,10 +196,15 @@ func (e *UnavailableError) Error() string {
 		why = " in time"
 	}
 	switch {
-	case e.PartialRefused:
-		return fmt.Sprintf("%d of %d shards did not answer%s and allow_partial is false", e.Shards.Failed, e.Shards.Total, why)
 	case e.Shards.Successful == 0:
 		return fmt.Sprintf("none of the %d shards answered%s", e.Shards.Total, why)
+	case e.PartialRefused:
+		return fmt.Sprintf("%d of %d shards did not answer%s and allow_partial is false", e.Shards.Failed, e.Shards.Total, why)
+	case e.MinCoverage >= 100:
+		return fmt.Sprintf("%d of %d shards did not answer%s and min_coverage is 100", e.Shards.Failed, e.Shards.Total, why)
+	case e.MinCoverage > 0:
+		return fmt.Sprintf("the answer covers %v%% of the documents, below min_coverage %v (%d of %d shards did not answer%s)",
+			e.Coverage.Percent, e.MinCoverage, e.Shards.Failed, e.Shards.Total, why)
 	default:
 		return fmt.Sprintf("%d of %d shards did not answer%s", e.Shards.Failed, e.Shards.Total, why)
 	}

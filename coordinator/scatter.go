@@ -4,15 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"math/rand/v2"
-	"sync"
+	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/blevesearch/bleve/v2"
 
 	"github.com/shoal-search/shoal/fanout"
 	"github.com/shoal-search/shoal/meta"
-	"github.com/shoal-search/shoal/protocol"
 )
 
 var errNotPlaced = errors.New("shard not placed")
@@ -32,11 +31,11 @@ type shardOutcome = outcome[*bleve.SearchResult]
 func (c *Coordinator) scatter(ctx context.Context, q *query, stats json.RawMessage) []shardOutcome {
 	ctx, span := c.tracer.Start(ctx, "scatter")
 	defer span.End()
-	job := newSearchJob(ctx, q, stats)
+	job := c.newSearchJob(ctx, q, stats)
 	cp := &searchCopies{natsCopies: c.natsCopies(q.def.Name), job: job}
 	cp.charge = (&answerBudget{max: c.opts.MaxAnswerBytes}).charge
 	hedge := c.hedging(ctx)
-	groups := c.groupByNode(q.def)
+	groups := c.groupByNode(q.def, q.fresh)
 	results := fanout.Run(ctx, groups, fanout.Options{}, func(ctx context.Context, g nodeGroup) ([]shardOutcome, error) {
 		a := newAttempts[*bleve.SearchResult](cp, hedge, g.lead, g.plans)
 		if c.metrics != nil {
@@ -72,56 +71,86 @@ func askedCopies(lead string, p shardPlan, tried int) []string {
 }
 
 // nodeGroup is the shards asked of one node first (lead), each with the
-// copies to try after it; a shard placed nowhere is a group of its own
-// with no lead.
+// copies to try after it; a shard with no named copy to ask first is a
+// group of its own with no lead.
 type nodeGroup struct {
 	lead  string
 	plans []shardPlan
 }
 
 // groupByNode groups def's shards by the node of their first-choice copy.
-func (c *Coordinator) groupByNode(def *meta.IndexDef) []nodeGroup {
+func (c *Coordinator) groupByNode(def *meta.IndexDef, f freshness) []nodeGroup {
 	var groups []nodeGroup
 	byNode := map[string]int{}
 	for s := 0; s < def.Shards; s++ {
-		nodes := c.copiesOf(def.Name, s)
-		if len(nodes) == 0 { // ask the queue group
-			groups = append(groups, nodeGroup{plans: []shardPlan{{shard: s, copies: []string{""}}}})
+		plan := c.planShard(def.Name, s, f)
+		if len(plan.copies) == 0 || plan.copies[0] == "" { // the queue group, or nothing to ask
+			groups = append(groups, nodeGroup{plans: []shardPlan{plan}})
 			continue
 		}
-		plan := shardPlan{shard: s, copies: append(nodes[1:len(nodes):len(nodes)], "")}
-		k, ok := byNode[nodes[0]]
+		lead := plan.copies[0]
+		plan.copies = plan.copies[1:]
+		k, ok := byNode[lead]
 		if !ok {
 			k = len(groups)
-			byNode[nodes[0]] = k
-			groups = append(groups, nodeGroup{lead: nodes[0]})
+			byNode[lead] = k
+			groups = append(groups, nodeGroup{lead: lead})
 		}
 		groups[k].plans = append(groups[k].plans, plan)
 	}
 	return groups
 }
 
-// copiesOf lists the nodes to try for a shard: the caught-up copies on live
-// nodes first, rotated so load spreads over them, then copies of unknown
-// state or on nodes that stopped beating.
-func (c *Coordinator) copiesOf(index string, shard int) []string {
-	m := c.cat.ShardMap(index)
-	if m == nil || shard >= len(m.Copies) {
-		return nil
+// freshness is what a request asks of the copies it reads: each shard's
+// copy must have applied after[shard] (read-your-writes; nil for none),
+// and be at most *maxLag writes behind its stream (nil for no limit).
+type freshness struct {
+	after  map[int]uint64
+	maxLag *uint64
+}
+
+// errTooFarBehind is a shard whose every copy lags more than max_lag
+// writes behind its stream.
+var errTooFarBehind = errors.New("every copy is too far behind its stream")
+
+// planShard lists the copies to ask for shard, in order: the caught-up
+// copies on live nodes, first those whose heartbeat shows they have the
+// writes f asks for, each tier ranked by recent latency and load
+// (nodeStats.rankCopies); then copies of unknown state or on nodes that
+// stopped beating; then "", the shard's queue group, for a copy the map
+// does not show yet. With a lag limit, copies known to lag more are left
+// out, and so is the queue group, which could pick one of them.
+func (c *Coordinator) planShard(index string, shard int, f freshness) shardPlan {
+	p := shardPlan{shard: shard}
+	var nodes []string
+	if m := c.cat.ShardMap(index); m != nil && shard < len(m.Copies) {
+		nodes = m.Copies[shard]
 	}
-	var ready, other []string
-	for _, n := range m.Copies[shard] {
-		if c.cat.Serving(n, index, shard) {
-			ready = append(ready, n)
-		} else {
+	var fresh, ready, other []string
+	lagging := 0
+	for _, n := range nodes {
+		st, known := c.cat.Copy(n, index, shard)
+		switch {
+		case f.maxLag != nil && known && st.Pending > *f.maxLag:
+			lagging++
+		case !c.cat.Serving(n, index, shard):
 			other = append(other, n)
+		case f.after[shard] > 0 && st.AppliedSeq >= f.after[shard]:
+			fresh = append(fresh, n)
+		default:
+			ready = append(ready, n)
 		}
 	}
-	if len(ready) > 1 {
-		k := rand.IntN(len(ready)) // independent per shard and query
-		ready = append(ready[k:], ready[:k]...)
+	p.copies = append(append(c.nodes.rankCopies(fresh), c.nodes.rankCopies(ready)...), other...)
+	switch {
+	case f.maxLag == nil:
+		p.copies = append(p.copies, "")
+	case len(p.copies) == 0 && lagging > 0:
+		p.why = fmt.Errorf("%w: each of its %d copies is more than max_lag %d writes behind", errTooFarBehind, lagging, *f.maxLag)
+	case len(p.copies) == 0:
+		p.why = errNotPlaced
 	}
-	return append(ready, other...)
+	return p
 }
 
 // searchJob is one search as scatter sends it.
@@ -130,16 +159,14 @@ type searchJob struct {
 	req, stats json.RawMessage
 	timeout    time.Duration
 	profile    bool // ask the nodes for their timings
-	// single is the per-copy request (protocol.SearchRequest), encoded
-	// only if some shard needs it.
-	single func() ([]byte, error)
+	// after maps a shard to the sequence its copy must have applied.
+	after   map[int]uint64
+	ids     requestIDs
+	cancels *atomic.Uint64
 }
 
-func newSearchJob(ctx context.Context, q *query, stats json.RawMessage) *searchJob {
+func (c *Coordinator) newSearchJob(ctx context.Context, q *query, stats json.RawMessage) *searchJob {
 	dl, _ := ctx.Deadline()
-	job := &searchJob{def: q.def, req: q.raw, stats: stats, timeout: time.Until(dl), profile: q.timings}
-	job.single = sync.OnceValues(func() ([]byte, error) {
-		return json.Marshal(protocol.SearchRequest{Request: job.req, Stats: job.stats, Timeout: job.timeout, Profile: job.profile})
-	})
-	return job
+	return &searchJob{def: q.def, req: q.raw, stats: stats, timeout: time.Until(dl), profile: q.timings,
+		after: q.fresh.after, ids: c.ids, cancels: &c.cancels}
 }

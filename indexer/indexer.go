@@ -25,6 +25,7 @@ import (
 	"github.com/shoal-search/shoal/fanout"
 	"github.com/shoal-search/shoal/meta"
 	"github.com/shoal-search/shoal/protocol"
+	"github.com/shoal-search/shoal/token"
 )
 
 // MaxIDBytes is the longest document id accepted.
@@ -65,9 +66,23 @@ type Result struct {
 	// IndexUID names the incarnation of the index the writes went to: an
 	// index deleted and created again under the same name has another.
 	IndexUID string `json:"index_uid,omitempty"`
+	// Token is the read-your-writes token of the writes stored (Written),
+	// encoded; the HTTP layer merges in the token the client sent.
+	Token string `json:"token"`
 
 	// maxSeq is the highest stream sequence stored per shard.
 	maxSeq map[int]uint64
+}
+
+// Written is the read-your-writes token of the writes stored: the index
+// incarnation and, per shard written, the highest stream sequence
+// JetStream gave a write.
+func (r *Result) Written() token.Token {
+	t := token.Token{UID: r.IndexUID, Seqs: make(map[int]uint64, len(r.maxSeq))}
+	for s, seq := range r.maxSeq {
+		t.Seqs[s] = seq
+	}
+	return t
 }
 
 // DefaultWriteTimeout bounds a write when neither the caller's context nor
@@ -235,6 +250,7 @@ func (ix *Indexer) Write(ctx context.Context, index string, ops []Op) (*Result, 
 		ix.log.WarnContext(ctx, "documents not written", "index", def.Name, "failed", res.Failed, "of", len(ops),
 			"first_line", first.Line, "first_type", first.Type, "first_error", first.Err, "retryable", first.Retryable)
 	}
+	res.Token = res.Written().String()
 	return res, nil
 }
 

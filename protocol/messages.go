@@ -202,9 +202,14 @@ func (e *ShardError) Error() string {
 // ErrBadRequest is matched by errors.Is for shard errors with CodeBadRequest.
 var ErrBadRequest = errors.New("bad request")
 
-// Is lets errors.Is(err, ErrBadRequest) recognise a rejected request.
+// ErrBehind is matched by errors.Is for shard errors with CodeBehind.
+var ErrBehind = errors.New("copy behind the sequence asked for")
+
+// Is lets errors.Is(err, ErrBadRequest) recognise a rejected request, and
+// errors.Is(err, ErrBehind) a copy behind.
 func (e *ShardError) Is(target error) bool {
-	return target == ErrBadRequest && e.Code == CodeBadRequest
+	return target == ErrBadRequest && e.Code == CodeBadRequest ||
+		target == ErrBehind && e.Code == CodeBehind
 }
 
 // DecodeReply decodes a searcher's reply into v (JSON, or binary for an

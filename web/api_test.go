@@ -159,10 +159,16 @@ type searchResponse struct {
 		Failed     int `json:"failed"`
 		Failures   []struct {
 			Shard  int    `json:"shard"`
+			State  string `json:"state"`
 			Node   string `json:"node"`
 			Reason string `json:"reason"`
 		} `json:"failures"`
 	} `json:"shards"`
+	Coverage struct {
+		Docs    uint64  `json:"docs"`
+		Total   uint64  `json:"total"`
+		Percent float64 `json:"percent"`
+	} `json:"coverage"`
 	Partial  bool `json:"partial"`
 	TimedOut bool `json:"timed_out"`
 }
@@ -585,6 +591,8 @@ func TestAPI(t *testing.T) {
 		a.wantError(t, "GET", "/v1/indexes/scratch/docs/x", "", http.StatusNotFound)
 	})
 
+	t.Run("ReadYourWrites", func(t *testing.T) { checkTokens(t, a) })
+
 	t.Run("SearchGET", func(t *testing.T) {
 		var sr searchResponse
 		raw := a.json(t, "GET", "/v1/indexes/books/search?q=river&size=3", "", http.StatusOK, &sr)
@@ -840,10 +848,11 @@ func TestAPI(t *testing.T) {
 		golden(t, "search_partial", raw)
 
 		status, raw := a.do(t, "GET", "/v1/indexes/books/search?q=river&allow_partial=false", "")
-		if status != http.StatusServiceUnavailable || !strings.Contains(string(raw), fmt.Sprintf(`"failures":[{"shard":%d,"node":"searcher-1"`, lost)) {
+		if status != http.StatusServiceUnavailable || !strings.Contains(string(raw), fmt.Sprintf(`"failures":[{"shard":%d,"state":"unavailable","node":"searcher-1"`, lost)) {
 			t.Errorf("allow_partial=false: %d %s", status, raw)
 		}
 		goldenError(t, "shards_unavailable", status, raw)
+		checkMinCoverage(t, a, info, lost)
 	})
 }
 
@@ -907,7 +916,7 @@ func golden(t *testing.T, name string, raw []byte) {
 }
 
 // volatile are the keys whose values differ from run to run.
-var volatile = map[string]bool{"took_ms": true, "applied_seq": true, "created": true, "index_uid": true, "uid": true}
+var volatile = map[string]bool{"took_ms": true, "applied_seq": true, "created": true, "index_uid": true, "uid": true, "token": true}
 
 // normalize replaces volatile values by placeholders and rounds scores to
 // four decimals.

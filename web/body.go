@@ -10,7 +10,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/blevesearch/bleve/v2"
 )
@@ -57,7 +56,10 @@ type searchExtras struct {
 	Query        json.RawMessage `json:"query"`
 	Timeout      *string         `json:"timeout"`
 	AllowPartial *bool           `json:"allow_partial"`
-	Profile      *bool           `json:"profile"` // read by searchPOST (profileFlag)
+	Profile      *bool           `json:"profile"`
+	MinCoverage  *json.Number    `json:"min_coverage"`
+	After        *string         `json:"after"`
+	MaxLag       *json.Number    `json:"max_lag"`
 	Size         *int64          `json:"size"`
 	From         *int64          `json:"from"`
 }
@@ -92,46 +94,58 @@ func checkSearchKeys(raw []byte) error {
 }
 
 // ParseSearchBody reads a search body: a bleve SearchRequest in JSON with
-// more keys, "timeout" (a duration such as "500ms"), "allow_partial"
-// (default true) and "profile" (a boolean the handler reads). Unknown keys, and a negative size or
-// from, are refused.
-func ParseSearchBody(r io.Reader) (*bleve.SearchRequest, time.Duration, bool, error) {
+// Shoal's options as more keys: "timeout" (a duration such as "500ms"),
+// "allow_partial" (default true), "min_coverage" (0 to 100), "after" (a
+// read-your-writes token), "max_lag" (a number of writes) and "profile"
+// (default false). Unknown keys, and a negative size or from, are refused.
+func ParseSearchBody(r io.Reader) (*bleve.SearchRequest, SearchOptions, error) {
 	raw, err := io.ReadAll(r)
 	if err != nil {
-		return nil, 0, false, err
+		return nil, SearchOptions{}, err
 	}
 	var extra searchExtras
 	if err := json.Unmarshal(raw, &extra); err != nil {
-		return nil, 0, false, fmt.Errorf("search body: %w", err)
+		return nil, SearchOptions{}, fmt.Errorf("search body: %w", err)
 	}
 	if err := checkSearchKeys(raw); err != nil {
-		return nil, 0, false, err
+		return nil, SearchOptions{}, err
 	}
 	if (extra.Size != nil && *extra.Size < 0) || (extra.From != nil && *extra.From < 0) {
-		return nil, 0, false, errors.New("search body: size and from must not be negative")
+		return nil, SearchOptions{}, errors.New("search body: size and from must not be negative")
 	}
 	// Bleve turns a missing query into one that matches nothing.
 	if len(extra.Query) == 0 || string(extra.Query) == "null" {
-		return nil, 0, false, errors.New(`search body: "query" is required`)
+		return nil, SearchOptions{}, errors.New(`search body: "query" is required`)
 	}
-	var timeout string
+	var ro rawOptions
 	if extra.Timeout != nil {
-		timeout = *extra.Timeout
+		ro.timeout = *extra.Timeout
 	}
-	allow := "true"
-	if extra.AllowPartial != nil && !*extra.AllowPartial {
-		allow = "false"
+	if extra.AllowPartial != nil {
+		ro.allowPartial = strconv.FormatBool(*extra.AllowPartial)
 	}
-	d, allowPartial, err := searchOptions(timeout, allow)
+	if extra.MinCoverage != nil {
+		ro.minCoverage = extra.MinCoverage.String()
+	}
+	if extra.MaxLag != nil {
+		ro.maxLag = extra.MaxLag.String()
+	}
+	if extra.After != nil {
+		ro.after = []string{*extra.After}
+	}
+	if extra.Profile != nil {
+		ro.profile = strconv.FormatBool(*extra.Profile)
+	}
+	opts, err := parseOptions(ro)
 	if err != nil {
-		return nil, 0, false, err
+		return nil, SearchOptions{}, err
 	}
 	var req bleve.SearchRequest
 	if err := json.Unmarshal(raw, &req); err != nil {
-		return nil, 0, false, fmt.Errorf("search body: %w", err)
+		return nil, SearchOptions{}, fmt.Errorf("search body: %w", err)
 	}
 	if req.Query == nil {
-		return nil, 0, false, errors.New(`search body: "query" is required`)
+		return nil, SearchOptions{}, errors.New(`search body: "query" is required`)
 	}
-	return &req, d, allowPartial, nil
+	return &req, opts, nil
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/shoal-search/shoal/indexer"
+	"github.com/shoal-search/shoal/token"
 )
 
 // bulk serves POST /v1/indexes/{index}/bulk: NDJSON, one document (or
@@ -17,7 +18,8 @@ import (
 // reported in the answer's errors, not failed.
 func (s *Server) bulk(c *gin.Context) (any, error) {
 	index := c.Param("index")
-	if _, err := s.cat.Index(index); err != nil {
+	after, err := s.writeAfter(c, index)
+	if err != nil {
 		return nil, err
 	}
 	wait, err := refreshWait(c)
@@ -37,6 +39,9 @@ func (s *Server) bulk(c *gin.Context) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := mergeToken(res, after); err != nil {
+		return nil, err
+	}
 	res.AddInvalid(bad)
 	s.ix.Refused(index, bad)
 	sortDocErrors(res.Errors)
@@ -51,6 +56,35 @@ func (s *Server) bulk(c *gin.Context) (any, error) {
 		}
 	}
 	return res, nil
+}
+
+// writeAfter checks that index exists and reads the write's ?after=
+// tokens, which must be of that index: the answer's token then covers
+// both, so a client keeps only the last token it got.
+func (s *Server) writeAfter(c *gin.Context, index string) (token.Token, error) {
+	def, err := s.cat.Index(index)
+	if err != nil {
+		return token.Token{}, err
+	}
+	after, err := afterParam(c)
+	if err != nil {
+		return after, err
+	}
+	if !after.IsZero() && after.UID != def.UID {
+		return after, newError(kindIndexReplaced, fmt.Sprintf(
+			"the token (after) was issued by another index, or by an earlier incarnation of %q since deleted and created again", index))
+	}
+	return after, nil
+}
+
+// mergeToken makes res's token cover the writes of after too.
+func mergeToken(res *indexer.Result, after token.Token) error {
+	t, err := token.Merge(res.Written(), after)
+	if err != nil { // the index was created again while we wrote
+		return newError(kindIndexReplaced, "the index was deleted and created again during the write: "+err.Error())
+	}
+	res.Token = t.String()
+	return nil
 }
 
 // sortDocErrors orders a bulk answer's errors by line.
@@ -86,12 +120,16 @@ func (s *Server) putDoc(c *gin.Context) (any, error) {
 	if v, ok := doc["id"]; ok && v != id {
 		return nil, newError(kindInvalidBody, fmt.Sprintf("the body's id %v differs from the path's id %q", v, id))
 	}
+	after, err := s.writeAfter(c, index)
+	if err != nil {
+		return nil, err
+	}
 	doc["id"] = id
 	raw, err := json.Marshal(doc)
 	if err != nil {
 		return nil, errorOf(kindInvalidBody, err)
 	}
-	return s.writeOne(c, index, indexer.Op{ID: id, Doc: raw}, wait, "indexed")
+	return s.writeOne(c, index, indexer.Op{ID: id, Doc: raw}, after, wait, "indexed")
 }
 
 // deleteDoc serves DELETE /v1/indexes/{index}/docs/{id}.
@@ -101,19 +139,21 @@ func (s *Server) deleteDoc(c *gin.Context) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.cat.Index(index); err != nil {
+	after, err := s.writeAfter(c, index)
+	if err != nil {
 		return nil, err
 	}
 	wait, err := refreshWait(c)
 	if err != nil {
 		return nil, err
 	}
-	return s.writeOne(c, index, indexer.Op{ID: id, Delete: true}, wait, "deleted")
+	return s.writeOne(c, index, indexer.Op{ID: id, Delete: true}, after, wait, "deleted")
 }
 
-// writeOne writes one document (or deletes it) and answers with its id and
-// result; a document JetStream did not store is a write_failed error.
-func (s *Server) writeOne(c *gin.Context, index string, op indexer.Op, wait bool, result string) (any, error) {
+// writeOne writes one document (or deletes it) and answers with its id,
+// result, incarnation and read-your-writes token (covering after too); a
+// document JetStream did not store is a write_failed error.
+func (s *Server) writeOne(c *gin.Context, index string, op indexer.Op, after token.Token, wait bool, result string) (any, error) {
 	ctx, cancel, err := writeContext(c)
 	if err != nil {
 		return nil, err
@@ -128,12 +168,15 @@ func (s *Server) writeOne(c *gin.Context, index string, op indexer.Op, wait bool
 		ae.extra["id"] = op.ID
 		return nil, ae
 	}
+	if err := mergeToken(res, after); err != nil {
+		return nil, err
+	}
 	if wait {
 		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()
 		_ = s.ix.WaitSearchable(ctx, index, res)
 	}
-	body := gin.H{"id": op.ID, "result": result, "index_uid": res.IndexUID}
+	body := gin.H{"id": op.ID, "result": result, "index_uid": res.IndexUID, "token": res.Token}
 	if res.Refreshed != nil {
 		body["refreshed"] = *res.Refreshed
 	}
@@ -141,13 +184,18 @@ func (s *Server) writeOne(c *gin.Context, index string, op indexer.Op, wait bool
 }
 
 // getDoc serves GET /v1/indexes/{index}/docs/{id}: the stored document,
-// byte for byte.
+// byte for byte. With ?after=TOKEN it is read from a copy that has
+// applied the token's writes.
 func (s *Server) getDoc(c *gin.Context) (any, error) {
 	id, err := docID(c)
 	if err != nil {
 		return nil, err
 	}
-	doc, err := s.coord.Get(c.Request.Context(), c.Param("index"), id)
+	after, err := afterParam(c)
+	if err != nil {
+		return nil, err
+	}
+	doc, err := s.coord.Get(c.Request.Context(), c.Param("index"), id, after)
 	if err != nil {
 		return nil, err
 	}

@@ -140,13 +140,23 @@ var mappedErrors = []struct {
 	{"search_error", fmt.Errorf("search: %w", &coordinator.RequestError{Type: "search_error", Err: errors.New("bad sort")})},
 	{"shards_unavailable", &coordinator.UnavailableError{
 		Shards: coordinator.ShardsAccount{Total: 4, Successful: 3, Failed: 1, Failures: []coordinator.ShardFailure{
-			{Shard: 2, Node: "searcher-1", Reason: coordinator.ReasonNoResponders},
+			{Shard: 2, State: coordinator.StateTimedOut, Node: "searcher-1", Copy: "searcher-1", Reason: coordinator.ReasonTimeout},
 		}},
-		TimedOut: true,
+		TimedOut:    true,
+		Coverage:    coordinator.Coverage{Docs: 750, Total: 1000, Percent: 75},
+		MinCoverage: 100,
+	}},
+	{"shards_unavailable_min_coverage", &coordinator.UnavailableError{
+		Shards: coordinator.ShardsAccount{Total: 8, Successful: 6, Failed: 2, Failures: []coordinator.ShardFailure{
+			{Shard: 1, State: coordinator.StateUnavailable, Node: "s2", Copy: "s2", Reason: coordinator.ReasonNoResponders},
+			{Shard: 5, State: coordinator.StateBehind, Node: "s3", Copy: "s3", Reason: "copy on s3 has applied sequence 41, not yet 57"},
+		}},
+		Coverage:    coordinator.Coverage{Docs: 8712, Total: 10000, Percent: 87.12},
+		MinCoverage: 90,
 	}},
 	{"shards_unavailable_not_placed", &coordinator.UnavailableError{
 		Shards: coordinator.ShardsAccount{Total: 1, Failed: 1, Failures: []coordinator.ShardFailure{
-			{Shard: 0, Reason: coordinator.ReasonNotPlaced},
+			{Shard: 0, State: coordinator.StateUnavailable, Reason: coordinator.ReasonNotPlaced},
 		}},
 	}},
 	{"timeout", fmt.Errorf("wait: %w", context.DeadlineExceeded)},

@@ -168,10 +168,11 @@ func toAPIError(err error) *apiError {
 	case errors.As(err, &reqErr):
 		return &apiError{kind: errorKind(reqErr.Type), reason: reqErr.Error(), cause: err}
 	case errors.As(err, &unavail):
-		return &apiError{
-			kind: kindShardsUnavailable, reason: unavail.Error(), cause: err,
-			extra: gin.H{"shards": unavail.Shards, "timed_out": unavail.TimedOut},
+		extra := gin.H{"shards": unavail.Shards, "timed_out": unavail.TimedOut}
+		if unavail.Coverage != (coordinator.Coverage{}) { // a search's, not a get's
+			extra["coverage"] = unavail.Coverage
 		}
+		return &apiError{kind: kindShardsUnavailable, reason: unavail.Error(), cause: err, extra: extra}
 	case errors.As(err, &invalid):
 		kind := kindInvalidSettings
 		if invalid.Kind == "mapping" {

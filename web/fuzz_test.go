@@ -46,11 +46,18 @@ func FuzzParseSearchBody(f *testing.F) {
 		`{"query":{"ids":["a","b"]}}`,
 		`{"query":{"geo_distance":{},"distance":"1km","location":[0,0],"field":"g"}}`,
 		`{"query":{"match_all":{}},"knn":[{"field":"v","vector":[1,2],"k":3}]}`,
+		`{"query":{"match_all":{}},"min_coverage":87.5,"max_lag":10}`,
+		`{"query":{"match_all":{}},"min_coverage":101}`,
+		`{"query":{"match_all":{}},"min_coverage":"50"}`,
+		`{"query":{"match_all":{}},"max_lag":-1}`,
+		`{"query":{"match_all":{}},"after":"AQFhAQAB"}`,
+		`{"query":{"match_all":{}},"after":"not a token"}`,
+		`{"query":{"match_all":{}},"after":7}`,
 	} {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		req, timeout, _, err := web.ParseSearchBody(bytes.NewReader(body))
+		req, opts, err := web.ParseSearchBody(bytes.NewReader(body))
 		if err != nil {
 			if req != nil {
 				t.Fatalf("error %v with a request", err)
@@ -60,8 +67,8 @@ func FuzzParseSearchBody(f *testing.F) {
 		if req == nil || req.Query == nil {
 			t.Fatalf("accepted %q without a query", body)
 		}
-		if timeout < 0 {
-			t.Fatalf("accepted %q with timeout %v", body, timeout)
+		if opts.Timeout < 0 || opts.MinCoverage < 0 || opts.MinCoverage > 100 {
+			t.Fatalf("accepted %q with options %+v", body, opts)
 		}
 	})
 }

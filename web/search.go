@@ -1,12 +1,7 @@
 package web
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
-	"fmt"
-	"io"
-	"strconv"
 	"strings"
 
 	"github.com/blevesearch/bleve/v2"
@@ -16,7 +11,9 @@ import (
 	"github.com/shoal-search/shoal/coordinator"
 )
 
-// searchGET serves GET .../search?q=&size=&from=&sort=&fields=&highlight=&timeout=&allow_partial=.
+// searchGET serves GET .../search?q=&size=&from=&sort=&fields=&highlight=
+// plus the search options: timeout, allow_partial, min_coverage, after
+// (repeatable: the tokens merge), max_lag and profile.
 func (s *Server) searchGET(c *gin.Context) (any, error) {
 	q := c.Query("q")
 	if strings.TrimSpace(q) == "" {
@@ -38,62 +35,29 @@ func (s *Server) searchGET(c *gin.Context) (any, error) {
 	if h := c.Query("highlight"); h == "true" || h == "1" {
 		req.Highlight = bleve.NewHighlightWithStyle("html")
 	}
-	timeout, allow, err := searchOptions(c.Query("timeout"), c.Query("allow_partial"))
+	opts, err := queryOptions(c)
 	if err != nil {
 		return nil, errorOf(kindInvalidParameter, err)
 	}
-	profile, err := boolParam(c.Query("profile"), "profile")
-	if err != nil {
-		return nil, errorOf(kindInvalidParameter, err)
-	}
-	return s.search(c, coordinator.Request{Search: req, Timeout: timeout, AllowPartial: allow, Profile: profile})
+	return s.search(c, req, opts)
 }
 
-// searchPOST serves a bleve SearchRequest body plus timeout and
-// allow_partial (see ParseSearchBody).
+// searchPOST serves a bleve SearchRequest body plus the search options
+// (see ParseSearchBody).
 func (s *Server) searchPOST(c *gin.Context) (any, error) {
-	raw, err := io.ReadAll(c.Request.Body)
+	req, opts, err := ParseSearchBody(c.Request.Body)
 	if err != nil {
 		return nil, bodyError(err)
 	}
-	req, timeout, allow, err := ParseSearchBody(bytes.NewReader(raw))
-	if err != nil {
-		return nil, bodyError(err)
-	}
-	profile, err := profileFlag(raw)
-	if err != nil {
-		return nil, bodyError(err)
-	}
-	return s.search(c, coordinator.Request{Search: req, Timeout: timeout, AllowPartial: allow, Profile: profile})
-}
-
-// profileFlag reads a search body's "profile" (default false).
-func profileFlag(raw []byte) (bool, error) {
-	var b struct {
-		Profile *bool `json:"profile"`
-	}
-	if err := json.Unmarshal(raw, &b); err != nil {
-		return false, fmt.Errorf(`search body: "profile" must be true or false: %w`, err)
-	}
-	return b.Profile != nil && *b.Profile, nil
-}
-
-// boolParam reads a boolean query parameter name ("" is false).
-func boolParam(v, name string) (bool, error) {
-	if v == "" {
-		return false, nil
-	}
-	b, err := strconv.ParseBool(v)
-	if err != nil {
-		return false, fmt.Errorf("%s must be true or false, not %q", name, v)
-	}
-	return b, nil
+	return s.search(c, req, opts)
 }
 
 // search runs req on the index of the path.
-func (s *Server) search(c *gin.Context, req coordinator.Request) (any, error) {
-	req.Start = startOf(c)
-	res, err := s.coord.Search(c.Request.Context(), c.Param("index"), req)
+func (s *Server) search(c *gin.Context, req *bleve.SearchRequest, o SearchOptions) (any, error) {
+	res, err := s.coord.Search(c.Request.Context(), c.Param("index"), coordinator.Request{
+		Search: req, Timeout: o.Timeout, AllowPartial: o.AllowPartial, Start: startOf(c),
+		MinCoverage: o.MinCoverage, After: o.After, MaxLag: o.MaxLag, Profile: o.Profile,
+	})
 	if err != nil {
 		return nil, err
 	}
