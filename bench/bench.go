@@ -14,8 +14,9 @@
 //     alike — with the process's CPU time and allocations per query;
 //   - the tail: with replicas: 2 and one searcher node (holding as few shard
 //     copies as possible) slowed by a fixed delay, the coordinator's p99
-//     without and with hedged requests, and how many extra requests hedging
-//     sent;
+//     with hedging off and with Shoal's default hedging (adaptive and
+//     budgeted, unless Options.HedgeAfter fixes the delay), against the
+//     healthy p99 of the default, and how many extra requests hedging sent;
 //   - agreement: how often Shoal's top 10 equals the single index's, ties
 //     aside (the single index is first merged into one segment, see
 //     forceMerge).
@@ -35,7 +36,6 @@ import (
 
 	"github.com/blevesearch/bleve/v2"
 
-	"github.com/shoal-search/shoal/broker"
 	"github.com/shoal-search/shoal/coordinator"
 )
 
@@ -84,8 +84,9 @@ type Options struct {
 	// SlowDelay is the delay added to one searcher in the tail phases
 	// (default 200ms).
 	SlowDelay time.Duration
-	// HedgeAfter is when the hedging coordinator sends a second request;
-	// 0 means the healthy p95 latency measured just before.
+	// HedgeAfter fixes when the hedging coordinator sends a second
+	// request; 0 leaves it the coordinator's default: adaptive (each
+	// node's recent p95) within the default budget.
 	HedgeAfter time.Duration
 	// BatchSize is the number of documents per Bleve batch and per bulk
 	// request (default 1000).
@@ -408,27 +409,27 @@ func (r *run) tail(ctx context.Context) error {
 
 	queries := r.queries[:min(len(r.queries), o.TailQueries)]
 	res.TailQueries = len(queries)
-	plain := sh.c.Frontend.Coordinator
-	warm(ctx, queries, len(queries), coordSearch(plain))
-	if err := r.phase(ctx, "tail-healthy", "tail_healthy", o.Clients, queries, coordSearch(plain)); err != nil {
-		return err
-	}
-	healthy, _ := res.Phase("tail_healthy")
-
-	hedgeAfter := o.HedgeAfter
-	if hedgeAfter <= 0 {
-		hedgeAfter = max(time.Millisecond, time.Duration(healthy.P95Ms*float64(time.Millisecond)).Round(100*time.Microsecond))
-	}
-	res.HedgeAfterMs = ms(hedgeAfter)
-	// A second coordinator on the same catalog, with hedging on; it has
-	// its own connection, statistics cache and request counters.
-	nc, err := broker.Connect(ctx, sh.c.NATSURL(), "shoal-bench-hedging")
+	// Two coordinators on the cluster's catalog, each with its own
+	// connection, statistics cache, latency estimates and counters: one
+	// as Shoal runs by default (hedging adaptive and budgeted, unless
+	// HedgeAfter fixes the delay), one with hedging off.
+	hedging, err := sh.coordinator(ctx, "shoal-bench-hedging", coordinator.Options{HedgeAfter: o.HedgeAfter})
 	if err != nil {
 		return err
 	}
-	defer nc.Close()
-	hedging := coordinator.New(nc, sh.c.Frontend.Catalog, coordinator.Options{HedgeAfter: hedgeAfter})
+	plain, err := sh.coordinator(ctx, "shoal-bench-nohedge", coordinator.Options{HedgeBudget: -1})
+	if err != nil {
+		return err
+	}
+	res.HedgeAfterMs, res.HedgeMode = ms(o.HedgeAfter), "fixed"
+	if o.HedgeAfter <= 0 {
+		res.HedgeMode = "adaptive"
+	}
+	warm(ctx, queries, len(queries), coordSearch(plain))
 	warm(ctx, queries, len(queries), coordSearch(hedging))
+	if err := r.phase(ctx, "tail-healthy", "tail_healthy", o.Clients, queries, coordSearch(hedging)); err != nil {
+		return err
+	}
 
 	slot, node, copies, err := sh.slowestCandidate()
 	if err != nil {
@@ -438,8 +439,8 @@ func (r *run) tail(ctx context.Context) error {
 	slow := sh.c.Searcher(slot)
 	slow.SetSearchDelay(o.SlowDelay)
 	defer slow.SetSearchDelay(0)
-	r.logf("tail   searcher %s (%d of %d shard copies) answers %s late; hedging after %s",
-		node, copies, 2*o.Shards, o.SlowDelay, hedgeAfter)
+	r.logf("tail   searcher %s (%d of %d shard copies) answers %s late; hedging %s",
+		node, copies, 2*o.Shards, o.SlowDelay, res.HedgeMode)
 
 	if err := r.phase(ctx, "tail-nohedge", "slow_replica_nohedge", o.Clients, queries, coordSearch(plain)); err != nil {
 		return err

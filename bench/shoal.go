@@ -11,8 +11,10 @@ import (
 	"time"
 
 	"github.com/blevesearch/bleve/v2"
+	"github.com/nats-io/nats.go"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/shoal-search/shoal/broker"
 	"github.com/shoal-search/shoal/client"
 	"github.com/shoal-search/shoal/cluster"
 	"github.com/shoal-search/shoal/coordinator"
@@ -24,9 +26,21 @@ const benchIndex = "bench"
 // shoal is an in-process Shoal cluster (embedded NATS, searcher nodes, a
 // frontend with its real HTTP server) and an HTTP client for it.
 type shoal struct {
-	c  *cluster.Cluster
-	cl *client.Client
-	hc *http.Client
+	c     *cluster.Cluster
+	cl    *client.Client
+	hc    *http.Client
+	conns []*nats.Conn // of coordinators made by coordinator
+}
+
+// coordinator starts another coordinator on the cluster's catalog, with
+// opts, on a connection of its own named name; close closes it.
+func (s *shoal) coordinator(ctx context.Context, name string, opts coordinator.Options) (*coordinator.Coordinator, error) {
+	nc, err := broker.Connect(ctx, s.c.NATSURL(), name)
+	if err != nil {
+		return nil, err
+	}
+	s.conns = append(s.conns, nc)
+	return coordinator.New(nc, s.c.Frontend.Catalog, opts), nil
 }
 
 // startShoal starts a cluster of searchers nodes in dir and waits until it
@@ -64,6 +78,9 @@ func startShoal(ctx context.Context, dir string, searchers int, tcp, metrics boo
 
 func (s *shoal) close() error {
 	s.hc.CloseIdleConnections()
+	for _, nc := range s.conns {
+		nc.Close()
+	}
 	return s.c.Close()
 }
 

@@ -214,6 +214,9 @@ type BulkResult struct {
 	// Refreshed is set when the request asked to wait until its writes
 	// are searchable: true if every shard confirmed.
 	Refreshed *bool `json:"refreshed,omitempty"`
+	// Token is the read-your-writes token of the request's writes: a
+	// search with SearchRequest.After set to it sees them.
+	Token string `json:"token,omitempty"`
 }
 
 // BulkError is one line of a bulk body that the server rejected.

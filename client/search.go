@@ -38,6 +38,14 @@ type SearchRequest struct {
 	// AllowPartial, when set to false, turns a missing shard into a 503
 	// instead of a partial answer. nil means the server default (true).
 	AllowPartial *bool `json:"allow_partial,omitempty"`
+	// MinCoverage, from 0 to 100, is the least share of the documents
+	// (percent) the answer must cover; below it the server answers 503.
+	MinCoverage *float64 `json:"min_coverage,omitempty"`
+	// After is a read-your-writes token from a write's answer: the answer
+	// reflects every write it names.
+	After string `json:"after,omitempty"`
+	// MaxLag, when set, skips copies more than that many writes behind.
+	MaxLag *uint64 `json:"max_lag,omitempty"`
 }
 
 // FacetRequest asks for one facet: a term facet when only Field and Size
@@ -82,6 +90,8 @@ type SearchResponse struct {
 	TookMS float64 `json:"took_ms"`
 	// Facets holds the merged facets by name.
 	Facets map[string]FacetResult `json:"facets,omitempty"`
+	// Coverage says how much of the index's documents the answer covers.
+	Coverage Coverage `json:"coverage"`
 	// Shards accounts for which shards answered.
 	Shards ShardsInfo `json:"shards"`
 	// Partial is true when some shard's results are missing.
@@ -146,21 +156,49 @@ type ShardsInfo struct {
 	Failures []ShardFailure `json:"failures,omitempty"`
 }
 
+// Coverage is the share of an index's documents an answer covers.
+type Coverage struct {
+	// Docs is the number of documents in the shards that answered.
+	Docs uint64 `json:"docs"`
+	// Total is the number of documents in all shards.
+	Total uint64 `json:"total"`
+	// Percent is Docs over Total: exactly 100 when every shard answered,
+	// below 100 otherwise.
+	Percent float64 `json:"percent"`
+}
+
+// The states of a shard missing from an answer (ShardFailure.State).
+const (
+	StateTimedOut    = "timed_out"
+	StateFailed      = "failed"
+	StateUnavailable = "unavailable"
+	StateBehind      = "behind"
+)
+
 // ShardFailure is one shard missing from an answer.
 type ShardFailure struct {
 	// Shard is the shard number.
 	Shard int `json:"shard"`
+	// State is why, in one word: timed_out, failed, unavailable (no live
+	// copy) or behind (no copy had the writes asked for, in time).
+	State string `json:"state,omitempty"`
 	// Node is the searcher node that was asked, if known.
 	Node string `json:"node,omitempty"`
+	// Copy names the copy tried last, by its node.
+	Copy string `json:"copy,omitempty"`
 	// Reason says why, e.g. "no responders" or "timeout".
 	Reason string `json:"reason"`
 }
 
-// String summarises the failure as "shard 3 (node b): timeout".
+// String summarises the failure as "shard 3 timed_out (node b): timeout".
 func (f ShardFailure) String() string {
 	var b strings.Builder
 	b.WriteString("shard ")
 	b.WriteString(strconv.Itoa(f.Shard))
+	if f.State != "" {
+		b.WriteString(" ")
+		b.WriteString(f.State)
+	}
 	if f.Node != "" {
 		b.WriteString(" (node ")
 		b.WriteString(f.Node)

@@ -71,7 +71,7 @@ the figures as flat JSON.`,
 	f.IntVar(&o.TailSearchers, "tail-searchers", 0, "searcher nodes of the replicas-2 tail cluster (0 = min(2×shards, 16))")
 	f.IntVar(&o.TailQueries, "tail-queries", 200, "queries used by the tail phases")
 	f.DurationVar(&o.SlowDelay, "slow-delay", 200*time.Millisecond, "delay added to one searcher in the tail phases")
-	f.DurationVar(&o.HedgeAfter, "hedge-after", 0, "hedge a shard request after this long (0 = the healthy p95)")
+	f.DurationVar(&o.HedgeAfter, "hedge-after", 0, "fix the hedge delay of the tail phase (0 = adaptive, Shoal's default)")
 	f.IntVar(&o.BatchSize, "batch", 1000, "documents per Bleve batch and per bulk request")
 	f.IntVar(&o.BulkConcurrency, "bulk-concurrency", 4, "bulk requests in flight")
 	f.StringVar(&o.DataDir, "data", "", "directory for the indexes (default: a temporary one, removed at the end)")

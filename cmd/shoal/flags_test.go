@@ -5,6 +5,9 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/spf13/cobra"
 )
 
 // TestLogLevelRefused: an unknown --log-level stops every command that
@@ -111,6 +114,46 @@ func TestSharedFlagDefaults(t *testing.T) {
 			}
 			if f.DefValue != def {
 				t.Errorf("%s --%s defaults to %q, want %q", name, flag, f.DefValue, def)
+			}
+		}
+	}
+}
+
+// TestHedgeFlags: hedging is on by default (adaptive, 5% budget) for dev
+// and coordinator; --hedge-budget 0 turns it off, --hedge-after fixes the
+// delay, and a budget that is not a percentage is refused.
+func TestHedgeFlags(t *testing.T) {
+	tests := []struct {
+		args    []string
+		budget  float64
+		after   time.Duration
+		wantErr string
+	}{
+		{args: nil, budget: 5},
+		{args: []string{"--hedge-budget", "0"}, budget: -1},
+		{args: []string{"--hedge-budget", "2.5", "--hedge-after", "30ms"}, budget: 2.5, after: 30 * time.Millisecond},
+		{args: []string{"--hedge-budget", "150"}, wantErr: "--hedge-budget must be a percentage"},
+		{args: []string{"--hedge-budget", "-1"}, wantErr: "--hedge-budget must be a percentage"},
+	}
+	for _, cmd := range []string{"dev", "coordinator"} {
+		for _, tt := range tests {
+			var f frontendFlags
+			c := &cobra.Command{Use: cmd}
+			f.register(c, cmd == "dev")
+			if err := c.Flags().Parse(tt.args); err != nil {
+				t.Fatal(err)
+			}
+			err := f.validate()
+			o := f.options(&logFlags{}, nil, nil)
+			switch {
+			case tt.wantErr != "":
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Errorf("%s %v: %v, want an error about %q", cmd, tt.args, err, tt.wantErr)
+				}
+			case err != nil:
+				t.Errorf("%s %v: %v", cmd, tt.args, err)
+			case o.Coordinator.HedgeBudget != tt.budget || o.Coordinator.HedgeAfter != tt.after:
+				t.Errorf("%s %v: budget %v, after %v; want %v, %v", cmd, tt.args, o.Coordinator.HedgeBudget, o.Coordinator.HedgeAfter, tt.budget, tt.after)
 			}
 		}
 	}

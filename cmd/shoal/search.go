@@ -127,6 +127,9 @@ func printHits(w io.Writer, res *client.SearchResponse, from int, tty bool) {
 func partialWarning(res *client.SearchResponse) string {
 	s := res.Shards
 	msg := fmt.Sprintf("warning: partial results: %d of %d shards answered", s.Successful, s.Total)
+	if c := res.Coverage; c.Total > 0 {
+		msg += fmt.Sprintf(", %v%% of the documents", c.Percent)
+	}
 	if res.TimedOut {
 		msg += " (timed out)"
 	}

@@ -13,7 +13,8 @@ const searchAnswer = `{"hits":[
   "fragments":{"title":["http.<mark>Client</mark>.Do"],"body":["Do sends an HTTP request &amp; returns\nan HTTP <mark>client</mark> response"]}},
  {"id":"x2","score":1.5,"fields":{},"fragments":{}}],
  "total_hits":1234,"max_score":8.1234,"took_ms":12,
- "shards":{"total":8,"successful":7,"failed":1,"failures":[{"shard":3,"node":"b","reason":"no responders"}]},
+ "coverage":{"docs":9870,"total":11280,"percent":87.5},
+ "shards":{"total":8,"successful":7,"failed":1,"failures":[{"shard":3,"state":"unavailable","node":"b","copy":"b","reason":"no responders"}]},
  "partial":true,"timed_out":false}`
 
 func TestSearchCommand(t *testing.T) {
@@ -34,7 +35,7 @@ func TestSearchCommand(t *testing.T) {
 				"      Do sends an HTTP request & returns an HTTP client response\n",
 				"  6.   1.500  x2\n",
 				"\n1,234 hits, showing 5-6, took 12 ms\n",
-				"warning: partial results: 7 of 8 shards answered; failed: shard 3 (node b): no responders\n",
+				"warning: partial results: 7 of 8 shards answered, 87.5% of the documents; failed: shard 3 unavailable (node b): no responders\n",
 			},
 			wantReq: `{"query":{"query":"http client"},"size":2,"from":4,"fields":["title"],"highlight":{"style":"html"}}`,
 		},

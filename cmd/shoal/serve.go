@@ -24,6 +24,7 @@ type frontendFlags struct {
 	nodeTimeout time.Duration
 	healAfter   time.Duration
 	hedgeAfter  time.Duration
+	hedgeBudget float64
 	timeout     time.Duration
 	writeTime   time.Duration
 	statsBytes  int64
@@ -50,7 +51,8 @@ func (f *frontendFlags) register(cmd *cobra.Command, searchers bool) {
 	fs.DurationVar(&f.httpTimes.Idle, "http-idle-timeout", 2*time.Minute, "longest an idle keep-alive connection is kept")
 	fs.DurationVar(&f.nodeTimeout, "node-timeout", 5*time.Second, "a searcher silent this long counts as dead")
 	fs.DurationVar(&f.healAfter, "heal-after", 15*time.Second, "move shard copies off a node silent this long (0 = never)")
-	fs.DurationVar(&f.hedgeAfter, "hedge-after", 0, "send a hedged request to another copy after this long (0 = off)")
+	fs.DurationVar(&f.hedgeAfter, "hedge-after", 0, "hedge a shard request to another copy after this fixed delay (0 = adaptive: the node's recent p95 latency)")
+	fs.Float64Var(&f.hedgeBudget, "hedge-budget", coordinator.DefaultHedgeBudget, "hedges allowed, in percent of the shard requests of the last 10s (0 = no hedging)")
 	fs.DurationVar(&f.timeout, "search-timeout", 10*time.Second, "default search timeout")
 	fs.DurationVar(&f.writeTime, "write-timeout", indexer.DefaultWriteTimeout, "longest a write waits for JetStream to confirm it; past it the client gets 503 and the unconfirmed documents")
 	fs.IntVar(&f.replicas, "meta-replicas", 1, "replicas of streams and KV buckets (3 on a 3-broker cluster)")
@@ -59,6 +61,14 @@ func (f *frontendFlags) register(cmd *cobra.Command, searchers bool) {
 	f.limits.register(fs)
 	f.logs.register(fs)
 	f.query.register(fs, searchers)
+}
+
+// validate refuses a hedge budget that is not a percentage.
+func (f *frontendFlags) validate() error {
+	if f.hedgeBudget < 0 || f.hedgeBudget > 100 {
+		return fmt.Errorf("--hedge-budget must be a percentage from 0 (no hedging) to 100, not %v", f.hedgeBudget)
+	}
+	return nil
 }
 
 // options are the frontend's options; logs makes its access log, reg is
@@ -75,6 +85,10 @@ func (f *frontendFlags) options(logs *logFlags, reg *prometheus.Registry, tp tra
 		o.Web.AccessLog = logs.loggerAt(slog.LevelInfo).With("log", "access")
 	}
 	o.Coordinator.HedgeAfter = f.hedgeAfter
+	o.Coordinator.HedgeBudget = f.hedgeBudget
+	if f.hedgeBudget == 0 {
+		o.Coordinator.HedgeBudget = -1 // off
+	}
 	o.Coordinator.DefaultTimeout = f.timeout
 	o.Indexer.WriteTimeout = f.writeTime
 	o.Coordinator.StatsCacheBytes = f.statsBytes
@@ -106,6 +120,9 @@ func newDevCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			log := logs.logger()
+			if err := front.validate(); err != nil {
+				return err
+			}
 			tp, err := traces.start(ctx, "shoal-dev")
 			if err != nil {
 				return err
@@ -271,6 +288,9 @@ func newCoordinatorCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			log := logs.logger()
+			if err := front.validate(); err != nil {
+				return err
+			}
 			tp, err := traces.start(ctx, "shoal-coordinator")
 			if err != nil {
 				return err
