@@ -247,11 +247,25 @@ func (c *Client) Bulk(ctx context.Context, index string, ndjson []byte, refreshW
 	return &res, nil
 }
 
+// WriteResult is the server's answer to a single-document write.
+type WriteResult struct {
+	// ID is the document id.
+	ID string `json:"id"`
+	// Result is "indexed" or "deleted".
+	Result string `json:"result"`
+	// Token is the write's read-your-writes token: a search with
+	// SearchRequest.After set to it sees the write.
+	Token string `json:"token"`
+	// Refreshed is set when the request waited until the write was
+	// searchable: true if every shard confirmed.
+	Refreshed *bool `json:"refreshed,omitempty"`
+}
+
 // PutDoc stores doc under id in index, replacing any document with that
 // id. doc may be a json.RawMessage or []byte holding a JSON object, or any
 // value encoding/json can marshal to one. With refreshWait the server
 // answers only once the document is searchable.
-func (c *Client) PutDoc(ctx context.Context, index, id string, doc any, refreshWait bool) error {
+func (c *Client) PutDoc(ctx context.Context, index, id string, doc any, refreshWait bool) (*WriteResult, error) {
 	var body []byte
 	switch d := doc.(type) {
 	case json.RawMessage:
@@ -261,11 +275,15 @@ func (c *Client) PutDoc(ctx context.Context, index, id string, doc any, refreshW
 	default:
 		b, err := json.Marshal(doc)
 		if err != nil {
-			return fmt.Errorf("client: encode document %q: %w", id, err)
+			return nil, fmt.Errorf("client: encode document %q: %w", id, err)
 		}
 		body = b
 	}
-	return c.do(ctx, http.MethodPut, docPath(index, id), refreshQuery(refreshWait), "application/json", body, nil)
+	var res WriteResult
+	if err := c.do(ctx, http.MethodPut, docPath(index, id), refreshQuery(refreshWait), "application/json", body, &res); err != nil {
+		return nil, err
+	}
+	return &res, nil
 }
 
 // GetDoc returns the stored document id of index. A missing document or
@@ -280,8 +298,12 @@ func (c *Client) GetDoc(ctx context.Context, index, id string) (json.RawMessage,
 
 // DeleteDoc deletes document id of index. With refreshWait the server
 // answers only once the deletion is visible to searches.
-func (c *Client) DeleteDoc(ctx context.Context, index, id string, refreshWait bool) error {
-	return c.do(ctx, http.MethodDelete, docPath(index, id), refreshQuery(refreshWait), "", nil, nil)
+func (c *Client) DeleteDoc(ctx context.Context, index, id string, refreshWait bool) (*WriteResult, error) {
+	var res WriteResult
+	if err := c.do(ctx, http.MethodDelete, docPath(index, id), refreshQuery(refreshWait), "", nil, &res); err != nil {
+		return nil, err
+	}
+	return &res, nil
 }
 
 // Search runs req against index (POST /v1/indexes/{index}/search).

@@ -116,19 +116,21 @@ func TestRequests(t *testing.T) {
 			wantOut: &client.BulkResult{Refreshed: new(true)},
 		},
 		{
-			name: "put doc struct", status: 200, respond: `{"result":"created"}`,
+			name: "put doc struct", status: 200, respond: `{"id":"a/b c","result":"indexed","token":"AQh0b2tlbg","refreshed":true}`,
 			call: func(c *client.Client) (any, error) {
-				return nil, c.PutDoc(ctx, "books", "a/b c", map[string]string{"title": "x"}, true)
+				return c.PutDoc(ctx, "books", "a/b c", map[string]string{"title": "x"}, true)
 			},
+			wantOut: &client.WriteResult{ID: "a/b c", Result: "indexed", Token: "AQh0b2tlbg", Refreshed: new(true)},
 			want: recorded{Method: "PUT", Path: "/v1/indexes/books/docs/a/b c", RawPath: "/v1/indexes/books/docs/a%2Fb%20c",
 				Query: "refresh=wait_for", ContentType: "application/json"},
 			wantBody: `{"title":"x"}`,
 		},
 		{
-			name: "put doc raw", status: 201, respond: ``,
+			name: "put doc raw", status: 201, respond: `{"id":"1","result":"indexed","token":"t"}`,
 			call: func(c *client.Client) (any, error) {
-				return nil, c.PutDoc(ctx, "books", "1", json.RawMessage(`{"title":"y"}`), false)
+				return c.PutDoc(ctx, "books", "1", json.RawMessage(`{"title":"y"}`), false)
 			},
+			wantOut:  &client.WriteResult{ID: "1", Result: "indexed", Token: "t"},
 			want:     recorded{Method: "PUT", Path: "/v1/indexes/books/docs/1", ContentType: "application/json"},
 			wantBody: `{"title":"y"}`,
 		},
@@ -139,9 +141,10 @@ func TestRequests(t *testing.T) {
 			wantOut: json.RawMessage(`{"id":"1","title":"y"}`),
 		},
 		{
-			name: "delete doc", status: 200, respond: `{}`,
-			call: func(c *client.Client) (any, error) { return nil, c.DeleteDoc(ctx, "books", "1", true) },
-			want: recorded{Method: "DELETE", Path: "/v1/indexes/books/docs/1", Query: "refresh=wait_for"},
+			name: "delete doc", status: 200, respond: `{"id":"1","result":"deleted","token":"t2"}`,
+			call:    func(c *client.Client) (any, error) { return c.DeleteDoc(ctx, "books", "1", true) },
+			wantOut: &client.WriteResult{ID: "1", Result: "deleted", Token: "t2"},
+			want:    recorded{Method: "DELETE", Path: "/v1/indexes/books/docs/1", Query: "refresh=wait_for"},
 		},
 		{
 			name: "search query", status: 200, respond: `{"hits":[],"total_hits":0,"max_score":0,"took_ms":1,"shards":{"total":1,"successful":1,"failed":0},"partial":false,"timed_out":false}`,

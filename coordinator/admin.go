@@ -1,6 +1,7 @@
 package coordinator
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -19,34 +20,41 @@ import (
 // ErrDocNotFound is returned by Get for a document the index does not hold.
 var ErrDocNotFound = errors.New("document not found")
 
-// Get returns the stored JSON of a document. With a token (after), only
-// a copy that has applied the token's writes to the document's shard
-// answers: one behind waits, or another is asked, and if none catches up
-// in time the get fails with the shard's state "behind".
-func (c *Coordinator) Get(ctx context.Context, index, id string, after token.Token) (json.RawMessage, error) {
+// GetOptions are the options of a get by id.
+type GetOptions struct {
+	// After, a read-your-writes token, has the document read from a copy
+	// that has applied the token's writes to its shard: one behind waits,
+	// or another is asked, and if none catches up in time the get fails
+	// with the shard's state "behind".
+	After token.Token
+	// Timeout bounds the get (0: the default search timeout).
+	Timeout time.Duration
+}
+
+// Get returns the stored JSON of a document.
+func (c *Coordinator) Get(ctx context.Context, index, id string, o GetOptions) (json.RawMessage, error) {
 	def, err := c.cat.Index(index)
 	if err != nil {
 		return nil, err
 	}
-	fresh, err := freshnessOf(def, after, nil)
+	fresh, err := freshnessOf(def, o.After, nil)
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, c.opts.DefaultTimeout)
+	timeout := min(cmp.Or(o.Timeout, c.opts.DefaultTimeout), c.opts.MaxTimeout)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	shard := meta.ShardOf(id, def.Shards)
-	payload, _ := json.Marshal(protocol.GetRequest{ID: id, MinSeq: fresh.after[shard], Timeout: c.opts.DefaultTimeout})
-	cp := shardCopies[protocol.GetResponse]{natsCopies: c.natsCopies(def.Name), op: protocol.OpGet, payload: payload}
-	plan := c.planShard(def.Name, shard, fresh)
-	o := newAttempts[protocol.GetResponse](cp, c.hedging(ctx), "", []shardPlan{plan}).run(ctx)[0]
-	if o.err != nil {
-		f := failure(shard, o.node, o.err)
+	payload, _ := json.Marshal(protocol.GetRequest{ID: id, MinSeq: fresh.after[shard], Timeout: timeout})
+	resp, node, err := askShard[protocol.GetResponse](ctx, c, def.Name, shard, protocol.OpGet, payload, fresh)
+	if err != nil {
+		f := failure(shard, node, err)
 		return nil, &UnavailableError{Shards: ShardsAccount{Total: 1, Failed: 1, Failures: []ShardFailure{f}}, TimedOut: f.State == StateTimedOut}
 	}
-	if !o.value.Found {
+	if !resp.Found {
 		return nil, fmt.Errorf("%w: %s", ErrDocNotFound, id)
 	}
-	return o.value.Doc, nil
+	return resp.Doc, nil
 }
 
 // IndexInfo describes an index and each of its shard copies.

@@ -126,12 +126,12 @@ func (s shardCopies[V]) askCopy(ctx context.Context, node string, shard int) (an
 	return answer[V]{value: v, shards: []shardStatus{{}}}, nil
 }
 
-// askShard asks the copies of one shard of index for op, with failover
-// and hedging (see attempts), and returns the first good answer and the
-// copy that gave it (or the copy tried last).
-func askShard[V any](ctx context.Context, c *Coordinator, index string, shard int, op string, payload []byte) (V, string, error) {
+// askShard asks the copies of one shard of index fit for f for op, with
+// failover and hedging (see attempts), and returns the first good answer
+// and the copy that gave it (or the copy tried last).
+func askShard[V any](ctx context.Context, c *Coordinator, index string, shard int, op string, payload []byte, f freshness) (V, string, error) {
 	cp := shardCopies[V]{natsCopies: c.natsCopies(index), op: op, payload: payload}
-	plan := c.planShard(index, shard, freshness{})
+	plan := c.planShard(index, shard, f)
 	o := newAttempts[V](cp, c.hedging(ctx), "", []shardPlan{plan}).run(ctx)[0]
 	return o.value, o.node, o.err
 }

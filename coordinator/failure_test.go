@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"reflect"
 	"sort"
@@ -35,6 +36,7 @@ type failureAnswer struct {
 		ID string `json:"id"`
 	} `json:"hits"`
 	TotalHits uint64            `json:"total_hits"`
+	Coverage  client.Coverage   `json:"coverage"`
 	Shards    client.ShardsInfo `json:"shards"`
 	Partial   bool              `json:"partial"`
 	TimedOut  bool              `json:"timed_out"`
@@ -131,6 +133,21 @@ func TestFailureBehaviour(t *testing.T) {
 	if len(info.ShardStats) != failureShards || len(held) != 4 {
 		t.Fatalf("placement %+v: want %d shards over 4 nodes", info.ShardStats, failureShards)
 	}
+	// Coverage counts documents as the heartbeats report them.
+	testwait.For(t, 10*time.Second, 20*time.Millisecond, func() error {
+		var sum uint64
+		for node, shards := range held {
+			for _, s := range shards {
+				st, _ := c.Frontend.Catalog.Copy(node, failureIndex, s)
+				sum += st.Docs
+			}
+		}
+		if sum != failureDocs {
+			return fmt.Errorf("heartbeats count %d documents, want %d", sum, failureDocs)
+		}
+		return nil
+	})
+	states := map[string]string{"timeout": "timed_out", "no responders": "unavailable"}
 
 	// expect lists the documents of every shard not in lost, sorted.
 	expect := func(lost []int) []string {
@@ -157,9 +174,15 @@ func TestFailureBehaviour(t *testing.T) {
 		var named []int
 		for _, f := range a.Shards.Failures {
 			named = append(named, f.Shard)
-			if f.Node != node || f.Reason != reason {
-				t.Errorf("failure %+v: want node %s, reason %q", f, node, reason)
+			if f.Node != node || f.Reason != reason || f.State != states[reason] {
+				t.Errorf("failure %+v: want node %s, state %s, reason %q", f, node, states[reason], reason)
 			}
+		}
+		// Coverage: the documents of the shards that answered.
+		kept := uint64(len(expect(lost)))
+		pct := math.Floor(10000*float64(kept)/failureDocs) / 100
+		if a.Coverage.Docs != kept || a.Coverage.Total != failureDocs || a.Coverage.Percent != pct {
+			t.Errorf("coverage %+v, want %d of %d documents, %v%%", a.Coverage, kept, failureDocs, pct)
 		}
 		sort.Ints(named)
 		if !reflect.DeepEqual(named, lost) {
@@ -208,6 +231,13 @@ func TestFailureBehaviour(t *testing.T) {
 			t.Errorf("503 took %v", took)
 		}
 		a.Partial = true // a 503 carries the account, not the flag
+		check(t, a, node, "timeout")
+
+		// A timeout of 100ms: the slow shards time out, they do not fail.
+		status, a, took = failureCall(t, "GET", api+search+"&timeout=100ms", "")
+		if status != http.StatusOK || !a.TimedOut || took >= time.Second {
+			t.Fatalf("timeout=100ms: status %d, timed out %v, after %v: %+v", status, a.TimedOut, took, a.Error)
+		}
 		check(t, a, node, "timeout")
 	})
 

@@ -28,7 +28,8 @@ func (c *Coordinator) presearch(ctx context.Context, q *query) (json.RawMessage,
 		return nil, "", &RequestError{Type: "invalid_request", Err: fmt.Errorf("encode query: %w", err)}
 	}
 	key := def.Name + "\x00" + def.UID + "\x00" + string(qraw)
-	st := c.cache.get(key)
+	after := q.fresh.after
+	st := c.cache.get(key, after)
 	c.metrics.cacheLookup(st != nil)
 	if st != nil {
 		q.statsCache = cacheHit
@@ -37,8 +38,12 @@ func (c *Coordinator) presearch(ctx context.Context, q *query) (json.RawMessage,
 	q.statsCache = cacheMiss
 	ctx, span := c.tracer.Start(ctx, "presearch")
 	defer span.End()
-	v, err, _ := c.sf.Do(key, func() (any, error) {
-		return c.gatherStats(ctx, def, qraw, key)
+	flight := key
+	if len(after) > 0 { // needs statistics that count its writes
+		flight += "\x00" + fmt.Sprint(after)
+	}
+	v, err, _ := c.sf.Do(flight, func() (any, error) {
+		return c.gatherStats(ctx, def, qraw, key, after)
 	})
 	if err != nil {
 		return nil, "", err
@@ -47,8 +52,9 @@ func (c *Coordinator) presearch(ctx context.Context, q *query) (json.RawMessage,
 }
 
 // gatherStats asks every shard of def for its statistics of the query
-// qraw, sums them, and caches the sum under key if every shard answered.
-func (c *Coordinator) gatherStats(ctx context.Context, def *meta.IndexDef, qraw json.RawMessage, key string) (json.RawMessage, error) {
+// qraw, from copies that have applied after's writes, sums them, and
+// caches the sum under key if every shard answered.
+func (c *Coordinator) gatherStats(ctx context.Context, def *meta.IndexDef, qraw json.RawMessage, key string, after map[int]uint64) (json.RawMessage, error) {
 	// Statistics are worth at most half of the time: a shard whose
 	// copies are all silent must leave the search time to answer with
 	// the others.
@@ -62,7 +68,7 @@ func (c *Coordinator) gatherStats(ctx context.Context, def *meta.IndexDef, qraw 
 		shards[s] = s
 	}
 	results := fanout.Run(ctx, shards, fanout.Options{}, func(ctx context.Context, s int) (protocol.PresearchResponse, error) {
-		return c.shardStats(ctx, def, s, qraw)
+		return c.shardStats(ctx, def, s, qraw, after)
 	})
 	total := &protocol.GlobalStats{}
 	seqs := make(map[int]uint64, def.Shards)
@@ -104,12 +110,13 @@ func (c *Coordinator) gatherStats(ctx context.Context, def *meta.IndexDef, qraw 
 
 // shardStats is one shard's presearch: its statistics of the query, and
 // the distinct-term sets of its fields that changed since we last had them.
-func (c *Coordinator) shardStats(ctx context.Context, def *meta.IndexDef, s int, qraw json.RawMessage) (protocol.PresearchResponse, error) {
-	payload, err := json.Marshal(protocol.PresearchRequest{Query: qraw, Have: c.terms.have(def.UID, s)})
+func (c *Coordinator) shardStats(ctx context.Context, def *meta.IndexDef, s int, qraw json.RawMessage, after map[int]uint64) (protocol.PresearchResponse, error) {
+	dl, _ := ctx.Deadline()
+	payload, err := json.Marshal(protocol.PresearchRequest{Query: qraw, Have: c.terms.have(def.UID, s), MinSeq: after[s], Timeout: time.Until(dl)})
 	if err != nil {
 		return protocol.PresearchResponse{}, fmt.Errorf("encode presearch: %w", err)
 	}
-	pr, _, err := askShard[protocol.PresearchResponse](ctx, c, def.Name, s, protocol.OpPresearch, payload)
+	pr, _, err := askShard[protocol.PresearchResponse](ctx, c, def.Name, s, protocol.OpPresearch, payload, freshness{after: after})
 	if err != nil {
 		return pr, err
 	}

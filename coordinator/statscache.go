@@ -33,7 +33,9 @@ func newStatsCache(ttl time.Duration, maxBytes int64) *statsCache {
 	return &statsCache{ttl: ttl, entries: lru.New[string, *statsEntry](maxBytes)}
 }
 
-func (c *statsCache) get(key string) json.RawMessage {
+// get returns key's statistics, if cached; with after (read-your-writes),
+// only if they counted every write it names.
+func (c *statsCache) get(key string, after map[int]uint64) json.RawMessage {
 	if c.ttl <= 0 {
 		return nil
 	}
@@ -44,6 +46,11 @@ func (c *statsCache) get(key string) json.RawMessage {
 	if time.Now().After(e.expires) {
 		c.entries.Remove(key)
 		return nil
+	}
+	for s, seq := range after {
+		if e.seq[s] < seq {
+			return nil
+		}
 	}
 	return e.stats
 }

@@ -74,6 +74,10 @@ type PresearchRequest struct {
 	// already holds this shard's term set of that field; the shard sends
 	// term sets only for fields not current there.
 	Have map[string]uint64 `json:"have,omitempty"`
+	// MinSeq and Timeout are as in SearchRequest: statistics for a
+	// read-your-writes search come from a copy that has applied MinSeq.
+	MinSeq  uint64        `json:"min_seq,omitempty"`
+	Timeout time.Duration `json:"timeout,omitempty"`
 }
 
 // PresearchResponse carries one shard's local statistics.

@@ -93,7 +93,7 @@ func TestMinSeq(t *testing.T) {
 	defer f.ResumeConsumers()
 	applied := o.node.Status().Copies[0].AppliedSeq
 	for _, id := range []string{"late1", "late2"} {
-		if err := o.cl.PutDoc(ctx, o.index, id, map[string]string{"body": "late"}, false); err != nil {
+		if _, err := o.cl.PutDoc(ctx, o.index, id, map[string]string{"body": "late"}, false); err != nil {
 			t.Fatal(err)
 		}
 	}

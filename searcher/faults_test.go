@@ -136,7 +136,7 @@ func TestFaults(t *testing.T) {
 		f.PauseConsumers()
 		defer f.ResumeConsumers()
 		applied := o.node.Status().Copies[0].AppliedSeq
-		if err := o.cl.PutDoc(ctx, o.index, "late", map[string]string{"body": "late"}, false); err != nil {
+		if _, err := o.cl.PutDoc(ctx, o.index, "late", map[string]string{"body": "late"}, false); err != nil {
 			t.Fatal(err)
 		}
 		// The write is stored in the stream; the paused copy does not

@@ -210,7 +210,10 @@ func presearch(ctx context.Context, idx bleve.Index, m mapping.IndexMapping, q q
 // withGlobalStats prepares ctx and req so that Bleve scores req with st.
 // Fields the query reads that st does not cover (statistics gathered for
 // another state of the index) are scored with local figures from local.
-func withGlobalStats(ctx context.Context, req *bleve.SearchRequest, gs *Stats, m mapping.IndexMapping, local func(field string) int) context.Context {
+// Statistics that count fewer documents than the shard holds (gathered
+// from a copy behind this one) count at least localDocs: with none at all,
+// BM25's mean field length would be 0/0 and every score NaN.
+func withGlobalStats(ctx context.Context, req *bleve.SearchRequest, gs *Stats, m mapping.IndexMapping, local func(field string) int, localDocs uint64) context.Context {
 	if gs == nil || gs.GlobalStats == nil {
 		return ctx
 	}
@@ -238,7 +241,7 @@ func withGlobalStats(ctx context.Context, req *bleve.SearchRequest, gs *Stats, m
 		req.PreSearchData = make(map[string]interface{})
 	}
 	req.PreSearchData[search.BM25PreSearchDataKey] = &search.BM25Stats{
-		DocCount:         float64(st.DocCount),
+		DocCount:         float64(max(st.DocCount, localDocs)),
 		FieldCardinality: fields,
 	}
 	if len(st.Terms) > 0 && expands(req.Query) {

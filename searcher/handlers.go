@@ -115,11 +115,15 @@ func (r *replica) handlePresearch(req request) {
 		respondErr(req, protocol.CodeBadRequest, fmt.Errorf("parse query: %w", err))
 		return
 	}
-	ctx, cancel := context.WithTimeout(req.ctx, searchTimeout)
+	ctx, cancel := context.WithTimeout(req.ctx, clampTimeout(pr.Timeout))
 	defer cancel()
 	ctx, span := r.node.tracer.Start(ctx, "shard presearch",
 		trace.WithAttributes(attribute.String("shoal.node", r.node.opts.Name), attribute.String("shoal.index", r.def.Name), attribute.Int("shoal.shard", r.num)))
 	defer span.End()
+	if err := r.caughtUpTo(ctx, pr.MinSeq, behindWait(pr.Timeout)); err != nil {
+		respondErr(req, shardCode(err), err)
+		return
+	}
 	st, err := r.shard.Presearch(ctx, q, r.node.opts.QueryLimits.MaxScoredTerms)
 	if err != nil {
 		respondErr(req, protocol.CodeBadRequest, err)
@@ -150,13 +154,9 @@ func (r *replica) handleGet(req request) {
 		respondErr(req, protocol.CodeBadRequest, fmt.Errorf("decode get request: %w", err))
 		return
 	}
-	timeout := gr.Timeout
-	if timeout <= 0 || timeout > searchTimeout {
-		timeout = searchTimeout
-	}
-	ctx, cancel := context.WithTimeout(r.node.ctx, timeout)
+	ctx, cancel := context.WithTimeout(req.ctx, clampTimeout(gr.Timeout))
 	defer cancel()
-	if err := r.caughtUpTo(ctx, gr.MinSeq, behindWait(timeout)); err != nil {
+	if err := r.caughtUpTo(ctx, gr.MinSeq, behindWait(gr.Timeout)); err != nil {
 		respondErr(req, shardCode(err), err)
 		return
 	}

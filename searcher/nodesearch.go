@@ -178,10 +178,7 @@ func (n *Node) prepareSearch(request, stats json.RawMessage) (*bleve.SearchReque
 // cancel comes during it. The returned function, always set, ends the
 // search's registration and context.
 func (n *Node) searchContext(parent context.Context, timeout time.Duration, id string) (context.Context, context.CancelFunc, error) {
-	if timeout <= 0 || timeout > searchTimeout {
-		timeout = searchTimeout
-	}
-	ctx, cancel := context.WithTimeout(parent, timeout)
+	ctx, cancel := context.WithTimeout(parent, clampTimeout(timeout))
 	if !n.cancels.begin(id, cancel) {
 		cancel()
 		return ctx, cancel, errCancelled
@@ -204,10 +201,16 @@ func (n *Node) searchContext(parent context.Context, timeout time.Duration, id s
 // to catch up before it answers CodeBehind: half of the request's time, so
 // that another copy can still be asked.
 func behindWait(timeout time.Duration) time.Duration {
+	return clampTimeout(timeout) / 2
+}
+
+// clampTimeout is a request's timeout, searchTimeout when it has none or
+// asks for more.
+func clampTimeout(timeout time.Duration) time.Duration {
 	if timeout <= 0 || timeout > searchTimeout {
-		timeout = searchTimeout
+		return searchTimeout
 	}
-	return timeout / 2
+	return timeout
 }
 
 // caughtUpTo returns once the copy has applied seq (0: at once), waiting

@@ -217,7 +217,11 @@ func (s *Shard) Search(ctx context.Context, req *bleve.SearchRequest, st *Stats)
 			wantSource = true
 		}
 	}
-	ctx = withGlobalStats(ctx, req, st, s.mapping, s.localCardinality)
+	var docs uint64
+	if st != nil {
+		docs, _ = s.idx.DocCount()
+	}
+	ctx = withGlobalStats(ctx, req, st, s.mapping, s.localCardinality, docs)
 	res, err := s.idx.SearchInContext(ctx, req)
 	if err != nil {
 		return nil, err

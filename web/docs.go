@@ -9,6 +9,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/shoal-search/shoal/coordinator"
 	"github.com/shoal-search/shoal/indexer"
 	"github.com/shoal-search/shoal/token"
 )
@@ -185,17 +186,17 @@ func (s *Server) writeOne(c *gin.Context, index string, op indexer.Op, after tok
 
 // getDoc serves GET /v1/indexes/{index}/docs/{id}: the stored document,
 // byte for byte. With ?after=TOKEN it is read from a copy that has
-// applied the token's writes.
+// applied the token's writes; ?timeout= bounds the read.
 func (s *Server) getDoc(c *gin.Context) (any, error) {
 	id, err := docID(c)
 	if err != nil {
 		return nil, err
 	}
-	after, err := afterParam(c)
+	o, err := parseOptions(rawOptions{timeout: c.Query("timeout"), after: c.QueryArray("after")})
 	if err != nil {
-		return nil, err
+		return nil, errorOf(kindInvalidParameter, err)
 	}
-	doc, err := s.coord.Get(c.Request.Context(), c.Param("index"), id, after)
+	doc, err := s.coord.Get(c.Request.Context(), c.Param("index"), id, coordinator.GetOptions{After: o.After, Timeout: o.Timeout})
 	if err != nil {
 		return nil, err
 	}
