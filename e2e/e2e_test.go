@@ -326,6 +326,7 @@ func TestKillSearcherAnswersPartialAtOnce(t *testing.T) {
 	if len(want) == 0 {
 		t.Fatalf("no searcher holds a shard: %v", byNode)
 	}
+	info := coverageBeforeKill(ctx, t, c, index)
 	c.Searcher(t, victim).Kill(t)
 
 	var worst time.Duration
@@ -357,6 +358,7 @@ func TestKillSearcherAnswersPartialAtOnce(t *testing.T) {
 		}
 	}
 	t.Logf("kill -9 partial-response latency: worst of 5 searches %v (timeout 2s)", worst.Round(time.Microsecond))
+	checkCoverage(ctx, t, c, index, info, want)
 
 	r := search(ctx, c.Client, index, "http client", 2*time.Second, false)
 	var apiErr *client.APIError
