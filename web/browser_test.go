@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/url"
 	"os"
@@ -290,13 +291,24 @@ func TestBrowser(t *testing.T) {
 		if got := b.summaryTotal(t); got == 0 {
 			t.Error("summary counts no results on a partial answer")
 		}
-		wantAnswered := fmt.Sprintf("%d of 4 shards answered", 4-len(failed))
-		if !strings.Contains(banner.Text, wantAnswered) {
-			t.Errorf("banner %q does not say %q", banner.Text, wantAnswered)
+		// The banner says how much the answer covers, as the API does.
+		cov := api.search(ctx, t, map[string]any{"query": map[string]any{"query": "http client"}, "size": 0}).Coverage.Percent
+		wantPct := strconv.FormatFloat(math.Floor(cov*10)/10, 'f', -1, 64)
+		want := fmt.Sprintf("Results from %s%% of documents; %d shard", wantPct, len(failed))
+		if !strings.Contains(banner.Text, want) || !strings.Contains(banner.Text, "did not answer") {
+			t.Errorf("banner %q does not say %q… did not answer", banner.Text, want)
+		}
+		// Each shard that did not answer is listed with its state.
+		states := eval[map[string]string](t, b, `Object.fromEntries(Array.from(document.querySelectorAll("#partial-banner .shard-state")).map(function (li) { return [li.dataset.shard, li.dataset.state]; }))`)
+		if len(states) != len(failed) {
+			t.Errorf("banner lists shards %v, want %v", states, failed)
 		}
 		for _, s := range failed {
-			if !regexp.MustCompile(`\bshard ` + strconv.Itoa(s) + `\b`).MatchString(banner.Text) {
-				t.Errorf("banner %q does not name failed shard %d", banner.Text, s)
+			if states[strconv.Itoa(s)] != "unavailable" {
+				t.Errorf("banner lists shard %d as %q, want unavailable", s, states[strconv.Itoa(s)])
+			}
+			if !regexp.MustCompile(`\bshard ` + strconv.Itoa(s) + `: no live copy\b`).MatchString(banner.Text) {
+				t.Errorf("banner %q does not name failed shard %d and its state", banner.Text, s)
 			}
 		}
 		if len(b.hits(t)) == 0 {
@@ -760,6 +772,9 @@ type apiResult struct {
 	Hits      []apiHit `json:"hits"`
 	TotalHits uint64   `json:"total_hits"`
 	Partial   bool     `json:"partial"`
+	Coverage  struct {
+		Percent float64 `json:"percent"`
+	} `json:"coverage"`
 }
 
 func apiHitsAsPage(hits []apiHit) []pageHit {

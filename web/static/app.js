@@ -217,6 +217,7 @@
     this.status = opts.status || 0;
     this.type = opts.type || '';
     this.shards = opts.shards || null;
+    this.coverage = opts.coverage || null;
     this.title = opts.title || '';
   }
   ApiError.prototype = Object.create(Error.prototype);
@@ -239,7 +240,8 @@
     return new ApiError(reason, {
       status: res.status,
       type: type,
-      shards: body && typeof body.shards === 'object' ? body.shards : null
+      shards: body && typeof body.shards === 'object' ? body.shards : null,
+      coverage: body && typeof body.coverage === 'object' ? body.coverage : null
     });
   }
 
@@ -501,17 +503,54 @@
     els.summary.textContent = s;
   }
 
+  // The states of a shard that did not answer, as the page words them.
+  var STATE_TEXT = {
+    timed_out: 'timed out',
+    failed: 'failed',
+    unavailable: 'no live copy',
+    behind: 'not up to date with your writes'
+  };
+
+  // pct words a coverage percentage the way the page shows it: rounded
+  // down to one decimal, so a partial answer never reads 100%.
+  function pct(p) {
+    var v = Math.floor(num(p, 0) * 10) / 10;
+    return (v === Math.floor(v) ? String(v) : v.toFixed(1)) + '%';
+  }
+
   function failureText(f) {
     if (!f || typeof f !== 'object') return '';
     var shard = f.shard !== undefined && f.shard !== null ? 'shard ' + text(f.shard) : 'a shard';
+    var state = STATE_TEXT[text(f.state)] || text(f.state);
     var detail = [text(f.node), text(f.reason)].filter(Boolean).join(': ');
-    return detail ? shard + ' (' + detail + ')' : shard;
+    var out = shard + (state ? ': ' + state : '');
+    return detail ? out + ' (' + detail + ')' : out;
   }
 
-  function shardsText(shards) {
+  // coverageText is "results from 87% of documents; 1 shard did not
+  // answer", from an answer's coverage and shard account.
+  function coverageText(coverage, shards) {
     var sh = shards && typeof shards === 'object' ? shards : {};
-    var failures = Array.isArray(sh.failures) ? sh.failures.map(failureText).filter(Boolean) : [];
-    return failures.length ? 'Missing: ' + failures.join('; ') + '.' : '';
+    var failed = num(sh.failed, NaN);
+    var missing = isFinite(failed) ? plural(failed, 'shard', 'shards') + ' did not answer' : 'some shards did not answer';
+    var cov = coverage && typeof coverage === 'object' ? coverage : null;
+    if (!cov || !isFinite(num(cov.percent, NaN))) return missing;
+    return 'results from ' + pct(cov.percent) + ' of documents; ' + missing;
+  }
+
+  // shardList lists the shards that did not answer, each with its state.
+  function shardList(shards) {
+    var sh = shards && typeof shards === 'object' ? shards : {};
+    var ul = el('ul', 'shard-states');
+    (Array.isArray(sh.failures) ? sh.failures : []).forEach(function (f) {
+      var t = failureText(f);
+      if (!t) return;
+      var li = el('li', 'shard-state', t);
+      li.setAttribute('data-shard', text(f.shard));
+      li.setAttribute('data-state', text(f.state));
+      ul.appendChild(li);
+    });
+    return ul;
   }
 
   function renderPartial(body) {
@@ -519,26 +558,22 @@
     var timedOut = body.timed_out === true;
     if (!partial && !timedOut) {
       els.partial.hidden = true;
-      els.partial.textContent = '';
+      els.partial.replaceChildren();
       return;
     }
-    var sh = body.shards && typeof body.shards === 'object' ? body.shards : {};
-    var total = num(sh.total, NaN);
-    var ok = num(sh.successful, NaN);
-    var parts = [];
+    var f = document.createDocumentFragment();
     if (partial) {
-      if (isFinite(total) && isFinite(ok)) {
-        parts.push('Partial results: ' + fmt(ok) + ' of ' + plural(total, 'shard', 'shards') + ' answered.');
-      } else {
-        parts.push('Partial results: some shards did not answer.');
-      }
-      var missing = shardsText(sh);
-      if (missing) parts.push(missing);
-      if (timedOut) parts.push('The search timed out before every shard answered.');
+      var summary = coverageText(body.coverage, body.shards);
+      var title = el('strong', 'notice-title', summary.charAt(0).toUpperCase() + summary.slice(1) + '.');
+      title.title = 'The share of the index\'s documents held by the shards that answered (the answer\'s "coverage"); ' +
+        'each shard that did not is listed with its state (the answer\'s "shards.failures").';
+      f.appendChild(title);
+      if (timedOut) f.appendChild(el('span', 'notice-text', ' The search timed out before every shard answered.'));
+      f.appendChild(shardList(body.shards));
     } else {
-      parts.push('The search timed out; results may be incomplete.');
+      f.appendChild(el('span', 'notice-text', 'The search timed out; results may be incomplete.'));
     }
-    els.partial.textContent = parts.join(' ');
+    els.partial.replaceChildren(f);
     els.partial.hidden = false;
   }
 
@@ -825,7 +860,7 @@
     renderTimings(null);
     els.summary.textContent = '';
     els.partial.hidden = true;
-    els.partial.textContent = '';
+    els.partial.replaceChildren();
     els.results.replaceChildren();
     els.empty.hidden = true;
     els.empty.replaceChildren();
@@ -868,8 +903,11 @@
     var f = document.createDocumentFragment();
     f.appendChild(el('strong', 'notice-title', errorTitle(e) + ':'));
     f.appendChild(el('span', 'notice-text', ' ' + e.message));
-    var missing = shardsText(e.shards);
-    if (missing) f.appendChild(el('span', 'notice-text', ' ' + missing));
+    if (e.shards) {
+      var summary = coverageText(e.coverage, e.shards);
+      f.appendChild(el('span', 'notice-text', ' ' + summary.charAt(0).toUpperCase() + summary.slice(1) + '.'));
+      f.appendChild(shardList(e.shards));
+    }
     var meta = [];
     if (e.type) meta.push(e.type);
     if (e.status) meta.push('HTTP ' + e.status);
