@@ -179,7 +179,7 @@ func TestBrowser(t *testing.T) {
 			t.Fatalf("%d shard rows in the timings, want the sample's 4: %q", len(rows), rows)
 		}
 		for i, r := range rows {
-			if r["shard"] != "shard "+strconv.Itoa(i) || !strings.HasPrefix(r["node"], "searcher-") || r["copy"] != "copy "+r["node"] ||
+			if r["shard"] != "shard "+strconv.Itoa(i) || r["state"] != "answered" || !strings.HasPrefix(r["node"], "searcher-") || r["copy"] != "copy "+r["node"] ||
 				!strings.HasPrefix(r["search"], "search ") || !strings.HasSuffix(r["search"], "s") || r["asked"] != "asked "+r["node"] {
 				t.Errorf("timings row %d: %q", i, r)
 			}
@@ -309,6 +309,17 @@ func TestBrowser(t *testing.T) {
 			}
 			if !regexp.MustCompile(`\bshard ` + strconv.Itoa(s) + `: no live copy\b`).MatchString(banner.Text) {
 				t.Errorf("banner %q does not name failed shard %d and its state", banner.Text, s)
+			}
+		}
+		// The timings (the answer's profile) show each shard's state.
+		timed := eval[map[string]string](t, b, `Object.fromEntries(Array.from(document.querySelectorAll("#timings-shards li")).map(function (li) { return [li.dataset.shard, li.dataset.state]; }))`)
+		for s := range 4 {
+			want := "answered"
+			if slices.Contains(failed, s) {
+				want = "unavailable"
+			}
+			if timed[strconv.Itoa(s)] != want {
+				t.Errorf("timings show shard %d as %q, want %q (all: %v)", s, timed[strconv.Itoa(s)], want, timed)
 			}
 		}
 		if len(b.hits(t)) == 0 {

@@ -459,8 +459,9 @@
   }
 
   // renderTimings shows the answer's profile behind the "timings" toggle:
-  // the coordinator's phases, and one row per shard with the node and copy
-  // that answered, its wait on the node, search, network and hedges.
+  // the coordinator's phases, and one row per shard with its state, the
+  // node and copy that answered, its wait on the node, search, network and
+  // hedges.
   function renderTimings(p) {
     if (!p || typeof p !== 'object') {
       els.timings.hidden = true;
@@ -477,7 +478,9 @@
       if (!sh || typeof sh !== 'object') return;
       var li = el('li', sh.error ? 'timings-shard timings-failed' : 'timings-shard');
       li.setAttribute('data-shard', text(sh.shard));
-      var parts = [['shard', 'shard ' + text(sh.shard)], ['node', text(sh.node) || '(queue group)']];
+      li.setAttribute('data-state', text(sh.state));
+      var parts = [['shard', 'shard ' + text(sh.shard)], ['state', STATE_TEXT[text(sh.state)] || text(sh.state) || '–'],
+        ['node', text(sh.node) || '(queue group)']];
       if (sh.error) {
         parts.push(['error', text(sh.error)]);
       } else {
@@ -505,6 +508,7 @@
 
   // The states of a shard that did not answer, as the page words them.
   var STATE_TEXT = {
+    answered: 'answered',
     timed_out: 'timed out',
     failed: 'failed',
     unavailable: 'no live copy',
