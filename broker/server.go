@@ -39,7 +39,7 @@ type ServerOptions struct {
 	Logger *slog.Logger
 	// Monitor, when set (host:port), serves NATS's monitoring endpoints
 	// there: /varz, /jsz, /connz, /healthz, which Prometheus scrapes
-	// through the NATS exporter (docs/operating.md).
+	// through the NATS exporter (README "Operating Shoal").
 	Monitor string
 }
 

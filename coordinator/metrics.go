@@ -11,7 +11,7 @@ import (
 )
 
 // metrics are the coordinator's Prometheus families. Their names and
-// labels are a contract (docs/operating.md): keep them stable. Labels never
+// labels are a contract (README "Operating Shoal"): keep them stable. Labels never
 // hold query text or ids; an index label holds only names the catalog
 // knows. A nil *metrics (no Options.Registerer) records nothing and costs
 // one nil check.

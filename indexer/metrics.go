@@ -6,7 +6,7 @@ import (
 )
 
 // metrics are the indexer's Prometheus families. Their names and labels
-// are a contract (docs/operating.md). A nil *metrics (no
+// are a contract (README "Operating Shoal"). A nil *metrics (no
 // Options.Registerer) records nothing.
 type metrics struct {
 	docs     *prometheus.CounterVec // index, op

@@ -11,7 +11,7 @@ import (
 
 // metrics are the node's Prometheus families; every one carries the
 // node's name in the label node. Their names and labels are a contract
-// (docs/operating.md): keep them stable. A nil *metrics (no
+// (README "Operating Shoal"): keep them stable. A nil *metrics (no
 // Options.Registerer) records nothing.
 type metrics struct {
 	reg        prometheus.Registerer

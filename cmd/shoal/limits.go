@@ -12,7 +12,7 @@ import (
 )
 
 // limitFlags are the bounds on one request's work and on the requests in
-// flight, of the commands that serve the HTTP API. docs/security-http.md
+// flight, of the commands that serve the HTTP API. README "Security of the HTTP API"
 // tables them.
 type limitFlags struct {
 	maxBody, maxSearchBody          int64
