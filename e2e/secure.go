@@ -1,0 +1,119 @@
+package e2e
+
+import (
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/shoal-search/shoal/broker"
+)
+
+// This file holds the harness's security: every cluster runs closed, as a
+// user's would. The credentials are made with `shoal creds` (the binary
+// under test), the broker runs with --auth-dir, each searcher with its own
+// --creds and the coordinator with the coordinators'. With Options.TLS
+// the broker's client port and the coordinator's HTTP API speak TLS with
+// certificates made for the test, and every client verifies them against
+// the test's CA.
+
+// secure makes the cluster's credentials (for the searcher nodes named)
+// and, with withTLS, its certificates.
+func (c *Cluster) secure(t testing.TB, withTLS bool, nodes []string) {
+	t.Helper()
+	c.AuthDir = filepath.Join(c.Dir, "auth")
+	for _, node := range nodes {
+		c.MakeCreds(t, broker.RoleSearcher, node)
+	}
+	if !withTLS {
+		return
+	}
+	var err error
+	if c.TLS, err = broker.WriteCerts(filepath.Join(c.Dir, "tls"), []string{"127.0.0.1", "localhost"}); err != nil {
+		t.Fatal(err)
+	}
+	tc, err := c.TLS.ClientConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = tc
+	c.HTTP = &http.Client{Timeout: 30 * time.Second, Transport: tr}
+}
+
+// MakeCreds makes credentials for role (and node, for a searcher) with
+// `shoal creds`, which also makes the auth directory the first time, and
+// returns their file.
+func (c *Cluster) MakeCreds(t testing.TB, role broker.Role, node string) string {
+	t.Helper()
+	args := []string{"creds", "--auth-dir", c.AuthDir, "--role", string(role)}
+	if node != "" {
+		args = append(args, node)
+	}
+	if out, err := exec.Command(c.bin, args...).CombinedOutput(); err != nil {
+		t.Fatalf("shoal %v: %v\n%s", args, err, out)
+	}
+	return c.CredsFile(role, node)
+}
+
+// CredsFile is the credentials file of role (and node, for a searcher) in
+// the cluster's auth directory.
+func (c *Cluster) CredsFile(role broker.Role, node string) string {
+	return broker.CredentialsPath(c.AuthDir, role, node)
+}
+
+// brokerArgs are the broker's security flags.
+func (c *Cluster) brokerArgs() []string {
+	args := []string{"--auth-dir", c.AuthDir}
+	if c.TLS.Enabled() {
+		args = append(args, "--tls-cert", c.TLS.Cert, "--tls-key", c.TLS.Key, "--tls-ca", c.TLS.CA)
+	}
+	return args
+}
+
+// roleArgs are the security flags of a searcher (node) or the coordinator
+// (node ""): its credentials, and the CA to verify the broker with.
+func (c *Cluster) roleArgs(node string) []string {
+	role := broker.RoleCoordinator
+	if node != "" {
+		role = broker.RoleSearcher
+	}
+	args := []string{"--creds", c.CredsFile(role, node)}
+	if c.TLS.Enabled() {
+		args = append(args, "--tls-ca", c.TLS.CA)
+		if node == "" { // the coordinator's HTTP API
+			args = append(args, "--tls-cert", c.TLS.Cert, "--tls-key", c.TLS.Key)
+		}
+	}
+	return args
+}
+
+// scheme is the URL scheme of the coordinator's API.
+func (c *Cluster) scheme() string {
+	if c.TLS.Enabled() {
+		return "https"
+	}
+	return "http"
+}
+
+// NATSOptions are the connect options of a test client: the credentials
+// file creds ("" for none) with its role's inbox prefix, as the shoal
+// processes connect, and on a TLS cluster the test's CA.
+func (c *Cluster) NATSOptions(t testing.TB, creds string) []nats.Option {
+	t.Helper()
+	opts := []nats.Option{nats.Timeout(5 * time.Second)}
+	if creds != "" {
+		cr, err := broker.LoadCredentials(creds)
+		if err != nil {
+			t.Fatal(err)
+		}
+		opts = append(opts, cr.Options()...)
+	}
+	if c.TLS.Enabled() {
+		opts = append(opts, broker.ClientTLS(c.TLS.CA))
+	}
+	return opts
+}
