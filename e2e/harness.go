@@ -77,7 +77,7 @@ func (p *Proc) Start(t testing.TB) {
 	}
 	p.runs++
 	run := p.runs
-	fmt.Fprintf(f, "=== run %d at %s: shoal %s\n", run, time.Now().Format("15:04:05.000"), strings.Join(p.args, " "))
+	fmt.Fprintf(f, "=== run %d at %s: %s %s\n", run, time.Now().Format("15:04:05.000"), filepath.Base(p.bin), strings.Join(p.args, " "))
 	cmd := exec.Command(p.bin, p.args...)
 	cmd.Stdout, cmd.Stderr = f, f
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -203,6 +203,10 @@ type Options struct {
 	// TLS runs the broker's client port and the coordinator's API with
 	// TLS (secure.go); without it they run with credentials only.
 	TLS bool
+	// NATSServer, when set, is an official nats-server binary to run as
+	// the broker instead of `shoal broker`, with the nats-server.conf that
+	// `shoal creds` wrote (not with TLS).
+	NATSServer string
 }
 
 // Cluster is a broker, searchers and a coordinator running as separate
@@ -261,9 +265,7 @@ func StartCluster(t testing.TB, bin string, o Options) *Cluster {
 	c.secure(t, o.TLS, names)
 	c.URL = fmt.Sprintf("%s://127.0.0.1:%d", c.scheme(), httpPort)
 	c.Client = client.New(c.URL, client.WithHTTPClient(c.HTTP))
-	c.Broker = newProc(bin, dir, "broker", append([]string{"broker",
-		"--listen", fmt.Sprintf("127.0.0.1:%d", natsPort),
-		"--data", filepath.Join(dir, "broker"), "--name", "b1"}, c.brokerArgs()...)...)
+	c.Broker = c.brokerProc(t, o.NATSServer, natsPort)
 	for _, name := range names {
 		args := append([]string{"searcher", "--nats", c.NATSURL, "--data", filepath.Join(dir, name), "--node", name}, c.roleArgs(name)...)
 		if o.SearcherMetrics {

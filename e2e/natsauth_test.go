@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -295,4 +297,36 @@ func testCoordinatorRefused(ctx context.Context, t *testing.T, coord, admin *nat
 			admin.bucket(t, b)
 		})
 	}
+}
+
+// TestOfficialNATSServer: the official nats-server, run with the
+// nats-server.conf `shoal creds` writes, serves a whole cluster, refuses
+// anonymous clients and enforces the credentials' permissions.
+func TestOfficialNATSServer(t *testing.T) {
+	skipShort(t)
+	natsServer := filepath.Join(t.TempDir(), "nats-server")
+	build := exec.Command(goCommand(), "build", "-o", natsServer, "github.com/nats-io/nats-server/v2")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build nats-server: %v\n%s", err, out)
+	}
+	c := StartCluster(t, shoalBin, Options{Searchers: 2, HealAfter: -1, NATSServer: natsServer})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	const index = "official"
+	createIndex(ctx, t, c.Client, index, 2, 1)
+	if res, err := c.Client.Bulk(ctx, index, []byte(`{"id":"a","title":"served by nats-server"}`+"\n"), true); err != nil || res.Indexed != 1 {
+		t.Fatalf("bulk: %+v %v", res, err)
+	}
+	if r := search(ctx, c.Client, index, "served", 5*time.Second, false); r.err != nil || r.res.TotalHits != 1 {
+		t.Fatalf("search: %+v %v", r.res, r.err)
+	}
+	if nc, err := nats.Connect(c.NATSURL, c.NATSOptions(t, "")...); err == nil {
+		nc.Close()
+		t.Fatal("an anonymous client connected")
+	}
+	rogue := c.probe(t, c.MakeCreds(t, broker.RoleSearcher, "rogue"))
+	rogue.refused(t, protocol.AllIngest, func(context.Context) error {
+		_, err := rogue.nc.SubscribeSync(protocol.AllIngest)
+		return errors.Join(err, rogue.nc.Flush())
+	})
 }

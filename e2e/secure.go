@@ -1,9 +1,12 @@
 package e2e
 
 import (
+	"fmt"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -65,13 +68,30 @@ func (c *Cluster) CredsFile(role broker.Role, node string) string {
 	return broker.CredentialsPath(c.AuthDir, role, node)
 }
 
-// brokerArgs are the broker's security flags.
-func (c *Cluster) brokerArgs() []string {
-	args := []string{"--auth-dir", c.AuthDir}
+// brokerProc describes the broker listening on port: `shoal broker` with
+// the auth directory (and the certificates), or, given natsServer, that
+// official nats-server binary with a configuration that includes the auth
+// directory's auth.conf, as docs/security-nats.md shows.
+func (c *Cluster) brokerProc(t testing.TB, natsServer string, port int) *Proc {
+	t.Helper()
+	data := filepath.Join(c.Dir, "broker")
+	if natsServer != "" {
+		if c.TLS.Enabled() {
+			t.Fatal("harness: the official nats-server runs without TLS here")
+		}
+		// An include is read relative to the including file.
+		conf := filepath.Join(c.AuthDir, "e2e-nats-server.conf")
+		text := fmt.Sprintf("server_name: b1\nlisten: \"127.0.0.1:%d\"\ninclude \"auth.conf\"\njetstream {\n  store_dir: %q\n}\n", port, data)
+		if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return newProc(natsServer, c.Dir, "broker", "-c", conf)
+	}
+	args := []string{"broker", "--listen", "127.0.0.1:" + strconv.Itoa(port), "--data", data, "--name", "b1", "--auth-dir", c.AuthDir}
 	if c.TLS.Enabled() {
 		args = append(args, "--tls-cert", c.TLS.Cert, "--tls-key", c.TLS.Key, "--tls-ca", c.TLS.CA)
 	}
-	return args
+	return newProc(c.bin, c.Dir, "broker", args...)
 }
 
 // roleArgs are the security flags of a searcher (node) or the coordinator
