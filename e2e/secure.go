@@ -28,9 +28,7 @@ import (
 func (c *Cluster) secure(t testing.TB, withTLS bool, nodes []string) {
 	t.Helper()
 	c.AuthDir = filepath.Join(c.Dir, "auth")
-	for _, node := range nodes {
-		c.MakeCreds(t, broker.RoleSearcher, node)
-	}
+	c.MakeCreds(t, broker.RoleSearcher, nodes...)
 	if !withTLS {
 		return
 	}
@@ -47,17 +45,18 @@ func (c *Cluster) secure(t testing.TB, withTLS bool, nodes []string) {
 	c.HTTP = &http.Client{Timeout: 30 * time.Second, Transport: tr}
 }
 
-// MakeCreds makes credentials for role (and node, for a searcher) with
-// `shoal creds`, which also makes the auth directory the first time, and
-// returns their file.
-func (c *Cluster) MakeCreds(t testing.TB, role broker.Role, node string) string {
+// MakeCreds makes credentials for role (for each searcher node named, for
+// a searcher) with `shoal creds`, which also makes the auth directory the
+// first time, and returns the file of the last.
+func (c *Cluster) MakeCreds(t testing.TB, role broker.Role, nodes ...string) string {
 	t.Helper()
-	args := []string{"creds", "--auth-dir", c.AuthDir, "--role", string(role)}
-	if node != "" {
-		args = append(args, node)
-	}
+	args := append([]string{"creds", "--auth-dir", c.AuthDir, "--role", string(role)}, nodes...)
 	if out, err := exec.Command(c.bin, args...).CombinedOutput(); err != nil {
 		t.Fatalf("shoal %v: %v\n%s", args, err, out)
+	}
+	node := ""
+	if len(nodes) > 0 {
+		node = nodes[len(nodes)-1]
 	}
 	return c.CredsFile(role, node)
 }
