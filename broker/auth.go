@@ -197,7 +197,7 @@ func authConf(op, sys, acct nkeys.KeyPair) ([]byte, error) {
 func serverConf(routePassword string) string {
 	return `# The official nats-server with Shoal's accounts: nats-server -c nats-server.conf
 # The same operator, accounts and permissions as 'shoal broker --auth-dir'
-# (see docs/security-nats.md). Adjust names, addresses and paths.
+# (see README, Security: NATS, closed by default). Adjust names, addresses and paths.
 server_name: b1
 listen: 127.0.0.1:4222
 include "auth.conf"

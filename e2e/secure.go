@@ -70,7 +70,7 @@ func (c *Cluster) CredsFile(role broker.Role, node string) string {
 // brokerProc describes the broker listening on port: `shoal broker` with
 // the auth directory (and the certificates), or, given natsServer, that
 // official nats-server binary with a configuration that includes the auth
-// directory's auth.conf, as docs/security-nats.md shows.
+// directory's auth.conf, as README, Security: NATS, closed by default shows.
 func (c *Cluster) brokerProc(t testing.TB, natsServer string, port int) *Proc {
 	t.Helper()
 	data := filepath.Join(c.Dir, "broker")
