@@ -249,10 +249,10 @@ func (r *run) indexAndQuery(ctx context.Context) error {
 	}); err != nil {
 		return err
 	}
-	// 3. Broad queries (Bleve runs them rewritten as Shoal does).
+	// 3. Broad queries.
 	r.broad(ctx, []engine{
-		{"bleve", rewrittenSearch(single, false)},
-		{"alias", rewrittenSearch(alias, true)},
+		{"bleve", bleveSearch(single, false)},
+		{"alias", bleveSearch(alias, true)},
 		{"shoal", coordSearch(sh.c.Frontend.Coordinator)},
 	})
 	return ctx.Err()

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/shoal-search/shoal/meta"
+	"github.com/shoal-search/shoal/rewrite"
 )
 
 // indexBleve creates a Bleve index in dir with the mapping raw and writes
@@ -140,7 +141,14 @@ func bleveSearch(idx bleve.Index, globalScoring bool) searchFunc {
 		if globalScoring {
 			ctx = context.WithValue(ctx, search.SearchTypeKey, search.GlobalScoring)
 		}
-		req := bleve.NewSearchRequestOptions(bleve.NewQueryStringQuery(q), size, 0, false)
+		// The query runs as Shoal runs it (rewrite.Query: match-all,
+		// constant-score prefix/wildcard/regexp): the engines answer the
+		// same question, and agreement compares like with like.
+		rq, err := rewrite.Query(bleve.NewQueryStringQuery(q), rewrite.Limits{})
+		if err != nil {
+			return nil, err
+		}
+		req := bleve.NewSearchRequestOptions(rq, size, 0, false)
 		res, err := idx.SearchInContext(ctx, req)
 		if err != nil {
 			return nil, err

@@ -11,11 +11,6 @@ import (
 	"strconv"
 	"sync"
 	"time"
-
-	"github.com/blevesearch/bleve/v2"
-	"github.com/blevesearch/bleve/v2/search"
-
-	"github.com/shoal-search/shoal/rewrite"
 )
 
 // BroadPhase is one engine's run of broad queries: match-all, 2- and
@@ -69,30 +64,6 @@ func broadQueries(docs []doc, n int) []string {
 		}
 	}
 	return out
-}
-
-// rewrittenSearch is bleveSearch for broad queries: the query runs as Shoal
-// runs it (rewrite.Query), so the engines answer the same question at the
-// same cost model; plain Bleve would expand `*` to every term.
-func rewrittenSearch(idx bleve.Index, globalScoring bool) searchFunc {
-	return func(ctx context.Context, q string, size int) ([]hit, error) {
-		if globalScoring {
-			ctx = context.WithValue(ctx, search.SearchTypeKey, search.GlobalScoring)
-		}
-		rq, err := rewrite.Query(bleve.NewQueryStringQuery(q), rewrite.Limits{})
-		if err != nil {
-			return nil, err
-		}
-		res, err := idx.SearchInContext(ctx, bleve.NewSearchRequestOptions(rq, size, 0, false))
-		if err != nil {
-			return nil, err
-		}
-		out := make([]hit, len(res.Hits))
-		for i, h := range res.Hits {
-			out[i] = hit{id: h.ID, score: h.Score}
-		}
-		return out, nil
-	}
 }
 
 // broad runs the broad-query phase of each engine, one after the other,

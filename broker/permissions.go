@@ -61,7 +61,7 @@ func kvKeys(bucket string) string     { return "$KV." + bucket + ".>" }
 func kvKey(bucket, key string) string { return "$KV." + bucket + "." + key }
 
 // metaBuckets are the KV buckets holding the cluster's metadata.
-var metaBuckets = []string{meta.BucketIndexes, meta.BucketPlacement, meta.BucketNodes}
+var metaBuckets = []string{meta.BucketIndexes, meta.BucketPlacement, meta.BucketNodes, meta.BucketKeys}
 
 // Permissions returns what an identity of role may publish and subscribe
 // to; node names the searcher (ignored for other roles). The server
@@ -100,7 +100,7 @@ func coordinatorPermissions() jwt.Permissions {
 	p.Pub.Allow.Add(
 		protocol.AllNodeRequests, protocol.AllCopyRequests, protocol.AllShardRequests,
 		protocol.AllIngest,
-		kvKeys(meta.BucketIndexes), kvKeys(meta.BucketPlacement),
+		kvKeys(meta.BucketIndexes), kvKeys(meta.BucketPlacement), kvKeys(meta.BucketKeys),
 		jsAPI+">", jsFlowControl,
 	)
 	for _, b := range metaBuckets {
@@ -140,6 +140,8 @@ func searcherPermissions(node string) jwt.Permissions {
 	p.Pub.Deny.Add(
 		jsAPI+"CONSUMER.DELETE."+kvStream(meta.BucketIndexes)+".*",
 		jsAPI+"CONSUMER.DELETE."+kvStream(meta.BucketNodes)+".*",
+		jsAPI+"CONSUMER.DELETE."+kvStream(meta.BucketPlacement)+".*",
+		jsAPI+"CONSUMER.DELETE."+kvStream(meta.BucketKeys)+".*",
 	)
 	// Replies to the requests it was sent, one each: the requester's
 	// inbox is otherwise closed to it.

@@ -98,8 +98,16 @@ func (n *Node) reconcile(index string, m *meta.ShardMap) error {
 	for s := range want {
 		n.mu.Lock()
 		_, have := n.copies[copyKey{index, s}]
+		dropping := n.dropping[n.copyDir(def, s)]
 		n.mu.Unlock()
 		if have {
+			continue
+		}
+		if dropping {
+			// The same copy is still being closed and deleted (moved
+			// off and back): opening its directory now would lose it
+			// under the new copy. The failed reconcile is retried.
+			errs = append(errs, fmt.Errorf("copy of shard %d is still being removed", s))
 			continue
 		}
 		r, err := n.openCopy(def, s)

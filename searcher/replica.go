@@ -205,6 +205,9 @@ func readMessages(ctx context.Context, it jetstream.MessagesContext, size int, o
 	out := make(chan jetstream.Msg, size)
 	errs := make(chan error, 1)
 	done := make(chan struct{})
+	// The reader's own context ends with stop, so a reader blocked on a
+	// full channel leaves even when the copy goes on (a retry).
+	ctx, cancel := context.WithCancel(ctx)
 	go func() {
 		defer close(done)
 		for {
@@ -212,6 +215,9 @@ func readMessages(ctx context.Context, it jetstream.MessagesContext, size int, o
 			if err != nil {
 				errs <- err
 				return
+			}
+			if ctx.Err() != nil {
+				return // stopped: what it read is not counted as delivered
 			}
 			onDeliver(m)
 			select {
@@ -227,6 +233,7 @@ func readMessages(ctx context.Context, it jetstream.MessagesContext, size int, o
 	// dropped must not wait for that. The reader touches nothing but its
 	// channels, which it leaves as soon as ctx is done.
 	return out, errs, func() {
+		cancel()
 		it.Stop()
 		select {
 		case <-done:

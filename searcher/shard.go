@@ -156,7 +156,9 @@ func (s *Shard) Apply(writes []Write) ([]Rejected, error) {
 			rejected = append(rejected, Rejected{Seq: w.Seq, ID: w.ID, Err: err})
 		}
 	}
-	last := writes[len(writes)-1].Seq
+	// The applied sequence never goes back, even for a write whose
+	// metadata could not be read (Seq 0).
+	last := max(writes[len(writes)-1].Seq, s.applied.Load())
 	var seq [8]byte
 	binary.BigEndian.PutUint64(seq[:], last)
 	b.SetInternal(appliedKey, seq[:])
