@@ -61,7 +61,7 @@ func kvKeys(bucket string) string     { return "$KV." + bucket + ".>" }
 func kvKey(bucket, key string) string { return "$KV." + bucket + "." + key }
 
 // metaBuckets are the KV buckets holding the cluster's metadata.
-var metaBuckets = []string{meta.BucketIndexes, meta.BucketPlacement, meta.BucketNodes, meta.BucketKeys}
+var metaBuckets = []string{meta.BucketIndexes, meta.BucketPlacement, meta.BucketNodes}
 
 // Permissions returns what an identity of role may publish and subscribe
 // to; node names the searcher (ignored for other roles). The server
