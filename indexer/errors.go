@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/shoal-search/shoal/meta"
+	"github.com/shoal-search/shoal/protocol"
 )
 
 // FailType is the kind of a document's failure: it decides the status a
@@ -78,7 +79,14 @@ func (ix *Indexer) classify(def *meta.IndexDef, err error) error {
 	case cur.UID != def.UID:
 		return &WriteError{Type: FailIndexReplaced, Err: fmt.Errorf("index %s was deleted and created again while the write was in flight; it was not written to the new index", def.Name)}
 	default:
-		return &WriteError{Type: FailStreamMissing, Err: fmt.Errorf("the stream of index %s is missing: %w", def.Name, err)}
+		// The same incarnation: the stream is missing only if JetStream
+		// says so; "no responders" during a broker failover passes.
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if _, serr := ix.js.Stream(ctx, protocol.StreamName(def.Name)); errors.Is(serr, jetstream.ErrStreamNotFound) {
+			return &WriteError{Type: FailStreamMissing, Err: fmt.Errorf("the stream of index %s is missing: %w", def.Name, err)}
+		}
+		return &WriteError{Type: FailUnavailable, Err: fmt.Errorf("not stored (the stream did not answer): %w", err)}
 	}
 }
 
