@@ -7,7 +7,6 @@ package cluster
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -22,7 +21,6 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/shoal-search/shoal/apikeys"
-	"github.com/shoal-search/shoal/broker"
 	"github.com/shoal-search/shoal/catalog"
 	"github.com/shoal-search/shoal/coordinator"
 	"github.com/shoal-search/shoal/indexer"
@@ -42,9 +40,7 @@ type FrontendOptions struct {
 	StreamReplicas int
 	MetaReplicas   int
 	// HTTP bounds the HTTP server's connections (see HTTPTimeouts).
-	HTTP HTTPTimeouts
-	// TLS, when it names a certificate, serves the API over HTTPS.
-	TLS         broker.TLSFiles
+	HTTP        HTTPTimeouts
 	Coordinator coordinator.Options
 	Indexer     indexer.Options
 	Web         web.Options
@@ -97,7 +93,6 @@ type Frontend struct {
 
 	ln     net.Listener
 	srv    *http.Server
-	scheme string
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 }
@@ -132,11 +127,11 @@ func StartFrontend(ctx context.Context, nc *nats.Conn, o FrontendOptions) (*Fron
 	}
 	o.Web.Logger, o.Web.Keys = o.Logger, keys
 	handler := web.New(cat, f.Coordinator, f.Indexer, o.Web)
-	f.ln, f.scheme, err = listen(o.HTTPAddr, o.TLS)
+	f.ln, err = net.Listen("tcp", o.HTTPAddr)
 	if err != nil {
 		keys.Close()
 		cat.Close()
-		return nil, err
+		return nil, fmt.Errorf("frontend: listen %s: %w", o.HTTPAddr, err)
 	}
 	f.srv = &http.Server{
 		Handler:           handler,
@@ -176,28 +171,8 @@ func warnIfOpen(o FrontendOptions, addr net.Addr, keys int) {
 		"or listen on 127.0.0.1.")
 }
 
-// listen opens the API's listener, with TLS when tf names a certificate,
-// and returns it with its URL scheme.
-func listen(addr string, tf broker.TLSFiles) (net.Listener, string, error) {
-	var tc *tls.Config
-	if tf.Enabled() {
-		var err error
-		if tc, err = tf.ServerConfig(); err != nil {
-			return nil, "", fmt.Errorf("frontend: %w", err)
-		}
-	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, "", fmt.Errorf("frontend: listen %s: %w", addr, err)
-	}
-	if tc == nil {
-		return ln, "http", nil
-	}
-	return tls.NewListener(ln, tc), "https", nil
-}
-
 // URL is the base URL of the HTTP API.
-func (f *Frontend) URL() string { return f.scheme + "://" + f.ln.Addr().String() }
+func (f *Frontend) URL() string { return "http://" + f.ln.Addr().String() }
 
 // Close stops serving and placing.
 func (f *Frontend) Close() error {

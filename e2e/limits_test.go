@@ -13,7 +13,6 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/shoal-search/shoal/broker"
 	"github.com/shoal-search/shoal/internal/testwait"
 )
 
@@ -108,7 +107,7 @@ func TestLimitsAtTheDoor(t *testing.T) {
 	})
 
 	t.Run("payload limits", func(t *testing.T) {
-		nc, err := nats.Connect(c.NATSURL, c.NATSOptions(t, c.CredsFile(broker.RoleAdmin, ""))...)
+		nc, err := nats.Connect(c.NATSURL)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -132,7 +131,7 @@ func TestLimitsAtTheDoor(t *testing.T) {
 	})
 
 	t.Run("readyz names a missing stream", func(t *testing.T) {
-		nc, err := nats.Connect(c.NATSURL, c.NATSOptions(t, c.CredsFile(broker.RoleAdmin, ""))...)
+		nc, err := nats.Connect(c.NATSURL)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -155,7 +154,7 @@ func TestLimitsAtTheDoor(t *testing.T) {
 	})
 
 	t.Run("a lost catalog is restored from the streams", func(t *testing.T) {
-		nc, err := nats.Connect(c.NATSURL, c.NATSOptions(t, c.CredsFile(broker.RoleAdmin, ""))...)
+		nc, err := nats.Connect(c.NATSURL)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -9,7 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/shoal-search/shoal/broker"
+	"github.com/nats-io/nats.go"
+
 	"github.com/shoal-search/shoal/client"
 	"github.com/shoal-search/shoal/internal/testcluster"
 	"github.com/shoal-search/shoal/meta"
@@ -59,7 +60,11 @@ func TestNodeSearch(t *testing.T) {
 		t.Fatalf("placement %+v: want shards on both nodes", info.ShardStats)
 	}
 
-	nc := testcluster.Connect(t, c, broker.RoleAdmin, "")
+	nc, err := nats.Connect(c.NATSURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
 	req, _ := json.Marshal(map[string]any{"query": map[string]any{"match": "common", "field": "body"}, "size": docs})
 	tests := []struct {
 		name   string

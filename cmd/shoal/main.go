@@ -53,8 +53,6 @@ func newRootCmd() *cobra.Command {
 		newBrokerCmd(),
 		newSearcherCmd(),
 		newCoordinatorCmd(),
-		newCredsCmd(),
-		newCertsCmd(),
 		newIndexCmd(),
 		newSearchCmd(),
 		newBenchCmd(),
