@@ -1,10 +1,8 @@
 package web_test
 
 import (
-	"bytes"
 	"fmt"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -18,23 +16,7 @@ import (
 func goldenError(t *testing.T, name string, status int, body []byte) {
 	t.Helper()
 	got := []byte(fmt.Sprintf("HTTP %d\n%s\n", status, body))
-	path := filepath.Join("testdata", "golden", "errors", "api_"+name+".txt")
-	if *updateGolden {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("golden %s: %v (run go test ./web -run TestAPI -update to create it)", name, err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("answer differs from %s (run with -update if the change is intended)\n--- got\n%s--- want\n%s", path, got, want)
-	}
+	matchGolden(t, filepath.Join("testdata", "golden", "errors", "api_"+name+".txt"), got)
 }
 
 // checkErrorGoldens provokes each error a real cluster answers with, one

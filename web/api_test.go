@@ -896,7 +896,13 @@ func golden(t *testing.T, name string, raw []byte) {
 		t.Fatal(err)
 	}
 	got := buf.Bytes()
-	path := filepath.Join("testdata", "golden", name+".json")
+	matchGolden(t, filepath.Join("testdata", "golden", name+".json"), got)
+}
+
+// matchGolden compares got with the golden file at path, or rewrites the
+// file with -update.
+func matchGolden(t *testing.T, path string, got []byte) {
+	t.Helper()
 	if *updateGolden {
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 			t.Fatal(err)
@@ -908,10 +914,10 @@ func golden(t *testing.T, name string, raw []byte) {
 	}
 	want, err := os.ReadFile(path)
 	if err != nil {
-		t.Fatalf("golden %s: %v (run go test ./web -run TestAPI -update to create it)", name, err)
+		t.Fatalf("golden %s: %v (run go test ./web -run TestAPI -update to create it)", path, err)
 	}
 	if !bytes.Equal(got, want) {
-		t.Errorf("response differs from %s (run with -update if the change is intended)\n--- got\n%s\n--- want\n%s", path, got, want)
+		t.Errorf("answer differs from %s (run with -update if the change is intended)\n--- got\n%s\n--- want\n%s", path, got, want)
 	}
 }
 
