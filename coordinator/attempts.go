@@ -25,6 +25,9 @@ type copies[V any] interface {
 	// gone reports whether node's copy of shard is no longer there: NATS
 	// has no responders for it.
 	gone(ctx context.Context, node string, shard int) bool
+	// reconnected is closed when the connection requests go out on was
+	// lost and is back: whatever was in flight is lost (reconnect.go).
+	reconnected() <-chan struct{}
 }
 
 // answer is what a node or a copy answered: a status per shard asked, in
@@ -130,6 +133,7 @@ type attempt struct {
 	shards []int // indexes in attempts.shards
 	over   bool  // answered, or found gone: later news is ignored
 	probed bool
+	joint  bool // asks the node for all its shards at once
 	kind   requestKind
 	at     time.Time // when it was sent
 }
@@ -197,11 +201,15 @@ func (r *attempts[V]) run(ctx context.Context) []outcome[V] {
 			r.failover(ctx, i)
 		}
 	}
+	lost := r.copies.reconnected()
 	for r.left > 0 && r.pending > 0 {
 		r.arm()
 		select {
 		case <-ctx.Done():
 			r.pending = 0
+		case <-lost:
+			lost = r.copies.reconnected()
+			r.resend(ctx)
 		case <-r.timer.C:
 			r.hedgeDue(ctx, time.Now())
 		case e := <-r.events:
@@ -223,37 +231,23 @@ func (r *attempts[V]) run(ctx context.Context) []outcome[V] {
 	return r.out
 }
 
-// countUnanswered tells count the outcome of the requests that never
-// answered: lost to another request for the same shard, or timed out.
-func (r *attempts[V]) countUnanswered() {
-	if r.count == nil {
-		return
-	}
-	for _, a := range r.sent {
-		if a.over {
-			continue
-		}
-		for _, i := range a.shards {
-			if o := r.out[i]; o.answered && o.err == nil {
-				r.count(shardHedgeLost)
-			} else {
-				r.count(shardTimeout)
-			}
-		}
-	}
-}
-
 // send asks node for shards (indexes in r.shards): all of them at once
 // if joint, else the one shard's copy on node. A hedge is a request on
 // top of those in flight; any other counts towards the hedging budget.
 func (r *attempts[V]) send(ctx context.Context, node string, shards []int, joint bool, kind requestKind) {
+	if kind != requestHedge {
+		r.hedge.sent(time.Now())
+	}
+	r.dispatch(ctx, node, shards, joint, kind)
+}
+
+// dispatch sends the request, and starts the hedge and probe clocks of its
+// shards.
+func (r *attempts[V]) dispatch(ctx context.Context, node string, shards []int, joint bool, kind requestKind) {
 	now := time.Now()
-	a := &attempt{node: node, shards: shards, kind: kind, at: now}
+	a := &attempt{node: node, shards: shards, kind: kind, at: now, joint: joint}
 	r.sent = append(r.sent, a)
 	r.pending++
-	if kind != requestHedge {
-		r.hedge.sent(now)
-	}
 	r.hedge.stats.begin(node)
 	due, probe := r.hedge.delay(node), r.hedge.probeDelay(node)
 	nums := make([]int, len(shards))
@@ -464,29 +458,4 @@ func (r *attempts[V]) fail(ctx context.Context, i int) {
 		err = fmt.Errorf("%w (last error: %v)", context.DeadlineExceeded, err)
 	}
 	r.finish(i, outcome[V]{node: s.last, err: err, tried: s.next, hedges: s.hedges})
-}
-
-// tally tells count of outcome, if anyone listens.
-func (r *attempts[V]) tally(outcome string) {
-	if r.count != nil {
-		r.count(outcome)
-	}
-}
-
-// requestOutcome is the outcome of a request of kind that ended for a
-// shard with err.
-func requestOutcome(kind requestKind, err error) string {
-	var se *protocol.ShardError
-	switch {
-	case err == nil:
-		return kind.won()
-	case errors.Is(err, errAnsweredElsewhere):
-		return shardHedgeLost
-	case errors.Is(err, nats.ErrNoResponders):
-		return shardNoResponders
-	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &se) && se.Code == protocol.CodeTimeout:
-		return shardTimeout
-	default:
-		return shardError
-	}
 }

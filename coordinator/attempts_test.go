@@ -22,6 +22,7 @@ type fakeCopy struct {
 	delay   time.Duration // answers after this long
 	err     error         // answers with this error
 	notHere []int         // in a node answer: the shards it does not serve
+	lose    int           // its first lose requests never answer (lost with a broker)
 }
 
 // fakeCopies are copies that answer with their own name as the value.
@@ -30,6 +31,23 @@ type fakeCopies struct {
 	mu        sync.Mutex
 	asked     []string
 	abandoned []string // nodes whose request's context was cancelled
+	// reconnect, if set, is what reconnected returns.
+	reconnect chan struct{}
+}
+
+func (f *fakeCopies) reconnected() <-chan struct{} {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.reconnect
+}
+
+// reconnectNow closes the reconnect channel, and makes a new one for the
+// next reconnect.
+func (f *fakeCopies) reconnectNow() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	close(f.reconnect)
+	f.reconnect = make(chan struct{})
 }
 
 // abandon records that node's request was given up before it answered.
@@ -44,8 +62,12 @@ func (f *fakeCopies) abandon(ctx context.Context, node string) {
 func (f *fakeCopies) ask(ctx context.Context, node string, shards []int) (answer[string], error) {
 	f.mu.Lock()
 	f.asked = append(f.asked, node)
+	lost := f.copies[node].lose >= f.count(node)
 	f.mu.Unlock()
 	c, ok := f.copies[node]
+	if lost {
+		c.silent = true
+	}
 	if !ok || c.dead {
 		return answer[string]{}, nats.ErrNoResponders
 	}
@@ -70,6 +92,17 @@ func (f *fakeCopies) ask(ctx context.Context, node string, shards []int) (answer
 		}
 	}
 	return ans, nil
+}
+
+// count is how many times node was asked; f.mu is held.
+func (f *fakeCopies) count(node string) int {
+	n := 0
+	for _, a := range f.asked {
+		if a == node {
+			n++
+		}
+	}
+	return n
 }
 
 func (f *fakeCopies) askNode(ctx context.Context, node string, shards []int) (answer[string], error) {

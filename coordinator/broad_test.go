@@ -24,18 +24,19 @@ func heapBytes() uint64 {
 }
 
 // broadHeapBound is how much the live heap may grow over a stream of 1,000
-// broad queries on 30,000 documents: the caches are bounded in bytes and
+// broad queries on 12,000 documents: the caches are bounded in bytes and
 // a broad query holds no per-term statistics. (Before the rewrite, one
-// q=* grew the process by about 400 MB.)
-const broadHeapBound = 96 << 20
+// q=* grew the process by about 400 MB on 30,000 documents; its speed is
+// measured by the bench's broad phase, not here.)
+const broadHeapBound = 64 << 20
 
 // TestBroadQueries: match-all in every spelling answers with the document
 // count without a presearch, and a long stream of broad queries (match-all,
 // short prefixes, wildcards, fuzzy) keeps the heap under a bound.
 func TestBroadQueries(t *testing.T) {
 	dir := sharedCorpus(t)
-	ops := readDocs(t, filepath.Join(dir, "gcide.jsonl.gz"), 30000)
-	if len(ops) < 30000 {
+	ops := readDocs(t, filepath.Join(dir, "gcide.jsonl.gz"), 12000)
+	if len(ops) < 12000 {
 		t.Fatalf("corpus too small: %d docs", len(ops))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
@@ -47,37 +48,36 @@ func TestBroadQueries(t *testing.T) {
 	}
 	defer c.Close()
 	load(t, ctx, c, "broad", 8, ops)
-	search := func(q string, size int) (*coordinator.Response, time.Duration) {
+	// A generous timeout: this test is about what runs, not how fast
+	// (the race detector on two busy cores is slow).
+	search := func(q string, size int) *coordinator.Response {
 		t.Helper()
 		req := bleve.NewSearchRequestOptions(bleve.NewQueryStringQuery(q), size, 0, false)
-		start := time.Now()
-		res, err := c.Frontend.Coordinator.Search(ctx, "broad", coordinator.Request{Search: req})
+		res, err := c.Frontend.Coordinator.Search(ctx, "broad", coordinator.Request{Search: req, Timeout: time.Minute, Profile: true})
 		if err != nil {
 			t.Fatalf("%q: %v", q, err)
 		}
 		if res.Partial {
 			t.Fatalf("%q: partial answer %+v", q, res.Shards)
 		}
-		return res, time.Since(start)
+		return res
 	}
 
 	t.Run("match-all", func(t *testing.T) {
-		// After a load, Bleve merges segments in the background: each
-		// spelling gets up to ten seconds of tries to show it answers
-		// in under 100ms (an order-of-magnitude bound, not a benchmark:
-		// a match-all that expanded every term took seconds here).
+		// Every spelling runs as a match-all: every document, and no
+		// statistics gathered, since nothing is scored by term.
 		for _, q := range []string{"*", "*:*", "_all:*", "**"} {
-			best := time.Hour
-			for end := time.Now().Add(10 * time.Second); best > 100*time.Millisecond && time.Now().Before(end); {
-				res, took := search(q, 0)
+			for _, size := range []int{0, 10} {
+				res := search(q, size)
 				if res.TotalHits != uint64(len(ops)) {
-					t.Fatalf("%q: total_hits %d, want %d", q, res.TotalHits, len(ops))
+					t.Errorf("%q size %d: total_hits %d, want %d", q, size, res.TotalHits, len(ops))
 				}
-				best = min(best, took)
-			}
-			t.Logf("%q size 0: best %v", q, best)
-			if best > 100*time.Millisecond {
-				t.Errorf("%q with size 0 took at best %v, want under 100ms", q, best)
+				if res.Profile == nil || res.Profile.Phases.StatsCache != "none" {
+					t.Errorf("%q size %d: profile %+v, want a search without statistics (stats_cache none)", q, size, res.Profile)
+				}
+				if len(res.Hits) != size {
+					t.Errorf("%q size %d: %d hits", q, size, len(res.Hits))
+				}
 			}
 		}
 	})

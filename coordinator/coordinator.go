@@ -168,6 +168,9 @@ type Coordinator struct {
 	budget *hedgeBudget
 	// ids names the requests that can be cancelled (copies.go).
 	ids requestIDs
+	// reconnects says when requests in flight were lost with the
+	// connection (reconnect.go).
+	reconnects *reconnects
 
 	metrics *metrics // nil: none
 	tracer  trace.Tracer
@@ -187,7 +190,7 @@ func New(nc *nats.Conn, cat *catalog.Catalog, opts Options) *Coordinator {
 	c := &Coordinator{nc: nc, js: js, cat: cat, opts: opts, cache: newStatsCache(opts.StatsCacheTTL, opts.StatsCacheBytes), terms: newTermSets(opts.TermSetBytes),
 		sizes: newShardSizes(), nodes: newNodeStats(), budget: newHedgeBudget(max(opts.HedgeBudget, 0), opts.HedgeWindow), ids: newRequestIDs(),
 		tracer: tracing.OrNoop(opts.TracerProvider).Tracer("github.com/shoal-search/shoal/coordinator"),
-		log:    opts.Logger, partial: rateLimit{every: opts.PartialLogEvery}}
+		log:    opts.Logger, partial: rateLimit{every: opts.PartialLogEvery}, reconnects: watchReconnects(nc)}
 	c.metrics = newMetrics(opts.Registerer, c)
 	return c
 }

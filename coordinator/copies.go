@@ -30,6 +30,7 @@ type natsCopies struct {
 	index  string
 	sent   *atomic.Uint64
 	tracer trace.Tracer
+	conn   *reconnects
 	// charge, if set, is told the size of every reply before it is
 	// decoded, and may refuse it.
 	charge func(n int) error
@@ -37,7 +38,7 @@ type natsCopies struct {
 
 // natsCopies are c's copies of index.
 func (c *Coordinator) natsCopies(index string) natsCopies {
-	return natsCopies{nc: c.nc, index: index, sent: &c.requests, tracer: c.tracer}
+	return natsCopies{nc: c.nc, index: index, sent: &c.requests, tracer: c.tracer, conn: c.reconnects}
 }
 
 // requestIDs names the requests a coordinator may cancel: a random prefix
@@ -105,6 +106,8 @@ func (n natsCopies) gone(ctx context.Context, node string, shard int) bool {
 	_, err := n.nc.RequestWithContext(ctx, protocol.CopySubject(node, n.index, shard, protocol.OpStats), nil)
 	return errors.Is(err, nats.ErrNoResponders)
 }
+
+func (n natsCopies) reconnected() <-chan struct{} { return n.conn.next() }
 
 // shardCopies asks one shard's copies a request with one answer per copy
 // (presearch, get), decoded into a V.

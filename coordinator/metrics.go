@@ -1,13 +1,16 @@
 package coordinator
 
 import (
+	"context"
 	"errors"
 
+	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/shoal-search/shoal/catalog"
 	"github.com/shoal-search/shoal/lru"
+	"github.com/shoal-search/shoal/protocol"
 )
 
 // metrics are the coordinator's Prometheus families. Their names and
@@ -162,5 +165,50 @@ func (u unservedCollector) Collect(ch chan<- prometheus.Metric) {
 	unserved := u.c.Unserved()
 	for _, def := range u.c.cat.Indexes() {
 		ch <- prometheus.MustNewConstMetric(unservedDesc, prometheus.GaugeValue, float64(len(unserved[def.Name])), def.Name)
+	}
+}
+
+// countUnanswered tells count the outcome of the requests that never
+// answered: lost to another request for the same shard, or timed out.
+func (r *attempts[V]) countUnanswered() {
+	if r.count == nil {
+		return
+	}
+	for _, a := range r.sent {
+		if a.over {
+			continue
+		}
+		for _, i := range a.shards {
+			if o := r.out[i]; o.answered && o.err == nil {
+				r.count(shardHedgeLost)
+			} else {
+				r.count(shardTimeout)
+			}
+		}
+	}
+}
+
+// tally tells count of outcome, if anyone listens.
+func (r *attempts[V]) tally(outcome string) {
+	if r.count != nil {
+		r.count(outcome)
+	}
+}
+
+// requestOutcome is the outcome of a request of kind that ended for a
+// shard with err.
+func requestOutcome(kind requestKind, err error) string {
+	var se *protocol.ShardError
+	switch {
+	case err == nil:
+		return kind.won()
+	case errors.Is(err, errAnsweredElsewhere):
+		return shardHedgeLost
+	case errors.Is(err, nats.ErrNoResponders):
+		return shardNoResponders
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &se) && se.Code == protocol.CodeTimeout:
+		return shardTimeout
+	default:
+		return shardError
 	}
 }
