@@ -173,7 +173,11 @@ func TestEightShardsRankLikeOne(t *testing.T) {
 
 	search := func(index string, req *bleve.SearchRequest) *coordinator.Response {
 		t.Helper()
-		res, err := c.Frontend.Coordinator.Search(ctx, index, coordinator.Request{Search: req, Timeout: 30 * time.Second})
+		// A long timeout: the first presearch of a cold shard builds its
+		// term sets, which takes many seconds under the race detector on
+		// two busy cores, and a presearch that times out leaves that
+		// shard's statistics out of the scores.
+		res, err := c.Frontend.Coordinator.Search(ctx, index, coordinator.Request{Search: req, Timeout: 2 * time.Minute})
 		if err != nil {
 			if res != nil {
 				t.Fatalf("%s: %v (took %d ms; failures %+v)", index, err, res.TookMS, res.Shards.Failures)
@@ -193,7 +197,7 @@ func TestEightShardsRankLikeOne(t *testing.T) {
 			}
 			if sameTopK(r1.Hits, r8.Hits, 10) {
 				agree++
-			} else if testing.Verbose() {
+			} else {
 				t.Logf("disagree %q:\n one   %v\n eight %v", q, brief(r1.Hits), brief(r8.Hits))
 			}
 		}
