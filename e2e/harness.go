@@ -33,6 +33,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shoal-search/shoal/broker"
 	"github.com/shoal-search/shoal/client"
 	"github.com/shoal-search/shoal/internal/testwait"
 )
@@ -76,7 +77,7 @@ func (p *Proc) Start(t testing.TB) {
 	}
 	p.runs++
 	run := p.runs
-	fmt.Fprintf(f, "=== run %d at %s: shoal %s\n", run, time.Now().Format("15:04:05.000"), strings.Join(p.args, " "))
+	fmt.Fprintf(f, "=== run %d at %s: %s %s\n", run, time.Now().Format("15:04:05.000"), filepath.Base(p.bin), strings.Join(p.args, " "))
 	cmd := exec.Command(p.bin, p.args...)
 	cmd.Stdout, cmd.Stderr = f, f
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -199,6 +200,13 @@ type Options struct {
 	// SearcherMetrics serves each searcher's Prometheus metrics on a port
 	// of its own (--metrics), at Cluster.MetricsURL[name].
 	SearcherMetrics bool
+	// TLS runs the broker's client port and the coordinator's API with
+	// TLS (secure.go); without it they run with credentials only.
+	TLS bool
+	// NATSServer, when set, is an official nats-server binary to run as
+	// the broker instead of `shoal broker`, with the nats-server.conf that
+	// `shoal creds` wrote (not with TLS).
+	NATSServer string
 }
 
 // Cluster is a broker, searchers and a coordinator running as separate
@@ -215,6 +223,11 @@ type Cluster struct {
 	// MetricsURL is each searcher's /metrics, by name, when
 	// Options.SearcherMetrics; the coordinator's is URL + "/metrics".
 	MetricsURL map[string]string
+	// AuthDir holds the NATS accounts and every role's credentials; TLS
+	// names the certificate files of a TLS cluster.
+	AuthDir string
+	TLS     broker.TLSFiles
+	bin     string // the shoal binary
 }
 
 // StartCluster starts a whole cluster and waits until the coordinator
@@ -240,18 +253,21 @@ func StartCluster(t testing.TB, bin string, o Options) *Cluster {
 	c := &Cluster{
 		Dir:     dir,
 		NATSURL: fmt.Sprintf("nats://127.0.0.1:%d", natsPort),
-		URL:     fmt.Sprintf("http://127.0.0.1:%d", httpPort),
 		HTTP:    &http.Client{Timeout: 30 * time.Second},
+		bin:     bin,
 
 		MetricsURL: map[string]string{},
 	}
-	c.Client = client.New(c.URL, client.WithHTTPClient(c.HTTP))
-	c.Broker = newProc(bin, dir, "broker", "broker",
-		"--listen", fmt.Sprintf("127.0.0.1:%d", natsPort),
-		"--data", filepath.Join(dir, "broker"), "--name", "b1")
+	var names []string
 	for i := 1; i <= o.Searchers; i++ {
-		name := "s" + strconv.Itoa(i)
-		args := []string{"searcher", "--nats", c.NATSURL, "--data", filepath.Join(dir, name), "--node", name}
+		names = append(names, "s"+strconv.Itoa(i))
+	}
+	c.secure(t, o.TLS, names)
+	c.URL = fmt.Sprintf("%s://127.0.0.1:%d", c.scheme(), httpPort)
+	c.Client = client.New(c.URL, client.WithHTTPClient(c.HTTP))
+	c.Broker = c.brokerProc(t, o.NATSServer, natsPort)
+	for _, name := range names {
+		args := append([]string{"searcher", "--nats", c.NATSURL, "--data", filepath.Join(dir, name), "--node", name}, c.roleArgs(name)...)
 		if o.SearcherMetrics {
 			addr := fmt.Sprintf("127.0.0.1:%d", FreePort(t))
 			args = append(args, "--metrics", addr)
@@ -259,9 +275,9 @@ func StartCluster(t testing.TB, bin string, o Options) *Cluster {
 		}
 		c.Searchers = append(c.Searchers, newProc(bin, dir, name, args...))
 	}
-	args := []string{"coordinator", "--nats", c.NATSURL,
+	args := append([]string{"coordinator", "--nats", c.NATSURL,
 		"--http", fmt.Sprintf("127.0.0.1:%d", httpPort),
-		"--node-timeout", o.NodeTimeout.String(), "--heal-after", o.HealAfter.String()}
+		"--node-timeout", o.NodeTimeout.String(), "--heal-after", o.HealAfter.String()}, c.roleArgs("")...)
 	c.Coordinator = newProc(bin, dir, "coordinator", append(args, o.CoordinatorArgs...)...)
 
 	t.Cleanup(func() {

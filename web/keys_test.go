@@ -119,7 +119,7 @@ func secondFrontend(t *testing.T, c *cluster.Cluster, adjust func(*cluster.Front
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	nc, err := broker.Connect(ctx, c.NATSURL(), "second-coordinator")
+	nc, err := c.Connect(ctx, "second-coordinator", broker.RoleCoordinator, "")
 	if err != nil {
 		t.Fatal(err)
 	}
