@@ -17,10 +17,20 @@ import (
 )
 
 // openStores starts an embedded broker and opens n stores on it, each on
-// its own connection, as n coordinators would.
+// its own connection with a coordinator's credentials, as n coordinators
+// would.
 func openStores(t *testing.T, n int) []*Store {
 	t.Helper()
-	srv, err := broker.StartServer(broker.ServerOptions{Name: "keys-test", Listen: "127.0.0.1:-1", DataDir: filepath.Join(t.TempDir(), "nats")})
+	dir := t.TempDir()
+	auth := filepath.Join(dir, "auth")
+	if _, err := broker.InitAuth(auth); err != nil {
+		t.Fatal(err)
+	}
+	is, err := broker.OpenIssuer(auth)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := broker.StartServer(broker.ServerOptions{Name: "keys-test", Listen: "127.0.0.1:-1", DataDir: filepath.Join(dir, "nats"), AuthDir: auth})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,7 +39,11 @@ func openStores(t *testing.T, n int) []*Store {
 	defer cancel()
 	var out []*Store
 	for i := 0; i < n; i++ {
-		nc, err := nats.Connect(srv.ClientURL())
+		creds, err := is.Issue(broker.RoleCoordinator, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		nc, err := nats.Connect(srv.ClientURL(), creds.Options()...)
 		if err != nil {
 			t.Fatal(err)
 		}

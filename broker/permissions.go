@@ -60,8 +60,9 @@ func kvStream(bucket string) string { return "KV_" + bucket }
 func kvKeys(bucket string) string     { return "$KV." + bucket + ".>" }
 func kvKey(bucket, key string) string { return "$KV." + bucket + "." + key }
 
-// metaBuckets are the KV buckets holding the cluster's metadata.
-var metaBuckets = []string{meta.BucketIndexes, meta.BucketPlacement, meta.BucketNodes}
+// metaBuckets are the KV buckets holding the cluster's metadata and the
+// API keys.
+var metaBuckets = []string{meta.BucketIndexes, meta.BucketPlacement, meta.BucketNodes, meta.BucketKeys}
 
 // Permissions returns what an identity of role may publish and subscribe
 // to; node names the searcher (ignored for other roles). The server
@@ -74,8 +75,9 @@ var metaBuckets = []string{meta.BucketIndexes, meta.BucketPlacement, meta.Bucket
 //     requests it was sent (allow_responses), its own heartbeat key and
 //     the JetStream API calls that read the metadata and consume index
 //     streams;
-//   - a coordinator publishes requests, writes and the index and placement
-//     metadata, and receives on an inbox prefix (protocol.CoordinatorInbox)
+//   - a coordinator publishes requests, writes, the index and placement
+//     metadata and the API keys (hashed), and receives on an inbox prefix
+//     (protocol.CoordinatorInbox)
 //     nobody else may subscribe to, and nobody else may publish to except
 //     in reply to its requests; it may not write heartbeats, nor delete,
 //     purge or reconfigure the metadata buckets;

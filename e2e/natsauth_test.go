@@ -222,7 +222,8 @@ func testSearcherRefused(ctx context.Context, t *testing.T, rogue, coord, admin 
 }
 
 // testSearcherBuckets: a searcher cannot write the catalog or the
-// placement, heartbeat as another node, or delete a bucket.
+// placement, heartbeat as another node, read the API keys' hashes, or
+// delete a bucket.
 func testSearcherBuckets(ctx context.Context, t *testing.T, rogue, admin *natsProbe, def *meta.IndexDef) {
 	t.Run("WriteCatalog", func(t *testing.T) {
 		kv := rogue.bucket(t, meta.BucketIndexes)
@@ -261,6 +262,13 @@ func testSearcherBuckets(ctx context.Context, t *testing.T, rogue, admin *natsPr
 			t.Fatalf("s1's heartbeat: %v %v", e, err)
 		}
 	})
+	t.Run("ReadAPIKeys", func(t *testing.T) {
+		kv := rogue.bucket(t, meta.BucketKeys)
+		rogue.refused(t, "$JS.API.DIRECT.GET.KV_"+meta.BucketKeys+".$KV."+meta.BucketKeys+".any", func(ctx context.Context) error {
+			_, err := kv.Get(ctx, "any")
+			return err
+		})
+	})
 	t.Run("DeleteBucket", func(t *testing.T) {
 		rogue.refused(t, "$JS.API.STREAM.DELETE.KV_"+meta.BucketIndexes, func(ctx context.Context) error {
 			return rogue.js.DeleteKeyValue(ctx, meta.BucketIndexes)
@@ -289,7 +297,7 @@ func testCoordinatorRefused(ctx context.Context, t *testing.T, coord, admin *nat
 			return errors.Join(err, coord.nc.Flush())
 		})
 	})
-	for _, b := range []string{meta.BucketIndexes, meta.BucketPlacement, meta.BucketNodes} {
+	for _, b := range []string{meta.BucketIndexes, meta.BucketPlacement, meta.BucketNodes, meta.BucketKeys} {
 		t.Run("DeleteBucket "+b, func(t *testing.T) {
 			coord.refused(t, "$JS.API.STREAM.DELETE.KV_"+b, func(ctx context.Context) error {
 				return coord.js.DeleteKeyValue(ctx, b)
