@@ -134,15 +134,22 @@ func searcherPermissions(node string) jwt.Permissions {
 		jsAPI+"CONSUMER.CREATE.*.*."+protocol.AllIngest,
 		jsAPI+"CONSUMER.INFO.*.*",
 		jsAPI+"CONSUMER.MSG.NEXT.*.*",
+		// Removing its own consumers: those of index streams (an ordered
+		// consumer deletes its old self when it resets) and its placement
+		// watcher, which nats.go deletes, waiting for the answer, when
+		// the watch stops (Node.Close). Refused, that delete held every
+		// stopping node for the JetStream API's 5 s timeout, its
+		// heartbeat already stopped, so a restart ate 5 s of the
+		// coordinator's heal-after grace. Consumer names are random and a
+		// searcher may not list consumers, so it cannot name another's.
 		jsAPI+"CONSUMER.DELETE.*.*",
 		jsFlowControl, jsAck,
 	)
-	// The coordinators' watchers of definitions and heartbeats are not a
-	// searcher's to remove.
+	// A searcher makes no consumer on the buckets of definitions,
+	// heartbeats and keys: the consumers there are the coordinators'.
 	p.Pub.Deny.Add(
 		jsAPI+"CONSUMER.DELETE."+kvStream(meta.BucketIndexes)+".*",
 		jsAPI+"CONSUMER.DELETE."+kvStream(meta.BucketNodes)+".*",
-		jsAPI+"CONSUMER.DELETE."+kvStream(meta.BucketPlacement)+".*",
 		jsAPI+"CONSUMER.DELETE."+kvStream(meta.BucketKeys)+".*",
 	)
 	// Replies to the requests it was sent, one each: the requester's

@@ -95,7 +95,7 @@ func (p *natsProbe) bucket(t *testing.T, name string) jetstream.KeyValue {
 // an admin client sees that nothing changed.
 func TestNATSAuthorization(t *testing.T) {
 	skipShort(t)
-	c := StartCluster(t, shoalBin, Options{Searchers: 1, HealAfter: -1})
+	c := StartCluster(t, shoalBin, Options{Searchers: 1, HealAfter: -1, Refusals: true})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	const index = "perm"
@@ -222,8 +222,8 @@ func testSearcherRefused(ctx context.Context, t *testing.T, rogue, coord, admin 
 }
 
 // testSearcherBuckets: a searcher cannot write the catalog or the
-// placement, heartbeat as another node, read the API keys' hashes, or
-// delete a bucket.
+// placement, heartbeat as another node, read the API keys' hashes, remove
+// the coordinators' watchers, or delete a bucket.
 func testSearcherBuckets(ctx context.Context, t *testing.T, rogue, admin *natsProbe, def *meta.IndexDef) {
 	t.Run("WriteCatalog", func(t *testing.T) {
 		kv := rogue.bucket(t, meta.BucketIndexes)
@@ -269,6 +269,16 @@ func testSearcherBuckets(ctx context.Context, t *testing.T, rogue, admin *natsPr
 			return err
 		})
 	})
+	// A searcher may delete its own placement watcher's consumer (nats.go
+	// does when the watch stops); those of the other buckets are only ever
+	// the coordinators'.
+	for _, b := range []string{meta.BucketIndexes, meta.BucketNodes, meta.BucketKeys} {
+		t.Run("DeleteConsumer KV_"+b, func(t *testing.T) {
+			rogue.refused(t, "$JS.API.CONSUMER.DELETE.KV_"+b+".watcher", func(ctx context.Context) error {
+				return rogue.js.DeleteConsumer(ctx, "KV_"+b, "watcher")
+			})
+		})
+	}
 	t.Run("DeleteBucket", func(t *testing.T) {
 		rogue.refused(t, "$JS.API.STREAM.DELETE.KV_"+meta.BucketIndexes, func(ctx context.Context) error {
 			return rogue.js.DeleteKeyValue(ctx, meta.BucketIndexes)
@@ -317,7 +327,7 @@ func TestOfficialNATSServer(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build nats-server: %v\n%s", err, out)
 	}
-	c := StartCluster(t, shoalBin, Options{Searchers: 2, HealAfter: -1, NATSServer: natsServer})
+	c := StartCluster(t, shoalBin, Options{Searchers: 2, HealAfter: -1, NATSServer: natsServer, Refusals: true})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	const index = "official"

@@ -1,12 +1,14 @@
 package e2e
 
 import (
+	"bufio"
 	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -135,4 +137,31 @@ func (c *Cluster) NATSOptions(t testing.TB, creds string) []nats.Option {
 		opts = append(opts, broker.ClientTLS(c.TLS.CA))
 	}
 	return opts
+}
+
+// checkNoRefusals fails t if the broker's log names a violation: a Shoal
+// process refused a connection, a publish or a subscription. Each role's
+// permissions must cover everything it does, shutting down included; a
+// refused request only times out on the client's side (a refused consumer
+// delete once held every stopping searcher for 5 s), so the broker's log
+// is where a missing permission shows.
+func (c *Cluster) checkNoRefusals(t testing.TB) {
+	t.Helper()
+	f, err := os.Open(c.Broker.log)
+	if err != nil {
+		t.Errorf("broker log: %v", err)
+		return
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	var found []string
+	for sc.Scan() {
+		if strings.Contains(sc.Text(), "Violation") && len(found) < 10 {
+			found = append(found, sc.Text())
+		}
+	}
+	if len(found) > 0 {
+		t.Errorf("the broker refused the cluster's own processes:\n%s", strings.Join(found, "\n"))
+	}
 }
