@@ -145,7 +145,7 @@ func StartFrontend(ctx context.Context, nc *nats.Conn, o FrontendOptions) (*Fron
 		WriteTimeout:      o.HTTP.Write,
 		IdleTimeout:       o.HTTP.Idle,
 	}
-	warnIfOpen(o, f.ln.Addr(), keys.Len())
+	warnIfOpen(o, f.ln.Addr(), keys.Configured())
 	pctx, cancel := context.WithCancel(context.Background())
 	f.cancel = cancel
 	f.wg.Add(2)
@@ -163,12 +163,12 @@ func StartFrontend(ctx context.Context, nc *nats.Conn, o FrontendOptions) (*Fron
 }
 
 // warnIfOpen says loudly when the API can be reached from other machines
-// and answers anyone: no master key and no key.
-func warnIfOpen(o FrontendOptions, addr net.Addr, keys int) {
+// and answers anyone: no master key, and the cluster never had a key.
+func warnIfOpen(o FrontendOptions, addr net.Addr, keys bool) {
 	if tcp, ok := addr.(*net.TCPAddr); ok && tcp.IP.IsLoopback() {
 		return
 	}
-	if o.Web.APIKey != "" || keys > 0 {
+	if o.Web.APIKey != "" || keys {
 		return
 	}
 	o.Logger.Warn("SECURITY: the HTTP API listens on " + addr.String() + ", beyond this machine, and no API key is set: " +
