@@ -4,7 +4,7 @@ BIN       := bin/shoal
 CORPUS    ?= ../shared/corpus/gcide.jsonl.gz
 PKGS      := ./...
 
-.PHONY: all build run test test-short bench image compose-test fuzz vet clean
+.PHONY: all build run test test-short bench image compose-secrets compose-test fuzz vet clean
 
 all: build
 
@@ -47,6 +47,17 @@ vet:
 image:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-s -w' -o deploy/shoal ./cmd/shoal
 	docker build -t shoal:dev -f deploy/Dockerfile deploy
+
+## compose-secrets: the NATS accounts and credentials (one identity per searcher)
+## and the TLS CA and certificate that compose.yaml mounts, in deploy/secrets
+## (git-ignored; made once, kept on later runs)
+COMPOSE_SECRETS   := deploy/secrets
+COMPOSE_SEARCHERS := searcher1 searcher2 searcher3 searcher4
+COMPOSE_HOSTS     := broker1,broker2,broker3,coordinator,localhost,127.0.0.1
+compose-secrets: build
+	@for n in $(COMPOSE_SEARCHERS); do test -f $(COMPOSE_SECRETS)/auth/searcher-$$n.creds || \
+		$(BIN) creds --auth-dir $(COMPOSE_SECRETS)/auth $$n || exit 1; done
+	@test -f $(COMPOSE_SECRETS)/tls/server.pem || $(BIN) certs --dir $(COMPOSE_SECRETS)/tls --hosts $(COMPOSE_HOSTS)
 
 ## compose-test: compose.yaml on Docker, with containers killed and cut off (deploy/compose-test.sh)
 compose-test:

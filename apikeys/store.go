@@ -44,9 +44,12 @@ type Store struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	mu      sync.RWMutex
-	keys    map[string]*meta.KeyRecord
-	changed chan struct{}
+	mu   sync.RWMutex
+	keys map[string]*meta.KeyRecord
+	// configured is set once the bucket is seen to have held a key: a
+	// live one, or the deletion marker a revoked one leaves.
+	configured bool
+	changed    chan struct{}
 }
 
 // Open opens (creating it if needed) the key bucket and starts following
@@ -109,6 +112,7 @@ func (s *Store) follow(ctx context.Context, w jetstream.KeyWatcher, ready chan<-
 func (s *Store) apply(e jetstream.KeyValueEntry) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.configured = true
 	if e.Operation() != jetstream.KeyValuePut {
 		delete(s.keys, e.Key())
 	} else if rec, err := meta.DecodeKeyRecord(e.Value()); err != nil || rec.ID != e.Key() {
@@ -127,6 +131,17 @@ func (s *Store) Len() int {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	return len(s.keys)
+}
+
+// Configured reports whether the cluster has ever had a key: one exists,
+// or one was revoked (a revocation leaves a deletion marker in the bucket,
+// which coordinators started later see too). Once keys were configured,
+// revoking the last one does not make the API open again; only removing
+// the bucket itself (admin's NATS credentials) forgets them.
+func (s *Store) Configured() bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.configured
 }
 
 // Spec is what a new key may do.

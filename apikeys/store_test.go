@@ -17,19 +17,45 @@ import (
 )
 
 // openStores starts an embedded broker and opens n stores on it, each on
-// its own connection, as n coordinators would.
+// its own connection with a coordinator's credentials, as n coordinators
+// would.
 func openStores(t *testing.T, n int) []*Store {
 	t.Helper()
-	srv, err := broker.StartServer(broker.ServerOptions{Name: "keys-test", Listen: "127.0.0.1:-1", DataDir: filepath.Join(t.TempDir(), "nats")})
+	open := storeOpener(t)
+	var out []*Store
+	for i := 0; i < n; i++ {
+		out = append(out, open())
+	}
+	return out
+}
+
+// storeOpener starts an embedded broker and returns a function that opens
+// a store on it, on a connection of its own with a coordinator's
+// credentials, as a coordinator starting would.
+func storeOpener(t *testing.T) func() *Store {
+	t.Helper()
+	dir := t.TempDir()
+	auth := filepath.Join(dir, "auth")
+	if _, err := broker.InitAuth(auth); err != nil {
+		t.Fatal(err)
+	}
+	is, err := broker.OpenIssuer(auth)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := broker.StartServer(broker.ServerOptions{Name: "keys-test", Listen: "127.0.0.1:-1", DataDir: filepath.Join(dir, "nats"), AuthDir: auth})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(srv.Shutdown)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	var out []*Store
-	for i := 0; i < n; i++ {
-		nc, err := nats.Connect(srv.ClientURL())
+	return func() *Store {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		creds, err := is.Issue(broker.RoleCoordinator, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		nc, err := nats.Connect(srv.ClientURL(), creds.Options()...)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -43,9 +69,8 @@ func openStores(t *testing.T, n int) []*Store {
 			t.Fatal(err)
 		}
 		t.Cleanup(s.Close)
-		out = append(out, s)
+		return s
 	}
-	return out
 }
 
 func TestCreateLookupRevoke(t *testing.T) {
@@ -103,6 +128,41 @@ func TestCreateLookupRevoke(t *testing.T) {
 	}
 	if b.Len() != 0 {
 		t.Fatalf("%d keys left", b.Len())
+	}
+}
+
+// TestConfiguredAfterLastRevocation: a store knows the cluster has had
+// keys once any was created, and still after the last one is revoked, on
+// every coordinator, and on one that opens the bucket only afterwards
+// (the revocation's deletion marker tells it), so that revoking the last
+// key never reopens the API.
+func TestConfiguredAfterLastRevocation(t *testing.T) {
+	open := storeOpener(t)
+	a, b := open(), open()
+	if a.Configured() || b.Configured() {
+		t.Fatal("configured before any key was created")
+	}
+	ctx := context.Background()
+	rec, _, err := a.Create(ctx, Spec{Actions: []string{meta.ActionSearch}, Indexes: []string{"*"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !a.Configured() {
+		t.Fatal("not configured with a key")
+	}
+	if err := a.Revoke(ctx, rec.ID); err != nil {
+		t.Fatal(err)
+	}
+	testwait.For(t, 5*time.Second, 5*time.Millisecond, func() error {
+		if b.Len() != 0 {
+			return errors.New("the other store has not seen the revocation")
+		}
+		return nil
+	})
+	for name, s := range map[string]*Store{"revoking": a, "other": b, "opened afterwards": open()} {
+		if s.Len() != 0 || !s.Configured() {
+			t.Errorf("%s store after the last key was revoked: %d keys, configured %v; want 0, true", name, s.Len(), s.Configured())
+		}
 	}
 }
 

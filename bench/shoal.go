@@ -35,7 +35,7 @@ type shoal struct {
 // coordinator starts another coordinator on the cluster's catalog, with
 // opts, on a connection of its own named name; close closes it.
 func (s *shoal) coordinator(ctx context.Context, name string, opts coordinator.Options) (*coordinator.Coordinator, error) {
-	nc, err := broker.Connect(ctx, s.c.NATSURL(), name)
+	nc, err := s.c.Connect(ctx, name, broker.RoleCoordinator, "")
 	if err != nil {
 		return nil, err
 	}

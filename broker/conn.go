@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -9,8 +10,9 @@ import (
 )
 
 // Connect opens a NATS connection named name that reconnects forever, so a
-// broker restart is a pause, not a failure. It fails only if the first
-// connection cannot be made before ctx ends.
+// broker restart is a pause, not a failure. It fails if the first
+// connection cannot be made before ctx ends, or if the broker refuses the
+// client's credentials (NATS gives up after the same refusal twice).
 func Connect(ctx context.Context, url, name string, extra ...nats.Option) (*nats.Conn, error) {
 	opts := []nats.Option{
 		nats.Name(name),
@@ -28,6 +30,13 @@ func Connect(ctx context.Context, url, name string, extra ...nats.Option) (*nats
 		return nil, fmt.Errorf("broker: connect %s: %w", url, err)
 	}
 	for !nc.IsConnected() {
+		if nc.IsClosed() {
+			err := nc.LastError()
+			if errors.Is(err, nats.ErrAuthorization) || errors.Is(err, nats.ErrAuthExpired) || errors.Is(err, nats.ErrAuthRevoked) {
+				err = fmt.Errorf("%w: the broker refuses these credentials, or a client without any", err)
+			}
+			return nil, fmt.Errorf("broker: connect %s: %w", url, err)
+		}
 		select {
 		case <-ctx.Done():
 			nc.Close()

@@ -30,6 +30,14 @@ type ServerOptions struct {
 	ClusterName   string
 	ClusterListen string
 	Routes        []string
+	// AuthDir, when set, is an auth directory (InitAuth): the server
+	// trusts its operator and accounts, refuses anonymous clients, and
+	// routes authenticate with its route password. Without it anyone who
+	// reaches the port may do anything.
+	AuthDir string
+	// TLS, when it names a certificate, makes clients and routes speak
+	// TLS; routes then also verify each other against TLS.CA.
+	TLS TLSFiles
 	// MaxPayload is the largest message the server accepts (default 8 MiB).
 	MaxPayload int32
 	// Logs turns on the server's own logging to stderr, when Logger is
@@ -52,50 +60,9 @@ type Server struct {
 // it accepts connections (and, in a cluster, until JetStream is ready
 // locally).
 func StartServer(o ServerOptions) (*Server, error) {
-	host, port, err := splitHostPort(o.Listen, "127.0.0.1", 4222)
+	opts, err := serverOptions(o)
 	if err != nil {
-		return nil, fmt.Errorf("broker: listen address: %w", err)
-	}
-	if o.MaxPayload == 0 {
-		o.MaxPayload = 8 << 20
-	}
-	opts := &server.Options{
-		ServerName:         o.Name,
-		Host:               host,
-		Port:               port,
-		JetStream:          true,
-		StoreDir:           o.DataDir,
-		MaxPayload:         o.MaxPayload,
-		NoSigs:             true,
-		NoLog:              !o.Logs && o.Logger == nil,
-		PingInterval:       2 * time.Second,
-		MaxPingsOut:        3,
-		JetStreamMaxMemory: 256 << 20,
-		JetStreamMaxStore:  64 << 30,
-	}
-	if o.ClusterListen != "" {
-		ch, cp, err := splitHostPort(o.ClusterListen, "127.0.0.1", 6222)
-		if err != nil {
-			return nil, fmt.Errorf("broker: cluster address: %w", err)
-		}
-		opts.Cluster = server.ClusterOpts{Name: o.ClusterName, Host: ch, Port: cp}
-		if opts.Cluster.Name == "" {
-			opts.Cluster.Name = "shoal"
-		}
-		for _, r := range o.Routes {
-			u, err := url.Parse(r)
-			if err != nil {
-				return nil, fmt.Errorf("broker: route %q: %w", r, err)
-			}
-			opts.Routes = append(opts.Routes, u)
-		}
-	}
-	if o.Monitor != "" {
-		mh, mp, err := splitHostPort(o.Monitor, "127.0.0.1", 8222)
-		if err != nil {
-			return nil, fmt.Errorf("broker: monitor address: %w", err)
-		}
-		opts.HTTPHost, opts.HTTPPort = mh, mp
+		return nil, err
 	}
 	ns, err := server.NewServer(opts)
 	if err != nil {
@@ -114,6 +81,99 @@ func StartServer(o ServerOptions) (*Server, error) {
 		return nil, fmt.Errorf("broker: server %q not ready for connections", o.Name)
 	}
 	return &Server{ns: ns}, nil
+}
+
+// serverOptions turns o into the server's options. With an auth
+// directory they start from its auth.conf, read by nats-server's own
+// configuration parser, so the embedded broker trusts exactly what an
+// official nats-server including that file trusts.
+func serverOptions(o ServerOptions) (*server.Options, error) {
+	host, port, err := splitHostPort(o.Listen, "127.0.0.1", 4222)
+	if err != nil {
+		return nil, fmt.Errorf("broker: listen address: %w", err)
+	}
+	if o.MaxPayload == 0 {
+		o.MaxPayload = 8 << 20
+	}
+	opts := &server.Options{}
+	if o.AuthDir != "" {
+		if opts, err = server.ProcessConfigFile(AuthConf(o.AuthDir)); err != nil {
+			return nil, fmt.Errorf("broker: auth: %w", err)
+		}
+	}
+	opts.ServerName = o.Name
+	opts.Host, opts.Port = host, port
+	opts.JetStream = true
+	opts.StoreDir = o.DataDir
+	opts.MaxPayload = o.MaxPayload
+	opts.NoSigs = true
+	opts.NoLog = !o.Logs && o.Logger == nil
+	opts.PingInterval = 2 * time.Second
+	opts.MaxPingsOut = 3
+	opts.JetStreamMaxMemory = 256 << 20
+	opts.JetStreamMaxStore = 64 << 30
+	if o.TLS.Enabled() {
+		if opts.TLSConfig, err = o.TLS.ServerConfig(); err != nil {
+			return nil, fmt.Errorf("broker: %w", err)
+		}
+		opts.TLSTimeout = tlsTimeout
+	}
+	if o.ClusterListen != "" {
+		if err := clusterOptions(opts, o); err != nil {
+			return nil, err
+		}
+	}
+	if o.Monitor != "" {
+		mh, mp, err := splitHostPort(o.Monitor, "127.0.0.1", 8222)
+		if err != nil {
+			return nil, fmt.Errorf("broker: monitor address: %w", err)
+		}
+		opts.HTTPHost, opts.HTTPPort = mh, mp
+	}
+	return opts, nil
+}
+
+// tlsTimeout bounds a TLS handshake, in seconds.
+const tlsTimeout = 2
+
+// clusterOptions sets the cluster listener and the routes: with an auth
+// directory every route presents (and requires) its route password, and
+// with TLS every route verifies the other side's certificate.
+func clusterOptions(opts *server.Options, o ServerOptions) error {
+	ch, cp, err := splitHostPort(o.ClusterListen, "127.0.0.1", 6222)
+	if err != nil {
+		return fmt.Errorf("broker: cluster address: %w", err)
+	}
+	opts.Cluster = server.ClusterOpts{Name: o.ClusterName, Host: ch, Port: cp}
+	if opts.Cluster.Name == "" {
+		opts.Cluster.Name = "shoal"
+	}
+	var routeUser *url.Userinfo
+	if o.AuthDir != "" {
+		pw, err := routePassword(o.AuthDir)
+		if err != nil {
+			return err
+		}
+		opts.Cluster.Username, opts.Cluster.Password = RouteUser, pw
+		routeUser = url.UserPassword(RouteUser, pw)
+	}
+	if o.TLS.Enabled() {
+		if opts.Cluster.TLSConfig, err = o.TLS.routeConfig(); err != nil {
+			return fmt.Errorf("broker: %w", err)
+		}
+		opts.Cluster.TLSTimeout = tlsTimeout
+	}
+	for _, r := range o.Routes {
+		u, err := url.Parse(r)
+		if err != nil {
+			return fmt.Errorf("broker: route %q: %w", r, err)
+		}
+		if u.User == nil {
+			u.User = routeUser
+		}
+		opts.Routes = append(opts.Routes, u)
+	}
+	return nil
 }
 
 // ClientURL is the nats:// URL clients connect to.

@@ -10,10 +10,12 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/shoal-search/shoal/broker"
+	"github.com/shoal-search/shoal/meta"
 	"github.com/shoal-search/shoal/searcher"
 )
 
@@ -24,6 +26,11 @@ type Options struct {
 	// NATSListen is the embedded broker's client address
 	// ("127.0.0.1:0" picks a free port).
 	NATSListen string
+	// AuthDir holds the NATS accounts and credentials (default
+	// DataDir/auth), made at the first start. Every role connects with an
+	// identity of its own, in memory too, and the broker's port refuses
+	// anonymous clients (see broker.InitAuth).
+	AuthDir string
 	// Searchers is the number of searcher nodes (default 4).
 	Searchers int
 	// InMemoryConns connects the roles to the embedded broker through
@@ -52,6 +59,7 @@ type Cluster struct {
 	Broker   *broker.Server
 	Frontend *Frontend
 	frontNC  *nats.Conn
+	issuer   *broker.Issuer
 
 	mu    sync.Mutex
 	nodes []*node
@@ -89,31 +97,66 @@ func Start(ctx context.Context, o Options) (*Cluster, error) {
 			o.Searcher.TracerProvider = o.TracerProvider
 		}
 	}
+	if o.AuthDir == "" {
+		o.AuthDir = filepath.Join(o.DataDir, "auth")
+	}
+	if _, err := broker.InitAuth(o.AuthDir); err != nil {
+		return nil, err
+	}
+	issuer, err := broker.OpenIssuer(o.AuthDir)
+	if err != nil {
+		return nil, err
+	}
 	srv, err := broker.StartServer(broker.ServerOptions{Name: "shoal-dev", Listen: o.NATSListen, DataDir: filepath.Join(o.DataDir, "nats"),
-		Logger: o.Logger, Monitor: o.BrokerMonitor})
+		AuthDir: o.AuthDir, Logger: o.Logger, Monitor: o.BrokerMonitor})
 	if err != nil {
 		return nil, err
 	}
-	c := &Cluster{opts: o, Broker: srv}
-	for i := 0; i < o.Searchers; i++ {
-		c.nodes = append(c.nodes, &node{name: fmt.Sprintf("searcher-%d", i)})
-		if err := c.StartSearcher(ctx, i); err != nil {
-			c.Close()
-			return nil, err
-		}
-	}
-	c.frontNC, err = broker.Connect(ctx, srv.ClientURL(), "shoal-coordinator", c.connOpts()...)
-	if err != nil {
-		c.Close()
-		return nil, err
-	}
-	c.Frontend, err = StartFrontend(ctx, c.frontNC, o.Frontend)
-	if err != nil {
+	c := &Cluster{opts: o, Broker: srv, issuer: issuer}
+	if err := c.start(ctx); err != nil {
 		c.Close()
 		return nil, err
 	}
 	return c, nil
 }
+
+// start connects the frontend, which creates the metadata buckets the
+// searchers wait for, starts the searchers, and then the frontend (which
+// places shards on the searchers it sees).
+func (c *Cluster) start(ctx context.Context) error {
+	var err error
+	if c.frontNC, err = c.Connect(ctx, "shoal-coordinator", broker.RoleCoordinator, ""); err != nil {
+		return err
+	}
+	js, err := jetstream.New(c.frontNC)
+	if err != nil {
+		return err
+	}
+	if _, err := meta.OpenBuckets(ctx, js, meta.BucketOptions{Replicas: c.opts.Frontend.MetaReplicas}); err != nil {
+		return err
+	}
+	for i := 0; i < c.opts.Searchers; i++ {
+		c.nodes = append(c.nodes, &node{name: fmt.Sprintf("searcher-%d", i)})
+		if err := c.StartSearcher(ctx, i); err != nil {
+			return err
+		}
+	}
+	c.Frontend, err = StartFrontend(ctx, c.frontNC, c.opts.Frontend)
+	return err
+}
+
+// Connect opens a connection to the embedded broker named name, with new
+// credentials for role (and node, for a searcher).
+func (c *Cluster) Connect(ctx context.Context, name string, role broker.Role, node string) (*nats.Conn, error) {
+	creds, err := c.issuer.Issue(role, node)
+	if err != nil {
+		return nil, err
+	}
+	return broker.Connect(ctx, c.Broker.ClientURL(), name, append(creds.Options(), c.connOpts()...)...)
+}
+
+// AuthDir is the directory of the cluster's NATS accounts and credentials.
+func (c *Cluster) AuthDir() string { return c.opts.AuthDir }
 
 // connOpts are the options of every connection to the embedded broker.
 func (c *Cluster) connOpts() []nats.Option {
@@ -149,7 +192,7 @@ func (c *Cluster) StartSearcher(ctx context.Context, i int) error {
 	if nd.n != nil {
 		return nil
 	}
-	nc, err := broker.Connect(ctx, c.Broker.ClientURL(), nd.name, c.connOpts()...)
+	nc, err := c.Connect(ctx, nd.name, broker.RoleSearcher, nd.name)
 	if err != nil {
 		return err
 	}

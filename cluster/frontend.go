@@ -7,6 +7,7 @@ package cluster
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -21,6 +22,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/shoal-search/shoal/apikeys"
+	"github.com/shoal-search/shoal/broker"
 	"github.com/shoal-search/shoal/catalog"
 	"github.com/shoal-search/shoal/coordinator"
 	"github.com/shoal-search/shoal/indexer"
@@ -40,7 +42,9 @@ type FrontendOptions struct {
 	StreamReplicas int
 	MetaReplicas   int
 	// HTTP bounds the HTTP server's connections (see HTTPTimeouts).
-	HTTP        HTTPTimeouts
+	HTTP HTTPTimeouts
+	// TLS, when it names a certificate, serves the API over HTTPS.
+	TLS         broker.TLSFiles
 	Coordinator coordinator.Options
 	Indexer     indexer.Options
 	Web         web.Options
@@ -93,6 +97,7 @@ type Frontend struct {
 
 	ln     net.Listener
 	srv    *http.Server
+	scheme string
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 }
@@ -127,11 +132,11 @@ func StartFrontend(ctx context.Context, nc *nats.Conn, o FrontendOptions) (*Fron
 	}
 	o.Web.Logger, o.Web.Keys = o.Logger, keys
 	handler := web.New(cat, f.Coordinator, f.Indexer, o.Web)
-	f.ln, err = net.Listen("tcp", o.HTTPAddr)
+	f.ln, f.scheme, err = listen(o.HTTPAddr, o.TLS)
 	if err != nil {
 		keys.Close()
 		cat.Close()
-		return nil, fmt.Errorf("frontend: listen %s: %w", o.HTTPAddr, err)
+		return nil, err
 	}
 	f.srv = &http.Server{
 		Handler:           handler,
@@ -140,7 +145,7 @@ func StartFrontend(ctx context.Context, nc *nats.Conn, o FrontendOptions) (*Fron
 		WriteTimeout:      o.HTTP.Write,
 		IdleTimeout:       o.HTTP.Idle,
 	}
-	warnIfOpen(o, f.ln.Addr(), keys.Len())
+	warnIfOpen(o, f.ln.Addr(), keys.Configured())
 	pctx, cancel := context.WithCancel(context.Background())
 	f.cancel = cancel
 	f.wg.Add(2)
@@ -158,12 +163,12 @@ func StartFrontend(ctx context.Context, nc *nats.Conn, o FrontendOptions) (*Fron
 }
 
 // warnIfOpen says loudly when the API can be reached from other machines
-// and answers anyone: no master key and no key.
-func warnIfOpen(o FrontendOptions, addr net.Addr, keys int) {
+// and answers anyone: no master key, and the cluster never had a key.
+func warnIfOpen(o FrontendOptions, addr net.Addr, keys bool) {
 	if tcp, ok := addr.(*net.TCPAddr); ok && tcp.IP.IsLoopback() {
 		return
 	}
-	if o.Web.APIKey != "" || keys > 0 {
+	if o.Web.APIKey != "" || keys {
 		return
 	}
 	o.Logger.Warn("SECURITY: the HTTP API listens on " + addr.String() + ", beyond this machine, and no API key is set: " +
@@ -171,8 +176,28 @@ func warnIfOpen(o FrontendOptions, addr net.Addr, keys int) {
 		"or listen on 127.0.0.1.")
 }
 
+// listen opens the API's listener, with TLS when tf names a certificate,
+// and returns it with its URL scheme.
+func listen(addr string, tf broker.TLSFiles) (net.Listener, string, error) {
+	var tc *tls.Config
+	if tf.Enabled() {
+		var err error
+		if tc, err = tf.ServerConfig(); err != nil {
+			return nil, "", fmt.Errorf("frontend: %w", err)
+		}
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, "", fmt.Errorf("frontend: listen %s: %w", addr, err)
+	}
+	if tc == nil {
+		return ln, "http", nil
+	}
+	return tls.NewListener(ln, tc), "https", nil
+}
+
 // URL is the base URL of the HTTP API.
-func (f *Frontend) URL() string { return "http://" + f.ln.Addr().String() }
+func (f *Frontend) URL() string { return f.scheme + "://" + f.ln.Addr().String() }
 
 // Close stops serving and placing.
 func (f *Frontend) Close() error {

@@ -18,7 +18,7 @@ func startFrontend(t *testing.T, c *cluster.Cluster, o cluster.FrontendOptions, 
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	nc, err := broker.Connect(ctx, c.NATSURL(), "frontend-test")
+	nc, err := c.Connect(ctx, "frontend-test", broker.RoleCoordinator, "")
 	if err != nil {
 		t.Fatal(err)
 	}

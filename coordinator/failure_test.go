@@ -15,7 +15,9 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/shoal-search/shoal/broker"
 	"github.com/shoal-search/shoal/client"
+	"github.com/shoal-search/shoal/cluster"
 	"github.com/shoal-search/shoal/internal/testcluster"
 	"github.com/shoal-search/shoal/internal/testwait"
 	"github.com/shoal-search/shoal/meta"
@@ -246,7 +248,7 @@ func TestFailureBehaviour(t *testing.T) {
 		if err := c.KillSearcher(slot); err != nil {
 			t.Fatal(err)
 		}
-		waitNoResponders(t, c.NATSURL(), protocol.CopySubject(node, failureIndex, held[node][0], protocol.OpStats))
+		waitNoResponders(t, c, protocol.CopySubject(node, failureIndex, held[node][0], protocol.OpStats))
 
 		const timeout = 10 * time.Second
 		status, partial, took := failureCall(t, "GET", api+search+"&timeout="+timeout.String(), "")
@@ -312,7 +314,7 @@ func TestFailureBehaviour(t *testing.T) {
 			a      *failureAnswer
 			took   time.Duration
 		}
-		delivered, stopWatch := watchRequests(t, c.NATSURL(), protocol.NodeSubject(node, protocol.OpSearch))
+		delivered, stopWatch := watchRequests(t, c, protocol.NodeSubject(node, protocol.OpSearch))
 		done := make(chan answer, 1)
 		go func() {
 			status, a, took := failureCall(t, "GET", api+search+"&timeout="+timeout.String(), "")
@@ -349,13 +351,9 @@ func TestFailureBehaviour(t *testing.T) {
 
 // waitNoResponders waits until NATS answers a request on subject with "no
 // responders": the broker has dropped the killed node's subscriptions.
-func waitNoResponders(t *testing.T, url, subject string) {
+func waitNoResponders(t *testing.T, c *cluster.Cluster, subject string) {
 	t.Helper()
-	nc, err := nats.Connect(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
+	nc := testcluster.Connect(t, c, broker.RoleAdmin, "")
 	testwait.For(t, 10*time.Second, 10*time.Millisecond, func() error {
 		_, err := nc.Request(subject, nil, time.Second)
 		if errors.Is(err, nats.ErrNoResponders) {
@@ -369,21 +367,16 @@ func waitNoResponders(t *testing.T, url, subject string) {
 // test can wait until NATS has delivered a request there. Call the
 // returned stop before the subject's node goes away: while the watch is
 // on, NATS never answers "no responders" on subject.
-func watchRequests(t *testing.T, url, subject string) (next func(), stop func()) {
+func watchRequests(t *testing.T, c *cluster.Cluster, subject string) (next func(), stop func()) {
 	t.Helper()
-	nc, err := nats.Connect(url)
-	if err != nil {
-		t.Fatal(err)
-	}
+	nc := testcluster.Connect(t, c, broker.RoleAdmin, "")
 	sub, err := nc.SubscribeSync(subject)
 	if err == nil {
 		err = nc.Flush()
 	}
 	if err != nil {
-		nc.Close()
 		t.Fatal(err)
 	}
-	t.Cleanup(nc.Close)
 	next = func() {
 		t.Helper()
 		if _, err := sub.NextMsg(10 * time.Second); err != nil {

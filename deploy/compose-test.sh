@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # compose-test: Shoal's promises checked on real containers (run by
-# `make compose-test`). It builds the FROM-scratch image, brings up
-# compose.yaml (3 brokers in one JetStream cluster, 4 searchers, a
-# coordinator) under a project name of its own, loads the sample corpus with
-# two copies of every shard, then, watching only through the API port the
+# `make compose-test`). It builds the FROM-scratch image, makes the NATS
+# credentials and TLS certificates (make compose-secrets, kept in
+# deploy/secrets), brings up compose.yaml (3 brokers in one JetStream
+# cluster, 4 searchers, a coordinator; credentials and TLS everywhere) under
+# a project name of its own, loads the sample corpus with two copies of
+# every shard, then, watching only through the HTTPS API port the
 # coordinator publishes on 127.0.0.1:
 #
 #   1. kills (SIGKILL) a searcher while queries run non-stop: no query may
@@ -53,13 +55,15 @@ teardown() {
 }
 trap teardown EXIT
 
-step "build the image and the checker"
-$MAKE --no-print-directory image
+step "build the image and the checker; credentials and certificates"
+$MAKE --no-print-directory image compose-secrets
 CGO_ENABLED=0 $GO build -o "$tmp/composecheck" ./deploy/composecheck
-cc() { "$tmp/composecheck" "$@"; }
+secrets="$PWD/deploy/secrets"
+ca="$secrets/tls/ca.pem"
+cc() { "$tmp/composecheck" "$@" -ca "$ca"; }
 SHOAL_HTTP_PORT=$(cc freeport)
 export SHOAL_HTTP_PORT
-url="http://127.0.0.1:$SHOAL_HTTP_PORT"
+url="https://127.0.0.1:$SHOAL_HTTP_PORT"
 api=(-url "$url" -index sample)
 
 container() { compose ps -q "$1"; }
@@ -68,10 +72,13 @@ step "compose up ($project, API on $url)"
 compose up -d
 cc ready -url "$url" -nodes 4 -timeout 120s
 network=$(docker inspect -f '{{range $k, $v := .NetworkSettings.Networks}}{{$k}}{{end}}' "$(container coordinator)")
-# jsinfo speaks NATS, so it runs inside the compose network, from the image.
+# jsinfo speaks NATS, so it runs inside the compose network, from the image,
+# with the admin credentials and the CA.
 jsinfo() {
-	docker run --rm --network "$network" -v "$tmp/composecheck:/composecheck:ro" --entrypoint /composecheck shoal:dev \
-		jsinfo -nats nats://broker1:4222,nats://broker2:4222,nats://broker3:4222 -index sample "$@"
+	docker run --rm --network "$network" -v "$tmp/composecheck:/composecheck:ro" \
+		-v "$secrets/auth/admin.creds:/admin.creds:ro" -v "$ca:/ca.pem:ro" --entrypoint /composecheck shoal:dev \
+		jsinfo -nats nats://broker1:4222,nats://broker2:4222,nats://broker3:4222 -index sample \
+		-creds /admin.creds -ca /ca.pem "$@"
 }
 
 step "load the sample corpus: 8 shards, 2 copies each"
@@ -101,7 +108,7 @@ docker network disconnect "$network" "$(container "$cutoff")"
 wait "$q" || { cat "$tmp/q2"; exit 1; }
 cat "$tmp/q2"
 
-coordinator_broker=$(curl -fsS "$url/v1/cluster" | sed -n 's/.*"nats_server":"nats:\/\/\([a-z0-9]*\):.*/\1/p')
+coordinator_broker=$(curl -fsS --cacert "$ca" "$url/v1/cluster" | sed -n 's/.*"nats_server":"nats:\/\/\([a-z0-9]*\):.*/\1/p')
 coordinator_broker=${coordinator_broker:-broker1}
 step "docker kill $coordinator_broker (the coordinator's broker) while writing and searching"
 cc queries "${api[@]}" -for 15s -timeout 2s -expect answer >"$tmp/q3" 2>&1 &

@@ -53,21 +53,25 @@ func buildShoal() (string, func(), error) {
 	if bin := os.Getenv("SHOAL_E2E_BIN"); bin != "" {
 		return bin, func() {}, nil
 	}
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		goBin = filepath.Join(os.Getenv("GOROOT"), "bin", "go")
-	}
 	dir, err := os.MkdirTemp("", "shoal-e2e-")
 	if err != nil {
 		return "", nil, err
 	}
 	bin := filepath.Join(dir, "shoal")
-	cmd := exec.Command(goBin, "build", "-o", bin, "github.com/shoal-search/shoal/cmd/shoal")
+	cmd := exec.Command(goCommand(), "build", "-o", bin, "github.com/shoal-search/shoal/cmd/shoal")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		os.RemoveAll(dir)
 		return "", nil, fmt.Errorf("go build ./cmd/shoal: %w\n%s", err, out)
 	}
 	return bin, func() { os.RemoveAll(dir) }, nil
+}
+
+// goCommand is the go command that builds the binaries the tests run.
+func goCommand() string {
+	if goBin, err := exec.LookPath("go"); err == nil {
+		return goBin
+	}
+	return filepath.Join(os.Getenv("GOROOT"), "bin", "go")
 }
 
 func skipShort(t *testing.T) {

@@ -7,7 +7,8 @@
 // that come at once and name the missing shards, failover to replicas,
 // self-healing placement, and bulk loads that lose and duplicate nothing.
 //
-// This file holds the process harness; the tests are in the _test files.
+// This file holds the cluster harness, proc.go one process and secure.go
+// the credentials and certificates; the tests are in the _test files.
 // They are skipped with -short. SHOAL_E2E_BIN runs a prebuilt binary
 // instead of building one, SHOAL_E2E_LOGS=1 prints every process's log even
 // when a test passes, and SHOAL_E2E_FULL=1 makes the crash test load 50,000
@@ -24,167 +25,16 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/shoal-search/shoal/broker"
 	"github.com/shoal-search/shoal/client"
 	"github.com/shoal-search/shoal/internal/testwait"
 )
-
-// Proc is one shoal process that can be killed and started again with the
-// same arguments and the same log file.
-type Proc struct {
-	// Name identifies the process in logs ("broker", "s1", "coordinator").
-	Name string
-	bin  string
-	args []string
-	log  string
-
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-	done chan struct{} // closed when the current run has exited
-	runs int
-}
-
-// newProc describes a process; it does not start it.
-func newProc(bin, dir, name string, args ...string) *Proc {
-	return &Proc{Name: name, bin: bin, args: args, log: filepath.Join(dir, name+".log")}
-}
-
-// Start starts the process in its own process group, its stdout and stderr
-// appended to its log file.
-func (p *Proc) Start(t testing.TB) {
-	t.Helper()
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.cmd != nil {
-		select {
-		case <-p.done:
-		default:
-			t.Fatalf("%s: already running", p.Name)
-		}
-	}
-	f, err := os.OpenFile(p.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		t.Fatalf("%s: log file: %v", p.Name, err)
-	}
-	p.runs++
-	run := p.runs
-	fmt.Fprintf(f, "=== run %d at %s: shoal %s\n", run, time.Now().Format("15:04:05.000"), strings.Join(p.args, " "))
-	cmd := exec.Command(p.bin, p.args...)
-	cmd.Stdout, cmd.Stderr = f, f
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		f.Close()
-		t.Fatalf("%s: start: %v", p.Name, err)
-	}
-	done := make(chan struct{})
-	go func() {
-		err := cmd.Wait()
-		fmt.Fprintf(f, "=== run %d ended at %s: %v\n", run, time.Now().Format("15:04:05.000"), err)
-		f.Close()
-		close(done)
-	}()
-	p.cmd, p.done = cmd, done
-}
-
-// Kill sends SIGKILL to the process group and waits until the process has
-// exited, so its sockets are closed when Kill returns.
-func (p *Proc) Kill(t testing.TB) {
-	t.Helper()
-	p.mu.Lock()
-	cmd, done := p.cmd, p.done
-	p.mu.Unlock()
-	if cmd == nil {
-		return
-	}
-	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		t.Fatalf("%s: still running 10s after SIGKILL", p.Name)
-	}
-}
-
-// Stop sends SIGTERM, as `docker stop` or a service manager would, and
-// waits until the process has exited.
-func (p *Proc) Stop(t testing.TB) {
-	t.Helper()
-	p.mu.Lock()
-	cmd, done := p.cmd, p.done
-	p.mu.Unlock()
-	if cmd == nil {
-		return
-	}
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-done:
-	case <-time.After(15 * time.Second):
-		t.Fatalf("%s: still running 15s after SIGTERM", p.Name)
-	}
-}
-
-// Running reports whether the process is alive.
-func (p *Proc) Running() bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.cmd == nil {
-		return false
-	}
-	select {
-	case <-p.done:
-		return false
-	default:
-		return true
-	}
-}
-
-// PeakRSS is the most memory the running process has held resident so
-// far (VmHWM in /proc/PID/status), in bytes.
-func (p *Proc) PeakRSS(t testing.TB) int64 {
-	t.Helper()
-	p.mu.Lock()
-	cmd := p.cmd
-	p.mu.Unlock()
-	if cmd == nil {
-		t.Fatalf("%s: not started", p.Name)
-	}
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", cmd.Process.Pid))
-	if err != nil {
-		t.Fatalf("%s: %v", p.Name, err)
-	}
-	for _, line := range strings.Split(string(raw), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			if err != nil {
-				t.Fatalf("%s: VmHWM %q: %v", p.Name, v, err)
-			}
-			return kb << 10
-		}
-	}
-	t.Fatalf("%s: no VmHWM in /proc/%d/status", p.Name, cmd.Process.Pid)
-	return 0
-}
-
-// Log returns the last max bytes of the process's log.
-func (p *Proc) Log(max int64) string {
-	f, err := os.Open(p.log)
-	if err != nil {
-		return ""
-	}
-	defer f.Close()
-	if st, err := f.Stat(); err == nil && st.Size() > max {
-		_, _ = f.Seek(st.Size()-max, io.SeekStart)
-	}
-	b, _ := io.ReadAll(f)
-	return string(b)
-}
 
 // Options shape a test cluster.
 type Options struct {
@@ -199,6 +49,17 @@ type Options struct {
 	// SearcherMetrics serves each searcher's Prometheus metrics on a port
 	// of its own (--metrics), at Cluster.MetricsURL[name].
 	SearcherMetrics bool
+	// TLS runs the broker's client port and the coordinator's API with
+	// TLS (secure.go); without it they run with credentials only.
+	TLS bool
+	// NATSServer, when set, is an official nats-server binary to run as
+	// the broker instead of `shoal broker`, with the nats-server.conf that
+	// `shoal creds` wrote (not with TLS).
+	NATSServer string
+	// Refusals marks a test that provokes the broker's refusals itself;
+	// any other fails if the broker refused one of its processes
+	// anything (secure.go, checkNoRefusals).
+	Refusals bool
 }
 
 // Cluster is a broker, searchers and a coordinator running as separate
@@ -215,6 +76,11 @@ type Cluster struct {
 	// MetricsURL is each searcher's /metrics, by name, when
 	// Options.SearcherMetrics; the coordinator's is URL + "/metrics".
 	MetricsURL map[string]string
+	// AuthDir holds the NATS accounts and every role's credentials; TLS
+	// names the certificate files of a TLS cluster.
+	AuthDir string
+	TLS     broker.TLSFiles
+	bin     string // the shoal binary
 }
 
 // StartCluster starts a whole cluster and waits until the coordinator
@@ -240,18 +106,21 @@ func StartCluster(t testing.TB, bin string, o Options) *Cluster {
 	c := &Cluster{
 		Dir:     dir,
 		NATSURL: fmt.Sprintf("nats://127.0.0.1:%d", natsPort),
-		URL:     fmt.Sprintf("http://127.0.0.1:%d", httpPort),
 		HTTP:    &http.Client{Timeout: 30 * time.Second},
+		bin:     bin,
 
 		MetricsURL: map[string]string{},
 	}
-	c.Client = client.New(c.URL, client.WithHTTPClient(c.HTTP))
-	c.Broker = newProc(bin, dir, "broker", "broker",
-		"--listen", fmt.Sprintf("127.0.0.1:%d", natsPort),
-		"--data", filepath.Join(dir, "broker"), "--name", "b1")
+	var names []string
 	for i := 1; i <= o.Searchers; i++ {
-		name := "s" + strconv.Itoa(i)
-		args := []string{"searcher", "--nats", c.NATSURL, "--data", filepath.Join(dir, name), "--node", name}
+		names = append(names, "s"+strconv.Itoa(i))
+	}
+	c.secure(t, o.TLS, names)
+	c.URL = fmt.Sprintf("%s://127.0.0.1:%d", c.scheme(), httpPort)
+	c.Client = client.New(c.URL, client.WithHTTPClient(c.HTTP))
+	c.Broker = c.brokerProc(t, o.NATSServer, natsPort)
+	for _, name := range names {
+		args := append([]string{"searcher", "--nats", c.NATSURL, "--data", filepath.Join(dir, name), "--node", name}, c.roleArgs(name)...)
 		if o.SearcherMetrics {
 			addr := fmt.Sprintf("127.0.0.1:%d", FreePort(t))
 			args = append(args, "--metrics", addr)
@@ -259,9 +128,9 @@ func StartCluster(t testing.TB, bin string, o Options) *Cluster {
 		}
 		c.Searchers = append(c.Searchers, newProc(bin, dir, name, args...))
 	}
-	args := []string{"coordinator", "--nats", c.NATSURL,
+	args := append([]string{"coordinator", "--nats", c.NATSURL,
 		"--http", fmt.Sprintf("127.0.0.1:%d", httpPort),
-		"--node-timeout", o.NodeTimeout.String(), "--heal-after", o.HealAfter.String()}
+		"--node-timeout", o.NodeTimeout.String(), "--heal-after", o.HealAfter.String()}, c.roleArgs("")...)
 	c.Coordinator = newProc(bin, dir, "coordinator", append(args, o.CoordinatorArgs...)...)
 
 	t.Cleanup(func() {
@@ -273,6 +142,9 @@ func StartCluster(t testing.TB, bin string, o Options) *Cluster {
 		}
 		for _, p := range c.all() {
 			p.Kill(t)
+		}
+		if !o.Refusals {
+			c.checkNoRefusals(t)
 		}
 		if t.Failed() || os.Getenv("SHOAL_E2E_LOGS") == "1" {
 			for _, p := range c.all() {

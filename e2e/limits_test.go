@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/shoal-search/shoal/broker"
 	"github.com/shoal-search/shoal/internal/testwait"
 )
 
@@ -107,7 +108,7 @@ func TestLimitsAtTheDoor(t *testing.T) {
 	})
 
 	t.Run("payload limits", func(t *testing.T) {
-		nc, err := nats.Connect(c.NATSURL)
+		nc, err := nats.Connect(c.NATSURL, c.NATSOptions(t, c.CredsFile(broker.RoleAdmin, ""))...)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -131,7 +132,7 @@ func TestLimitsAtTheDoor(t *testing.T) {
 	})
 
 	t.Run("readyz names a missing stream", func(t *testing.T) {
-		nc, err := nats.Connect(c.NATSURL)
+		nc, err := nats.Connect(c.NATSURL, c.NATSOptions(t, c.CredsFile(broker.RoleAdmin, ""))...)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -154,7 +155,7 @@ func TestLimitsAtTheDoor(t *testing.T) {
 	})
 
 	t.Run("a lost catalog is restored from the streams", func(t *testing.T) {
-		nc, err := nats.Connect(c.NATSURL)
+		nc, err := nats.Connect(c.NATSURL, c.NATSOptions(t, c.CredsFile(broker.RoleAdmin, ""))...)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -2,6 +2,7 @@ package meta
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -24,7 +25,8 @@ type BucketOptions struct {
 	NodeTTL time.Duration
 }
 
-// OpenBuckets creates (or opens) the metadata buckets.
+// OpenBuckets creates (or opens) the metadata buckets. Coordinators do;
+// searchers may not create them (LookupBuckets).
 func OpenBuckets(ctx context.Context, js jetstream.JetStream, o BucketOptions) (*Buckets, error) {
 	if o.Replicas < 1 {
 		o.Replicas = 1
@@ -39,7 +41,13 @@ func OpenBuckets(ctx context.Context, js jetstream.JetStream, o BucketOptions) (
 		if err == nil {
 			return kv, nil
 		}
-		kv, err = js.CreateOrUpdateKeyValue(ctx, cfg)
+		// Create, never update: a coordinator may not reconfigure the
+		// buckets (broker/permissions.go). One made meanwhile by another
+		// coordinator, with another configuration, is opened as it is.
+		kv, err = js.CreateKeyValue(ctx, cfg)
+		if errors.Is(err, jetstream.ErrBucketExists) {
+			kv, err = js.KeyValue(ctx, cfg.Bucket)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("broker: bucket %s: %w", cfg.Bucket, err)
 		}
@@ -55,6 +63,25 @@ func OpenBuckets(ctx context.Context, js jetstream.JetStream, o BucketOptions) (
 	}
 	if m.Nodes, err = open(jetstream.KeyValueConfig{Bucket: BucketNodes, History: 1, TTL: o.NodeTTL}); err != nil {
 		return nil, err
+	}
+	return &m, nil
+}
+
+// LookupBuckets opens the metadata buckets without creating them, as a
+// searcher does: its NATS permissions let it read them, not create them.
+// It fails with an error wrapping jetstream.ErrBucketNotFound while a
+// bucket does not exist yet.
+func LookupBuckets(ctx context.Context, js jetstream.JetStream) (*Buckets, error) {
+	var m Buckets
+	for _, b := range []struct {
+		name string
+		kv   *jetstream.KeyValue
+	}{{BucketIndexes, &m.Indexes}, {BucketPlacement, &m.Placement}, {BucketNodes, &m.Nodes}} {
+		kv, err := js.KeyValue(ctx, b.name)
+		if err != nil {
+			return nil, fmt.Errorf("broker: bucket %s: %w", b.name, err)
+		}
+		*b.kv = kv
 	}
 	return &m, nil
 }

@@ -179,9 +179,14 @@ func OpenKeyBucket(ctx context.Context, js jetstream.JetStream, replicas int) (j
 	if kv, err := js.KeyValue(ctx, BucketKeys); err == nil {
 		return kv, nil
 	}
-	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+	// Create, never update: a coordinator may not reconfigure the bucket
+	// (broker/permissions.go); one made meanwhile is opened as it is.
+	kv, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket: BucketKeys, History: 1, Storage: jetstream.FileStorage, Replicas: max(replicas, 1),
 	})
+	if errors.Is(err, jetstream.ErrBucketExists) {
+		kv, err = js.KeyValue(ctx, BucketKeys)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("meta: bucket %s: %w", BucketKeys, err)
 	}

@@ -83,3 +83,32 @@ func CopySubject(node, index string, shard int, op string) string {
 // NodeSubject is the subject on which a searcher node answers op for
 // several of its shard copies at once (OpSearch: NodeSearchRequest).
 func NodeSubject(node, op string) string { return "shoal.node." + node + "." + op }
+
+// Subject patterns, for NATS permissions: what each role may publish and
+// subscribe to is stated with these (broker/permissions.go), so that the
+// subjects above and the permissions cannot drift apart.
+
+// NodeRequests matches every request to one searcher node's own subjects.
+func NodeRequests(node string) string { return "shoal.node." + node + ".>" }
+
+// CopyRequests matches every request to the shard copies on one node.
+func CopyRequests(node string) string { return "shoal.copy." + node + ".>" }
+
+// Subject patterns matching one kind of subject for every node, shard or
+// index.
+const (
+	AllNodeRequests  = "shoal.node.>"
+	AllCopyRequests  = "shoal.copy.>"
+	AllShardRequests = "shoal.shard.>"
+	AllIngest        = "shoal.ingest.>"
+)
+
+// CoordinatorInbox is the inbox prefix of every coordinator connection:
+// replies from searchers come back under it. Only coordinators may
+// subscribe to it, and searchers may publish there only in reply to a
+// request they were sent.
+const CoordinatorInbox = "_shoal.inbox.coordinator"
+
+// SearcherInbox is the inbox prefix of a searcher node's connection, under
+// which its JetStream API replies and consumer messages arrive.
+func SearcherInbox(node string) string { return "_shoal.inbox.searcher." + node }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/shoal-search/shoal/broker"
 	"github.com/shoal-search/shoal/client"
 	"github.com/shoal-search/shoal/internal/testcluster"
 	"github.com/shoal-search/shoal/internal/testwait"
@@ -47,11 +48,7 @@ func startOneCopy(t *testing.T, index string) *oneCopy {
 	if res, err := cl.Bulk(ctx, index, []byte(body.String()), true); err != nil || res.Indexed != oneCopyDocs {
 		t.Fatalf("bulk: %+v %v", res, err)
 	}
-	nc, err := nats.Connect(c.NATSURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
+	nc := testcluster.Connect(t, c, broker.RoleAdmin, "")
 	def, err := c.Frontend.Catalog.Index(index)
 	if err != nil {
 		t.Fatal(err)

@@ -45,8 +45,6 @@ type Options struct {
 	BatchSize int
 	// Concurrency bounds the requests handled at once (default 4×CPUs).
 	Concurrency int
-	// MetaReplicas is the replica count of the metadata buckets.
-	MetaReplicas int
 	// Logger receives operational messages (default slog.Default()).
 	Logger *slog.Logger
 	// QueryLimits bound the work of one query on this node (zero fields
@@ -143,7 +141,7 @@ func Start(ctx context.Context, nc *nats.Conn, opts Options) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("searcher: jetstream: %w", err)
 	}
-	buckets, err := meta.OpenBuckets(ctx, js, meta.BucketOptions{Replicas: opts.MetaReplicas})
+	buckets, err := lookupBuckets(ctx, js, opts.Logger)
 	if err != nil {
 		return nil, fmt.Errorf("searcher: %w", err)
 	}
@@ -195,6 +193,31 @@ func Start(ctx context.Context, nc *nats.Conn, opts Options) (*Node, error) {
 	go n.heartbeatLoop()
 	go n.placementLoop(watcher)
 	return n, nil
+}
+
+// bucketsPoll is how often a node looks for metadata buckets that do not
+// exist yet.
+const bucketsPoll = 250 * time.Millisecond
+
+// lookupBuckets opens the metadata buckets, waiting until ctx ends for a
+// coordinator to create them: a node may not create them itself.
+func lookupBuckets(ctx context.Context, js jetstream.JetStream, log *slog.Logger) (*meta.Buckets, error) {
+	logged := false
+	for {
+		b, err := meta.LookupBuckets(ctx, js)
+		if err == nil || !errors.Is(err, jetstream.ErrBucketNotFound) {
+			return b, err
+		}
+		if !logged {
+			log.Info("waiting for a coordinator to create the metadata buckets", "err", err)
+			logged = true
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%w (%w)", err, ctx.Err())
+		case <-time.After(bucketsPoll):
+		}
+	}
 }
 
 // Name is the node's name.

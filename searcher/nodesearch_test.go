@@ -9,8 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
-
+	"github.com/shoal-search/shoal/broker"
 	"github.com/shoal-search/shoal/client"
 	"github.com/shoal-search/shoal/internal/testcluster"
 	"github.com/shoal-search/shoal/meta"
@@ -60,11 +59,7 @@ func TestNodeSearch(t *testing.T) {
 		t.Fatalf("placement %+v: want shards on both nodes", info.ShardStats)
 	}
 
-	nc, err := nats.Connect(c.NATSURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
+	nc := testcluster.Connect(t, c, broker.RoleAdmin, "")
 	req, _ := json.Marshal(map[string]any{"query": map[string]any{"match": "common", "field": "body"}, "size": docs})
 	tests := []struct {
 		name   string

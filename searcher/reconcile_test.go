@@ -12,9 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/shoal-search/shoal/broker"
 	"github.com/shoal-search/shoal/cluster"
 	"github.com/shoal-search/shoal/internal/testcluster"
 	"github.com/shoal-search/shoal/internal/testwait"
@@ -33,11 +33,7 @@ func TestCopyOpenedAfterFailedStart(t *testing.T) {
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	nc, err := nats.Connect(c.NATSURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
+	nc := testcluster.Connect(t, c, broker.RoleAdmin, "")
 	js, err := jetstream.New(nc)
 	if err != nil {
 		t.Fatal(err)

@@ -55,9 +55,12 @@ func (p principal) covers(index string) bool {
 }
 
 // authRequired reports whether requests need a key: when the master key
-// is set or any key exists.
+// is set or the cluster has ever had a key. It fails closed: revoking the
+// last key does not reopen the API of a coordinator without --api-key
+// (apikeys.Store.Configured); without the master key, that coordinator then
+// refuses every request but the probes and the page.
 func (s *Server) authRequired() bool {
-	return s.opts.APIKey != "" || (s.opts.Keys != nil && s.opts.Keys.Len() > 0)
+	return s.opts.APIKey != "" || (s.opts.Keys != nil && s.opts.Keys.Configured())
 }
 
 // allow is the gate of a route that performs action on the index of its

@@ -119,7 +119,7 @@ func secondFrontend(t *testing.T, c *cluster.Cluster, adjust func(*cluster.Front
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	nc, err := broker.Connect(ctx, c.NATSURL(), "second-coordinator")
+	nc, err := c.Connect(ctx, "second-coordinator", broker.RoleCoordinator, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -297,4 +297,45 @@ func TestKeys(t *testing.T) {
 			return nil
 		})
 	})
+	// Last, since it revokes every key.
+	t.Run("RevokingTheLastKeyKeepsItClosed", func(t *testing.T) {
+		testLastKeyRevoked(t, c, master, search)
+	})
+}
+
+// testLastKeyRevoked: a coordinator without --api-key needs keys while the
+// cluster has any, and goes on needing them once every key is revoked,
+// rather than falling back to the open API of a cluster that never had a
+// key; so does one started after the revocation. revoked is a key that
+// existed.
+func testLastKeyRevoked(t *testing.T, c *cluster.Cluster, master, revoked caller) {
+	noMaster := func(o *cluster.FrontendOptions) {}
+	second := secondFrontend(t, c, noMaster)
+	anon := caller{base: second.URL()}
+	anon.want(t, http.StatusUnauthorized, "GET", "/v1/indexes", "")
+	var list struct{ Keys []struct{ ID string } }
+	if err := json.Unmarshal(master.want(t, http.StatusOK, "GET", "/v1/keys", "").body, &list); err != nil || len(list.Keys) == 0 {
+		t.Fatalf("GET /v1/keys: %v %+v", err, list)
+	}
+	for _, k := range list.Keys {
+		master.want(t, http.StatusOK, "DELETE", "/v1/keys/"+k.ID, "")
+	}
+	// The revocations have reached the second coordinator.
+	onSecond := caller{base: second.URL(), key: revoked.key}
+	testwait.For(t, 5*time.Second, 10*time.Millisecond, func() error {
+		if a := onSecond.do(t, "GET", "/v1/indexes/books/search?q=river", ""); a.status != http.StatusUnauthorized {
+			return fmt.Errorf("the second coordinator still takes a revoked key: %s", a)
+		}
+		return nil
+	})
+	third := caller{base: secondFrontend(t, c, noMaster).URL()}
+	for name, cl := range map[string]caller{"running": anon, "started after the revocation": third} {
+		for _, r := range [][2]string{{"GET", "/v1/indexes"}, {"GET", "/v1/indexes/books/search?q=river"}, {"DELETE", "/v1/indexes/books"}} {
+			if a := cl.do(t, r[0], r[1], ""); a.status != http.StatusUnauthorized {
+				t.Errorf("%s coordinator without a master key, every key revoked: %s %s without a key: %s, want 401", name, r[0], r[1], a)
+			}
+		}
+		cl.want(t, http.StatusOK, "GET", "/healthz", "")
+	}
+	master.want(t, http.StatusOK, "GET", "/v1/indexes", "")
 }

@@ -44,8 +44,9 @@ type Options struct {
 	// the page needs a key (Authorization: Bearer KEY), and only the
 	// master key manages keys.
 	APIKey string
-	// Keys are the scoped keys (nil: only the master key). When any
-	// exists, keys are required as with APIKey.
+	// Keys are the scoped keys (nil: only the master key). Once any has
+	// existed (even if all were revoked since), keys are required as with
+	// APIKey.
 	Keys *apikeys.Store
 	// PublicSearch lets anyone search and get documents without a key.
 	PublicSearch bool

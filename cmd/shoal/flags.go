@@ -1,13 +1,17 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"strings"
 
+	"github.com/nats-io/nats.go"
 	"github.com/spf13/pflag"
 
+	"github.com/shoal-search/shoal/broker"
 	"github.com/shoal-search/shoal/client"
 	"github.com/shoal-search/shoal/tracing"
 )
@@ -20,6 +24,10 @@ const defaultServer = "http://127.0.0.1:8080"
 
 // defaultNATS is where the role subcommands find the broker by default.
 const defaultNATS = "nats://127.0.0.1:4222"
+
+// defaultAuthDir is where the broker and `shoal creds` keep the NATS
+// accounts and credentials by default.
+const defaultAuthDir = "./shoal-data/auth"
 
 // validLogLevels names the levels --log-level accepts, for help and errors.
 const validLogLevels = "debug, info, warn or error"
@@ -94,30 +102,61 @@ func (l *logLevel) Set(s string) error {
 // Type names the value in help output.
 func (l *logLevel) Type() string { return "level" }
 
-// clientFlags are --server and --api-key, of the commands that talk to a
-// Shoal server over HTTP.
+// clientFlags are --server, --api-key and --tls-ca, of the commands that
+// talk to a Shoal server over HTTP.
 type clientFlags struct {
-	server, apiKey string
+	server, apiKey, ca string
 }
 
-// register adds --server and --api-key to fs.
+// register adds --server, --api-key and --tls-ca to fs.
 func (f *clientFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.server, "server", defaultServer, "Shoal server URL")
 	fs.StringVar(&f.apiKey, "api-key", "", "API key sent as Authorization: Bearer KEY")
+	fs.StringVar(&f.ca, "tls-ca", "", "CA certificate (PEM) to verify an https:// server with (default: the system's)")
 }
 
 // newClient returns a client for the chosen server, identifying itself as
 // agent.
-func (f *clientFlags) newClient(agent string) *client.Client {
-	return client.New(f.server, client.WithAPIKey(f.apiKey), client.WithUserAgent(agent))
+func (f *clientFlags) newClient(agent string) (*client.Client, error) {
+	opts := []client.Option{client.WithAPIKey(f.apiKey), client.WithUserAgent(agent)}
+	if f.ca != "" {
+		tc, err := broker.TLSFiles{CA: f.ca}.ClientConfig()
+		if err != nil {
+			return nil, err
+		}
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.TLSClientConfig = tc
+		opts = append(opts, client.WithHTTPClient(&http.Client{Transport: tr}))
+	}
+	return client.New(f.server, opts...), nil
 }
 
-// natsFlags is --nats, of the roles that connect to a broker.
+// natsFlags are --nats, --creds and --tls-ca, of the roles that connect to
+// a broker.
 type natsFlags struct {
-	url string
+	url, creds, ca string
 }
 
-// register adds --nats to fs.
+// register adds --nats, --creds and --tls-ca to fs.
 func (f *natsFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.url, "nats", defaultNATS, "NATS URL(s), comma separated")
+	fs.StringVar(&f.creds, "creds", "", "NATS credentials file (made by 'shoal creds'); a broker with --auth-dir refuses clients without")
+	fs.StringVar(&f.ca, "tls-ca", "", "CA certificate (PEM) that signed the broker's: connect with TLS and verify the broker against it")
+}
+
+// connect opens the role's connection named name, with the credentials
+// and TLS the flags ask for, and extra; creds is nil without --creds.
+func (f *natsFlags) connect(ctx context.Context, name string, extra ...nats.Option) (nc *nats.Conn, creds *broker.Credentials, err error) {
+	opts := extra
+	if f.creds != "" {
+		if creds, err = broker.LoadCredentials(f.creds); err != nil {
+			return nil, nil, err
+		}
+		opts = append(opts, creds.Options()...)
+	}
+	if f.ca != "" {
+		opts = append(opts, broker.ClientTLS(f.ca))
+	}
+	nc, err = broker.Connect(ctx, f.url, name, opts...)
+	return nc, creds, err
 }

@@ -84,7 +84,10 @@ func runIndex(ctx context.Context, stdout, stderr io.Writer, f *indexFlags, file
 	if err := f.validate(); err != nil {
 		return err
 	}
-	c := f.client.newClient("shoal-index")
+	c, err := f.client.newClient("shoal-index")
+	if err != nil {
+		return err
+	}
 	defer c.CloseIdleConnections()
 
 	if err := prepareIndex(ctx, stderr, c, f); err != nil {

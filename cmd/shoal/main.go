@@ -53,6 +53,8 @@ func newRootCmd() *cobra.Command {
 		newBrokerCmd(),
 		newSearcherCmd(),
 		newCoordinatorCmd(),
+		newCredsCmd(),
+		newCertsCmd(),
 		newIndexCmd(),
 		newSearchCmd(),
 		newBenchCmd(),

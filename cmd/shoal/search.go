@@ -64,7 +64,10 @@ func runSearch(ctx context.Context, stdout io.Writer, f *searchFlags, q string) 
 	case f.size < 0 || f.from < 0:
 		return errors.New("--size and --from must not be negative")
 	}
-	c := f.client.newClient("shoal-search")
+	c, err := f.client.newClient("shoal-search")
+	if err != nil {
+		return err
+	}
 	defer c.CloseIdleConnections()
 	res, err := c.Search(ctx, f.index, &client.SearchRequest{
 		Query:     client.QueryString(q),

@@ -30,6 +30,8 @@ type frontendFlags struct {
 	statsBytes  int64
 	termBytes   int64
 	replicas    int
+	tlsCert     string
+	tlsKey      string
 	public      bool
 	perAddress  float64
 	httpTimes   cluster.HTTPTimeouts
@@ -59,6 +61,8 @@ func (f *frontendFlags) register(cmd *cobra.Command, searchers bool) {
 	fs.Int64Var(&f.statsBytes, "stats-cache-bytes", coordinator.DefaultStatsCacheBytes, "memory bound of the global-statistics cache")
 	fs.Int64Var(&f.termBytes, "term-set-bytes", coordinator.DefaultTermSetBytes, "memory bound of the shards' distinct-term sets kept for field lengths")
 	f.limits.register(fs)
+	fs.StringVar(&f.tlsCert, "tls-cert", "", "serve the HTTP API over HTTPS with this certificate (PEM; with --tls-key)")
+	fs.StringVar(&f.tlsKey, "tls-key", "", "the key of --tls-cert (PEM)")
 	f.logs.register(fs)
 	f.query.register(fs, searchers)
 }
@@ -98,6 +102,7 @@ func (f *frontendFlags) options(logs *logFlags, reg *prometheus.Registry, tp tra
 	o.Web.RatePerAddress = f.perAddress
 	f.limits.apply(&o)
 	o.Coordinator.QueryLimits = f.query.l
+	o.TLS = broker.TLSFiles{Cert: f.tlsCert, Key: f.tlsKey}
 	return o
 }
 
@@ -152,6 +157,7 @@ func newDevCmd() *cobra.Command {
 				}
 			}
 			fmt.Printf("Shoal is running: %s  (NATS %s, %d searchers, data in %s)\n", c.URL(), c.NATSURL(), searchers, data)
+			fmt.Printf("  NATS admits only clients with credentials, e.g. %s\n", broker.CredentialsPath(c.AuthDir(), broker.RoleAdmin, ""))
 			fmt.Printf("  search page:  %s/\n  try the API:  curl '%s/v1/indexes/%s/search?q=http+client'\n", c.URL(), c.URL(), cluster.SampleIndex)
 			<-ctx.Done()
 			fmt.Println("shutting down")
@@ -159,7 +165,7 @@ func newDevCmd() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&data, "data", "./shoal-data", "data directory")
-	cmd.Flags().StringVar(&natsListen, "nats-listen", "127.0.0.1:4222", "embedded NATS client address (other processes may join here)")
+	cmd.Flags().StringVar(&natsListen, "nats-listen", "127.0.0.1:4222", "embedded NATS client address (other processes may join here, with credentials from <data>/auth)")
 	cmd.Flags().IntVar(&searchers, "searchers", 4, "number of searcher nodes")
 	cmd.Flags().BoolVar(&tcp, "tcp", false, "connect the in-process roles to the embedded broker over loopback TCP instead of in-memory pipes")
 	cmd.Flags().IntVar(&shards, "sample-shards", 4, "shards of the sample index")
@@ -180,17 +186,20 @@ func newBrokerCmd() *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "broker",
-		Short: "Run an embedded NATS server node with JetStream (clusterable)",
+		Short: "Run an embedded NATS server node with JetStream (clusterable), closed to clients without credentials",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if verbose && !cmd.Flags().Changed("log-level") {
 				logs.level = logLevel(slog.LevelInfo)
 			}
 			o.Logger = logs.logger()
+			if err := initAuth(o.AuthDir); err != nil {
+				return err
+			}
 			srv, err := broker.StartServer(o)
 			if err != nil {
 				return err
 			}
-			fmt.Printf("NATS broker %q listening on %s\n", o.Name, srv.ClientURL())
+			fmt.Printf("NATS broker %q listening on %s (credentials required%s)\n", o.Name, srv.ClientURL(), tlsNote(o.TLS))
 			if u := srv.MonitorURL(); u != "" {
 				fmt.Printf("NATS monitoring on %s (/varz, /jsz, /connz, /healthz)\n", u)
 			}
@@ -207,6 +216,10 @@ func newBrokerCmd() *cobra.Command {
 	cmd.Flags().StringVar(&o.ClusterListen, "cluster", "", "cluster listen address (host:port) to form a JetStream cluster")
 	cmd.Flags().StringSliceVar(&o.Routes, "routes", nil, "routes to other cluster nodes (nats://host:port, comma separated)")
 	cmd.Flags().StringVar(&o.Monitor, "monitor", "", "serve NATS's monitoring endpoints (/varz, /jsz, /connz, /healthz) at this address, for the Prometheus NATS exporter")
+	cmd.Flags().StringVar(&o.AuthDir, "auth-dir", defaultAuthDir, "NATS accounts and credentials, made here on first start (every broker of a cluster needs the same)")
+	cmd.Flags().StringVar(&o.TLS.Cert, "tls-cert", "", "certificate (PEM) for TLS on client connections and cluster routes")
+	cmd.Flags().StringVar(&o.TLS.Key, "tls-key", "", "the key of --tls-cert (PEM)")
+	cmd.Flags().StringVar(&o.TLS.CA, "tls-ca", "", "CA certificate (PEM) the brokers of a cluster verify each other's certificates with")
 	cmd.Flags().BoolVar(&verbose, "logs", false, "print the server's notices too (--log-level info)")
 	logs.register(cmd.Flags(), slog.LevelWarn)
 	bindEnv(cmd)
@@ -244,11 +257,14 @@ func newSearcherCmd() *cobra.Command {
 				o.Registerer = reg
 				fmt.Printf("searcher %q metrics on %s\n", o.Name, url)
 			}
-			nc, err := broker.Connect(ctx, nats.url, "shoal-searcher-"+o.Name, broker.LogEvents(o.Logger))
+			nc, creds, err := nats.connect(ctx, "shoal-searcher-"+o.Name, broker.LogEvents(o.Logger))
 			if err != nil {
 				return err
 			}
 			defer nc.Close()
+			if err := checkCreds(creds, broker.RoleSearcher, o.Name); err != nil {
+				return err
+			}
 			n, err := searcher.Start(ctx, nc, o)
 			if err != nil {
 				return err
@@ -260,11 +276,15 @@ func newSearcherCmd() *cobra.Command {
 	}
 	host, _ := os.Hostname()
 	nats.register(cmd.Flags())
-	cmd.Flags().StringVar(&o.Name, "node", host, "node name, stable across restarts")
+	cmd.Flags().StringVar(&o.Name, "node", host, "node name, stable across restarts (the one its --creds were made for)")
 	cmd.Flags().StringVar(&o.DataDir, "data", "./shoal-data/searcher", "shard data directory")
 	cmd.Flags().DurationVar(&o.HeartbeatInterval, "heartbeat", time.Second, "heartbeat interval")
 	cmd.Flags().IntVar(&o.BatchSize, "batch", 1000, "most writes applied per Bleve batch")
-	cmd.Flags().IntVar(&o.MetaReplicas, "meta-replicas", 1, "replicas of the KV buckets (3 on a 3-broker cluster)")
+	// Searchers no longer create the metadata buckets (coordinators do),
+	// so the replica count is not theirs to set; the flag stays for the
+	// command lines that pass it.
+	cmd.Flags().Int("meta-replicas", 1, "ignored: coordinators create the KV buckets")
+	_ = cmd.Flags().MarkDeprecated("meta-replicas", "coordinators create the KV buckets; set --meta-replicas there")
 	cmd.Flags().StringVar(&metrics, "metrics", "", "serve Prometheus metrics at http://ADDR/metrics (e.g. 127.0.0.1:9464; empty = off)")
 	cmd.Flags().Int64Var(&o.StatsCacheBytes, "stats-cache-bytes", searcher.DefaultStatsCacheBytes, "memory bound of the decoded global statistics")
 	cmd.Flags().Int64Var(&o.TermSetBytes, "term-set-bytes", searcher.DefaultTermSetBytes, "memory bound of each shard copy's distinct-term sets")
@@ -296,11 +316,14 @@ func newCoordinatorCmd() *cobra.Command {
 				return err
 			}
 			defer flush(tp, log)
-			nc, err := broker.Connect(ctx, nats.url, "shoal-coordinator", broker.LogEvents(log))
+			nc, creds, err := nats.connect(ctx, "shoal-coordinator", broker.LogEvents(log))
 			if err != nil {
 				return err
 			}
 			defer nc.Close()
+			if err := checkCreds(creds, broker.RoleCoordinator, ""); err != nil {
+				return err
+			}
 			f, err := cluster.StartFrontend(ctx, nc, front.options(&logs, cluster.NewRegistry(), tp))
 			if err != nil {
 				return err

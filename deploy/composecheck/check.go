@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/shoal-search/shoal/broker"
 	"github.com/shoal-search/shoal/client"
 	"github.com/shoal-search/shoal/corpus"
 	"github.com/shoal-search/shoal/meta"
@@ -160,7 +161,14 @@ func count(ctx context.Context, o opts) error {
 // every follower current (it waits up to -timeout for followers to catch
 // up, e.g. after a broker restart).
 func jsinfo(ctx context.Context, o opts) error {
-	nc, err := nats.Connect(o.nats, nats.Name("composecheck"))
+	nopts := []nats.Option{nats.Name("composecheck")}
+	if o.creds != "" {
+		nopts = append(nopts, nats.UserCredentials(o.creds))
+	}
+	if o.ca != "" {
+		nopts = append(nopts, broker.ClientTLS(o.ca))
+	}
+	nc, err := nats.Connect(o.nats, nopts...)
 	if err != nil {
 		return err
 	}

@@ -11,6 +11,11 @@
 //	composecheck healed  -url U -index I -without NODE  wait until every shard has all its copies elsewhere
 //	composecheck count   -url U -index I -want N        wait until the count is exact and copies agree
 //	composecheck jsinfo  -nats URL -index I             check the JetStream cluster (run inside the compose network)
+//
+// Every command that talks to the API takes -ca FILE to verify an https://
+// coordinator with; jsinfo takes -creds FILE (admin credentials) and -ca
+// FILE to verify the brokers with.
+//
 //	composecheck freeport                               print a free TCP port on 127.0.0.1
 //
 // Every check prints one line of figures and exits with status 1 when the
@@ -27,6 +32,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/shoal-search/shoal/broker"
 	"github.com/shoal-search/shoal/client"
 )
 
@@ -51,10 +57,23 @@ func main() {
 	fs.StringVar(&o.without, "without", "", "healed: the node that must hold no copy")
 	fs.IntVar(&o.want, "want", 0, "count: documents expected")
 	fs.StringVar(&o.nats, "nats", "nats://broker1:4222", "jsinfo: NATS URL")
+	fs.StringVar(&o.creds, "creds", "", "jsinfo: NATS credentials file")
+	fs.StringVar(&o.ca, "ca", "", "CA certificate (PEM) of the coordinator's HTTPS and of the brokers' TLS")
 	if err := fs.Parse(args); err != nil {
 		os.Exit(2)
 	}
-	o.c = client.New(o.url, client.WithHTTPClient(&http.Client{Timeout: 60 * time.Second}))
+	o.hc = &http.Client{Timeout: 60 * time.Second}
+	if o.ca != "" {
+		tc, err := broker.TLSFiles{CA: o.ca}.ClientConfig()
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "composecheck: %v\n", err)
+			os.Exit(2)
+		}
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.TLSClientConfig = tc
+		o.hc.Transport = tr
+	}
+	o.c = client.New(o.url, client.WithHTTPClient(o.hc))
 	run := map[string]func(context.Context, opts) error{
 		"ready": ready, "load": load, "pick": pick, "queries": queries,
 		"write": write, "healed": healed, "count": count, "jsinfo": jsinfo, "freeport": freeport,
@@ -73,9 +92,11 @@ func main() {
 
 type opts struct {
 	url, index, expect, prefix, without, nats string
+	creds, ca                                 string
 	nodes, shards, replicas, n, want          int
 	dur, timeout                              time.Duration
 	c                                         *client.Client
+	hc                                        *http.Client
 }
 
 // waitFor calls cond every 250ms until it holds or limit passes.
@@ -98,12 +119,12 @@ func waitFor(ctx context.Context, limit time.Duration, what string, cond func() 
 	}
 }
 
-func get(ctx context.Context, url string) (int, []byte, error) {
+func (o opts) get(ctx context.Context, url string) (int, []byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return 0, nil, err
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := o.hc.Do(req)
 	if err != nil {
 		return 0, nil, err
 	}

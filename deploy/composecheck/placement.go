@@ -18,8 +18,8 @@ type clusterNode struct {
 	Live bool   `json:"live"`
 }
 
-func liveNodes(ctx context.Context, url string) ([]string, error) {
-	code, body, err := get(ctx, url+"/v1/cluster")
+func liveNodes(ctx context.Context, o opts) ([]string, error) {
+	code, body, err := o.get(ctx, o.url+"/v1/cluster")
 	if err != nil {
 		return nil, err
 	}
@@ -43,14 +43,14 @@ func liveNodes(ctx context.Context, url string) ([]string, error) {
 
 func ready(ctx context.Context, o opts) error {
 	took, err := waitFor(ctx, o.timeout, "ready", func() (bool, string) {
-		code, body, err := get(ctx, o.url+"/readyz")
+		code, body, err := o.get(ctx, o.url+"/readyz")
 		if err != nil {
 			return false, err.Error()
 		}
 		if code != http.StatusOK {
 			return false, fmt.Sprintf("/readyz %d %s", code, body)
 		}
-		live, err := liveNodes(ctx, o.url)
+		live, err := liveNodes(ctx, o)
 		if err != nil {
 			return false, err.Error()
 		}

@@ -10,6 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
+	"github.com/shoal-search/shoal/broker"
 	"github.com/shoal-search/shoal/cluster"
 )
 
@@ -48,4 +51,19 @@ func Start(t testing.TB, searchers int, opts ...func(*cluster.Options)) *cluster
 		t.Fatalf("start cluster: %v", err)
 	}
 	return c
+}
+
+// Connect opens a connection to c's broker with new credentials for role
+// (and node, for a searcher), closed when the test ends. Tests that watch
+// or send NATS traffic beside the cluster's own roles use RoleAdmin.
+func Connect(t testing.TB, c *cluster.Cluster, role broker.Role, node string) *nats.Conn {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	nc, err := c.Connect(ctx, "test-"+string(role), role, node)
+	if err != nil {
+		t.Fatalf("connect as %s: %v", role, err)
+	}
+	t.Cleanup(nc.Close)
+	return nc
 }
