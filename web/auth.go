@@ -3,6 +3,7 @@ package web
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -52,6 +53,21 @@ func (p principal) allows(action, index string) bool {
 // covers reports whether p may see index at all (for listings).
 func (p principal) covers(index string) bool {
 	return p.master || p.open || p.public || (p.key != nil && p.key.Covers(index))
+}
+
+// coversAll reports whether p may see every index: the master key, an
+// open server, or a key for "*".
+func (p principal) coversAll() bool {
+	return p.master || p.open || (p.key != nil && slices.Contains(p.key.Indexes, "*"))
+}
+
+// everyIndex is the gate, after allow, of a route whose answer is about
+// every index at once (/metrics, labelled by index): a key scoped to some
+// indexes would read the others' names and traffic there.
+func (s *Server) everyIndex(c *gin.Context) {
+	if !principalOf(c).coversAll() {
+		s.abort(c, newError(kindForbidden, `this route reports on every index: it needs a key for all indexes ("*")`))
+	}
 }
 
 // authRequired reports whether requests need a key: when the master key

@@ -6,6 +6,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/shoal-search/shoal/coordinator"
 	"github.com/shoal-search/shoal/meta"
 )
 
@@ -83,7 +84,38 @@ func (s *Server) deleteIndex(c *gin.Context) (any, error) {
 	return gin.H{"acknowledged": true}, nil
 }
 
-// cluster serves GET /v1/cluster.
-func (s *Server) cluster(*gin.Context) (any, error) {
-	return s.coord.ClusterInfo(), nil
+// cluster serves GET /v1/cluster. An admin key scoped to some indexes
+// sees the nodes, but only its indexes' placement, copies and unserved
+// shards: one tenant's key does not list another's indexes.
+func (s *Server) cluster(c *gin.Context) (any, error) {
+	return scopeCluster(s.coord.ClusterInfo(), principalOf(c).covers), nil
+}
+
+// scopeCluster returns ci with only the indexes covers accepts. It leaves
+// ci's slices alone: they may be shared with the catalog.
+func scopeCluster(ci *coordinator.ClusterInfo, covers func(index string) bool) *coordinator.ClusterInfo {
+	out := *ci
+	out.Placement = map[string]*meta.ShardMap{}
+	for name, m := range ci.Placement {
+		if covers(name) {
+			out.Placement[name] = m
+		}
+	}
+	out.Unserved = map[string][]int{}
+	for name, shards := range ci.Unserved {
+		if covers(name) {
+			out.Unserved[name] = shards
+		}
+	}
+	out.Nodes = make([]coordinator.NodeInfo, len(ci.Nodes))
+	for i, n := range ci.Nodes {
+		n.Copies = []meta.CopyStatus{}
+		for _, cp := range ci.Nodes[i].Copies {
+			if covers(cp.Index) {
+				n.Copies = append(n.Copies, cp)
+			}
+		}
+		out.Nodes[i] = n
+	}
+	return &out
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -218,6 +219,41 @@ func TestKeys(t *testing.T) {
 				t.Errorf("key %.12q lists %v, want %v", tt.c.key, names, tt.want)
 			}
 		}
+	})
+	t.Run("ScopedAdminKey", func(t *testing.T) {
+		// An admin key of one tenant sees its own indexes in /v1/cluster,
+		// not another's, and may not read /metrics, labelled by index.
+		admin := caller{base: c.URL(), key: newKey(t, master, `{"actions":["admin"],"indexes":["logs-*"]}`)}
+		var out struct {
+			Placement map[string]any
+			Nodes     []struct{ Copies []struct{ Index string } }
+		}
+		if err := json.Unmarshal(admin.want(t, http.StatusOK, "GET", "/v1/cluster", "").body, &out); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := out.Placement["logs-2024"]; !ok || len(out.Placement) != 1 {
+			t.Errorf("a key for logs-* sees the placement of %v", slices.Sorted(maps.Keys(out.Placement)))
+		}
+		copies := 0
+		for _, n := range out.Nodes {
+			for _, cp := range n.Copies {
+				copies++
+				if cp.Index != "logs-2024" {
+					t.Errorf("a key for logs-* sees a copy of %q", cp.Index)
+				}
+			}
+		}
+		if copies == 0 {
+			t.Error("a key for logs-* sees no copy of logs-2024")
+		}
+		admin.want(t, http.StatusForbidden, "GET", "/metrics", "")
+		all := caller{base: c.URL(), key: newKey(t, master, `{"actions":["admin"],"indexes":["*"]}`)}
+		all.want(t, http.StatusOK, "GET", "/metrics", "")
+		if err := json.Unmarshal(all.want(t, http.StatusOK, "GET", "/v1/cluster", "").body, &out); err != nil || len(out.Placement) != 3 {
+			t.Errorf("a key for every index sees the placement of %d indexes (%v), want 3", len(out.Placement), err)
+		}
+		master.want(t, http.StatusOK, "DELETE", "/v1/keys/"+keyID(admin.key), "")
+		master.want(t, http.StatusOK, "DELETE", "/v1/keys/"+keyID(all.key), "")
 	})
 	t.Run("ListShowsNoSecret", func(t *testing.T) {
 		a := master.want(t, http.StatusOK, "GET", "/v1/keys", "")

@@ -33,7 +33,7 @@ func (s *Server) routes() *gin.Engine {
 	r.GET("/healthz", s.handle(s.healthz))
 	r.GET("/readyz", s.handle(s.readyz))
 	if s.opts.Metrics != nil {
-		r.GET("/metrics", s.allow(meta.ActionAdmin),
+		r.GET("/metrics", s.allow(meta.ActionAdmin), s.everyIndex,
 			gin.WrapH(promhttp.HandlerFor(s.opts.Metrics, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelError)})))
 	}
 
