@@ -178,7 +178,13 @@ func (c *Catalog) apply(bucket string, e jetstream.KeyValueEntry) {
 			break
 		}
 		var n *meta.NodeStatus
-		if n, err = meta.DecodeNodeStatus(e.Value()); err == nil {
+		if n, err = meta.DecodeNodeStatus(e.Value()); err == nil && n.Node != key {
+			// Not a node's heartbeat: NATS permissions cannot keep a
+			// JetStream API answer, which goes wherever its request's
+			// reply subject says, out of this bucket.
+			err = fmt.Errorf("the heartbeat of node %q is under the key of %q", n.Node, key)
+		}
+		if err == nil {
 			n.Heartbeat = e.Created() // broker time, not the node's clock
 			c.nodes[key] = n
 		}

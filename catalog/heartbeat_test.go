@@ -1,0 +1,98 @@
+package catalog_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/shoal-search/shoal/broker"
+	"github.com/shoal-search/shoal/catalog"
+	"github.com/shoal-search/shoal/internal/testwait"
+	"github.com/shoal-search/shoal/meta"
+)
+
+// TestForgedHeartbeatIgnored: an entry of the nodes bucket counts as a
+// node's heartbeat only if it names the node of its key. NATS permissions
+// check a message's subject, never its reply subject, and JetStream
+// answers an API request on whatever reply subject the request names; so
+// a searcher's credentials (or a coordinator's) can store an API answer
+// under any key of any bucket, such as a node that does not exist. Taken
+// as a heartbeat, that made a live node named "" which shards were placed
+// on.
+func TestForgedHeartbeatIgnored(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	auth := filepath.Join(dir, "auth")
+	if _, err := broker.InitAuth(auth); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := broker.StartServer(broker.ServerOptions{Listen: "127.0.0.1:-1", DataDir: filepath.Join(dir, "nats"), AuthDir: auth})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Shutdown)
+	is, err := broker.OpenIssuer(auth)
+	if err != nil {
+		t.Fatal(err)
+	}
+	connect := func(role broker.Role, node string) *nats.Conn {
+		creds, err := is.Issue(role, node)
+		if err != nil {
+			t.Fatal(err)
+		}
+		nc, err := broker.Connect(ctx, srv.ClientURL(), string(role), creds.Options()...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(nc.Close)
+		return nc
+	}
+	js, err := jetstream.New(connect(broker.RoleCoordinator, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat, err := catalog.Open(ctx, js, catalog.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cat.Close()
+	nodes := cat.Buckets().Nodes
+
+	s1 := connect(broker.RoleSearcher, "s1")
+	for _, forged := range []string{"fake", "s2"} {
+		if err := s1.PublishRequest("$JS.API.INFO", "$KV."+meta.BucketNodes+"."+forged, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	testwait.For(t, 10*time.Second, 10*time.Millisecond, func() error {
+		for _, forged := range []string{"fake", "s2"} {
+			if _, err := nodes.Get(ctx, forged); err != nil {
+				return fmt.Errorf("the forged entry %q is not stored: %w", forged, err)
+			}
+		}
+		return nil
+	})
+	// s1's own heartbeat, after the forged entries: once the catalog
+	// has it, it has seen them.
+	beat, _ := json.Marshal(meta.NodeStatus{Node: "s1", Heartbeat: time.Now()})
+	if err := s1.Publish("$KV."+meta.BucketNodes+".s1", beat); err != nil {
+		t.Fatal(err)
+	}
+	testwait.For(t, 10*time.Second, 10*time.Millisecond, func() error {
+		if live := cat.LiveNodes(); !slices.Contains(live, "s1") {
+			return fmt.Errorf("live nodes %q, want s1", live)
+		}
+		return nil
+	})
+	if live := cat.LiveNodes(); !slices.Equal(live, []string{"s1"}) {
+		t.Errorf("live nodes %q, want only s1: forged heartbeats were taken", live)
+	}
+}
