@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"net"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -99,12 +100,29 @@ func (s *Server) limitRate(c *gin.Context, p principal, refused bool) error {
 	return e
 }
 
-// clientAddr is the IP address the request came from. Forwarding headers
-// are not believed: any client could set them.
+// clientAddr is the address the request came from, as its rate limit
+// knows it: the IPv4 address, or the IPv6 /64 network, since one IPv6
+// host commonly holds a whole /64 and could take a fresh address, and a
+// fresh bucket, for every request. Forwarding headers are not believed:
+// any client could set them.
 func clientAddr(c *gin.Context) string {
-	host, _, err := net.SplitHostPort(c.Request.RemoteAddr)
+	return addrKey(c.Request.RemoteAddr)
+}
+
+// addrKey is clientAddr of a request's RemoteAddr.
+func addrKey(remote string) string {
+	host, _, err := net.SplitHostPort(remote)
 	if err != nil {
-		return c.Request.RemoteAddr
+		host = remote
 	}
-	return host
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return host
+	}
+	ip = ip.Unmap()
+	if ip.Is4() {
+		return ip.String()
+	}
+	p, _ := ip.Prefix(64)
+	return p.String()
 }
