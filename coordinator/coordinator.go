@@ -151,13 +151,14 @@ func (o *Options) setDefaults() {
 
 // Coordinator answers searches over the shards of Shoal indexes.
 type Coordinator struct {
-	nc    *nats.Conn
-	js    jetstream.JetStream
-	cat   *catalog.Catalog
-	opts  Options
-	cache *statsCache
-	sf    singleflight.Group
-	terms *termSets
+	nc     *nats.Conn
+	js     jetstream.JetStream
+	cat    *catalog.Catalog
+	opts   Options
+	cache  *statsCache
+	sf     singleflight.Group
+	tables *termTables
+	probe  *termProbe // nil: every scoring query is presearched
 	// streams are the index figures the memory estimate uses.
 	streams streamStats
 	sizes   *shardSizes // coverage.go
@@ -187,11 +188,15 @@ type Coordinator struct {
 func New(nc *nats.Conn, cat *catalog.Catalog, opts Options) *Coordinator {
 	opts.setDefaults()
 	js, _ := jetstream.New(nc) // fails only on a bad option
-	c := &Coordinator{nc: nc, js: js, cat: cat, opts: opts, cache: newStatsCache(opts.StatsCacheTTL, opts.StatsCacheBytes), terms: newTermSets(opts.TermSetBytes),
+	c := &Coordinator{nc: nc, js: js, cat: cat, opts: opts, cache: newStatsCache(opts.StatsCacheTTL, opts.StatsCacheBytes), tables: newTermTables(opts.TermSetBytes),
 		sizes: newShardSizes(), nodes: newNodeStats(), budget: newHedgeBudget(max(opts.HedgeBudget, 0), opts.HedgeWindow), ids: newRequestIDs(),
 		tracer: tracing.OrNoop(opts.TracerProvider).Tracer("github.com/shoal-search/shoal/coordinator"),
 		log:    opts.Logger, partial: rateLimit{every: opts.PartialLogEvery}, reconnects: watchReconnects(nc)}
 	c.metrics = newMetrics(opts.Registerer, c)
+	var err error
+	if c.probe, err = newTermProbe(); err != nil {
+		c.log.Error("every scoring query will need a presearch round", "err", err)
+	}
 	return c
 }
 
@@ -242,7 +247,7 @@ func (c *Coordinator) Search(ctx context.Context, index string, req Request) (*R
 	}
 	outcomes := c.scatter(ctx, q, stats) // scatter.go, attempts.go, copies.go
 	tl.mark(stageScatter)
-	c.cache.observeAll(cacheKey, outcomes)
+	c.observeSeqs(q.def, cacheKey, outcomes) // statscache.go
 	_, mspan := c.tracer.Start(ctx, "merge")
 	out := merge(q, outcomes)                                           // merge.go
 	res, err := respond(q, out, outcomes, c.shardDocs(q.def), tl.start) // response.go, coverage.go

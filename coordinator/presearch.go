@@ -5,7 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 	"time"
+
+	"github.com/blevesearch/bleve/v2/search"
+	bquery "github.com/blevesearch/bleve/v2/search/query"
 
 	"github.com/shoal-search/shoal/fanout"
 	"github.com/shoal-search/shoal/meta"
@@ -13,14 +17,27 @@ import (
 )
 
 // presearch returns the index-wide statistics q's query touches, encoded,
-// and the key they are cached under; a search that does not score needs
-// none. They come from the cache (statscache.go) or from a presearch to
-// every shard. Shards that fail the presearch are simply not counted; the
-// search that follows reports them.
+// and the key under which they are cached per query ("" for none); a
+// search that does not score needs none.
+//
+// A query whose scored terms the coordinator can tell by itself (probe.go)
+// takes them from the shards' term tables it holds (termstats.go): no
+// round trip, unless a shard's figures are missing or older than the
+// search must count. Any other query (fuzzy, numeric ranges, …) is asked
+// of every shard in a presearch, whose answer is cached per query
+// (statscache.go). Shards that fail the presearch are simply not counted;
+// the search that follows reports them.
 func (c *Coordinator) presearch(ctx context.Context, q *query) (json.RawMessage, string, error) {
 	q.statsCache = cacheNone
 	if !q.scores {
 		return nil, "", nil
+	}
+	if c.probe != nil {
+		if qt, ok := c.probe.terms(ctx, q.def, q.rewritten); ok && !c.tables.anyTooLarge(q.def.UID, qt.fields) {
+			st, err := c.termStats(ctx, q, qt)
+			c.metrics.cacheLookup(q.statsCache == cacheHit)
+			return st, "", err
+		}
 	}
 	def := q.def
 	qraw, err := json.Marshal(q.search.Query)
@@ -42,8 +59,9 @@ func (c *Coordinator) presearch(ctx context.Context, q *query) (json.RawMessage,
 	if len(after) > 0 { // needs statistics that count its writes
 		flight += "\x00" + fmt.Sprint(after)
 	}
+	fields := c.tableFields(q)
 	v, err, _ := c.sf.Do(flight, func() (any, error) {
-		return c.gatherStats(ctx, def, qraw, key, after)
+		return c.gatherStats(ctx, def, qraw, fields, key, after)
 	})
 	if err != nil {
 		return nil, "", err
@@ -51,10 +69,35 @@ func (c *Coordinator) presearch(ctx context.Context, q *query) (json.RawMessage,
 	return v.(json.RawMessage), key, nil
 }
 
+// tableFields are the fields q reads whose term tables fit: their
+// cardinality is the size of the tables' union.
+func (c *Coordinator) tableFields(q *query) []string {
+	if c.probe == nil {
+		return nil
+	}
+	m, err := c.probe.mapping(q.def)
+	if err != nil {
+		return nil
+	}
+	fs, err := bquery.ExtractFields(q.rewritten, m, search.NewFieldSet())
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for f := range fs {
+		if !c.tables.isTooLarge(q.def.UID, f) {
+			out = append(out, f)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
 // gatherStats asks every shard of def for its statistics of the query
-// qraw, from copies that have applied after's writes, sums them, and
-// caches the sum under key if every shard answered.
-func (c *Coordinator) gatherStats(ctx context.Context, def *meta.IndexDef, qraw json.RawMessage, key string, after map[int]uint64) (json.RawMessage, error) {
+// qraw and its term tables of fields, from copies that have applied
+// after's writes, sums them, and caches the sum under key if every shard
+// answered.
+func (c *Coordinator) gatherStats(ctx context.Context, def *meta.IndexDef, qraw json.RawMessage, fields []string, key string, after map[int]uint64) (json.RawMessage, error) {
 	// Statistics are worth at most half of the time: a shard whose
 	// copies are all silent must leave the search time to answer with
 	// the others.
@@ -68,12 +111,13 @@ func (c *Coordinator) gatherStats(ctx context.Context, def *meta.IndexDef, qraw 
 		shards[s] = s
 	}
 	results := fanout.Run(ctx, shards, fanout.Options{}, func(ctx context.Context, s int) (protocol.PresearchResponse, error) {
-		return c.shardStats(ctx, def, s, qraw, after)
+		return c.shardStats(ctx, def, s, qraw, fields, after)
 	})
 	total := &protocol.GlobalStats{}
 	seqs := make(map[int]uint64, def.Shards)
-	var answered []int
+	vec := make([]uint64, def.Shards)
 	for s, r := range results {
+		vec[s] = noShard
 		if r.Err != nil {
 			var se *protocol.ShardError
 			if errors.As(r.Err, &se) && se.Code == protocol.CodeBadRequest {
@@ -82,18 +126,18 @@ func (c *Coordinator) gatherStats(ctx context.Context, def *meta.IndexDef, qraw 
 			continue
 		}
 		total.Add(&r.Value.Stats)
-		seqs[s] = r.Value.AppliedSeq
-		answered = append(answered, s)
+		seqs[s], vec[s] = r.Value.AppliedSeq, r.Value.AppliedSeq
 	}
-	if len(answered) == 0 {
+	if len(seqs) == 0 {
 		// No statistics at all: let each shard score with its own.
 		return json.RawMessage(nil), nil
 	}
-	// Bleve's field "cardinality" counts distinct terms: take the union
-	// over the shards that answered.
-	for f := range total.Fields {
-		if n, ok := c.terms.distinct(def.UID, answered, f); ok {
-			total.Fields[f] = n
+	// Bleve's field "cardinality" counts distinct terms: the size of the
+	// union of the term tables of the shards that answered (without
+	// them, the sum of the shards' own).
+	for _, f := range fields {
+		if tt := c.tables.merge(def.UID, f, vec); tt != nil {
+			total.Fields[f] = tt.Len()
 		}
 	}
 	// Encoded once: every shard of every search that reuses them gets
@@ -102,17 +146,17 @@ func (c *Coordinator) gatherStats(ctx context.Context, def *meta.IndexDef, qraw 
 	if err != nil {
 		return nil, fmt.Errorf("encode statistics: %w", err)
 	}
-	if len(answered) == def.Shards {
+	if len(seqs) == def.Shards {
 		c.cache.put(key, raw, seqs)
 	}
 	return json.RawMessage(raw), nil
 }
 
 // shardStats is one shard's presearch: its statistics of the query, and
-// the distinct-term sets of its fields that changed since we last had them.
-func (c *Coordinator) shardStats(ctx context.Context, def *meta.IndexDef, s int, qraw json.RawMessage, after map[int]uint64) (protocol.PresearchResponse, error) {
+// its term tables of fields that changed since we last had them.
+func (c *Coordinator) shardStats(ctx context.Context, def *meta.IndexDef, s int, qraw json.RawMessage, fields []string, after map[int]uint64) (protocol.PresearchResponse, error) {
 	dl, _ := ctx.Deadline()
-	payload, err := json.Marshal(protocol.PresearchRequest{Query: qraw, Have: c.terms.have(def.UID, s), MinSeq: after[s], Timeout: time.Until(dl)})
+	payload, err := json.Marshal(protocol.PresearchRequest{Query: qraw, Fields: fields, Have: c.tables.have(def.UID, s, fields), MinSeq: after[s], Timeout: time.Until(dl)})
 	if err != nil {
 		return protocol.PresearchResponse{}, fmt.Errorf("encode presearch: %w", err)
 	}
@@ -120,10 +164,5 @@ func (c *Coordinator) shardStats(ctx context.Context, def *meta.IndexDef, s int,
 	if err != nil {
 		return pr, err
 	}
-	for f, raw := range pr.FieldTerms {
-		if err := c.terms.put(def.UID, s, f, pr.AppliedSeq, raw); err != nil {
-			return pr, err
-		}
-	}
-	return pr, nil
+	return pr, c.tables.store(def.UID, def.Shards, s, &pr, fields, 0)
 }

@@ -50,11 +50,14 @@ const MinTimeout = 10 * time.Millisecond
 // query is a search made ready for the shards: its index found, the request
 // checked against the limits, its timeout set and its shard form encoded.
 type query struct {
-	def     *meta.IndexDef
-	search  *bleve.SearchRequest // as the client asked
-	widened *bleve.SearchRequest // as each shard must answer
-	raw     json.RawMessage      // widened, encoded
-	timeout time.Duration
+	def    *meta.IndexDef
+	search *bleve.SearchRequest // as the client asked
+	// rewritten is the client's query as rewrite.Query returned it: as
+	// every shard runs it.
+	rewritten bquery.Query
+	widened   *bleve.SearchRequest // as each shard must answer
+	raw       json.RawMessage      // widened, encoded
+	timeout   time.Duration
 	// allowPartial is the request's allow_partial; minCoverage is the
 	// least coverage, in percent, of an answer (100 when partial answers
 	// are not allowed).
@@ -108,7 +111,7 @@ func (c *Coordinator) prepare(index string, req Request) (*query, error) {
 	if max := c.nc.MaxPayload() / 4; int64(len(raw)) > max {
 		return nil, &RequestError{Type: "query_too_large", Err: fmt.Errorf("the search request is %d bytes encoded; the most is %d (a quarter of the broker's payload limit)", len(raw), max)}
 	}
-	return &query{def: def, search: sr, widened: w, raw: raw, timeout: timeout, allowPartial: req.AllowPartial,
+	return &query{def: def, search: sr, rewritten: rq, widened: w, raw: raw, timeout: timeout, allowPartial: req.AllowPartial,
 		minCoverage: minCov, fresh: fresh,
 		scores:  rewrite.Scores(rq) && sr.Score != "none",
 		profile: req.Profile, timings: req.Profile || c.opts.SlowQuery > 0}, nil

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/shoal-search/shoal/lru"
+	"github.com/shoal-search/shoal/meta"
+	"github.com/shoal-search/shoal/token"
 )
 
 // statsCache keeps the global statistics of recent queries, so that the
@@ -71,22 +73,40 @@ func (c *statsCache) observe(key string, shard int, applied uint64) {
 	}
 }
 
-// observeAll is observe for every shard that answered a search made with
-// key's statistics ("" when the search used none).
-func (c *statsCache) observeAll(key string, outcomes []shardOutcome) {
-	if key == "" {
+// observeSeqs takes note of the sequence each shard that answered a
+// search of def had applied: the term tables of a shard seen at a newer
+// one are read again before the next search scores with them, and so are
+// the statistics cached under key (the query's, "" for none).
+func (c *Coordinator) observeSeqs(def *meta.IndexDef, key string, outcomes []shardOutcome) {
+	for s, o := range outcomes {
+		if !o.answered {
+			continue
+		}
+		c.tables.observe(def.UID, def.Shards, s, o.seq)
+		if key != "" {
+			c.cache.observe(key, s, o.seq)
+		}
+	}
+}
+
+// Written tells the coordinator that every live copy of the shards of
+// index that t names has applied the writes t covers (refresh=wait_for):
+// the next search that scores counts them in its statistics.
+func (c *Coordinator) Written(index string, t token.Token) {
+	def, err := c.cat.Index(index)
+	if err != nil || def.UID != t.UID {
 		return
 	}
-	for s, o := range outcomes {
-		if o.answered {
-			c.observe(key, s, o.seq)
+	for s, seq := range t.Seqs {
+		if s < def.Shards {
+			c.tables.observe(def.UID, def.Shards, s, seq)
 		}
 	}
 }
 
 // CacheStats reports the state of the coordinator's caches, by name
-// ("stats": global statistics of queries; "term_sets": shards' distinct-term
-// sets), for metrics.
+// ("stats": global statistics of queries presearched; "term_sets": the
+// shards' term tables), for metrics.
 func (c *Coordinator) CacheStats() map[string]lru.Stats {
-	return map[string]lru.Stats{"stats": c.cache.entries.Stats(), "term_sets": c.terms.sets.Stats()}
+	return map[string]lru.Stats{"stats": c.cache.entries.Stats(), "term_sets": c.tables.tables.Stats()}
 }

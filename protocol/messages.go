@@ -36,7 +36,9 @@ const (
 // so that each shard scores with the figures of the whole index.
 type GlobalStats struct {
 	DocCount uint64 `json:"doc_count"`
-	// Fields maps a field to its total token count (BM25 field length).
+	// Fields maps a field to its cardinality as Bleve's BM25 uses it (the
+	// field's number of distinct terms; the mean field length is that over
+	// DocCount).
 	Fields map[string]int `json:"fields"`
 	// Terms maps field → term → number of documents containing it.
 	Terms map[string]map[string]uint64 `json:"terms"`
@@ -66,13 +68,19 @@ func (s *GlobalStats) Add(o *GlobalStats) {
 	}
 }
 
-// PresearchRequest asks a shard for the statistics a query touches.
+// PresearchRequest asks a shard for statistics: always its document
+// count and applied sequence; the term tables of Fields; and, with Query,
+// the document frequency of every term the query scores (fuzzy expansions
+// included). Every figure of the answer comes from one snapshot of the
+// shard.
 type PresearchRequest struct {
-	// Query is a bleve query in its JSON form.
-	Query json.RawMessage `json:"query"`
+	// Query, when set, is a bleve query in its JSON form.
+	Query json.RawMessage `json:"query,omitempty"`
+	// Fields are the fields whose term tables the coordinator wants.
+	Fields []string `json:"fields,omitempty"`
 	// Have maps a field to the applied sequence at which the coordinator
-	// already holds this shard's term set of that field; the shard sends
-	// term sets only for fields not current there.
+	// already holds this shard's term table of that field; the shard
+	// leaves out the tables that are current there.
 	Have map[string]uint64 `json:"have,omitempty"`
 	// MinSeq and Timeout are as in SearchRequest: statistics for a
 	// read-your-writes search come from a copy that has applied MinSeq.
@@ -80,16 +88,24 @@ type PresearchRequest struct {
 	Timeout time.Duration `json:"timeout,omitempty"`
 }
 
-// PresearchResponse carries one shard's local statistics.
+// PresearchResponse carries one shard's local statistics, all read from
+// one snapshot of the shard.
 type PresearchResponse struct {
-	Node       string      `json:"node"`
-	AppliedSeq uint64      `json:"applied_seq"`
-	Stats      GlobalStats `json:"stats"`
-	// FieldTerms holds, for fields the query reads, a roaring bitmap of
-	// the 32-bit hashes of the field's distinct terms. Bleve's BM25 takes
-	// a field's average length from its number of distinct terms, which
-	// does not add up over shards; the union of these sets does.
-	FieldTerms map[string][]byte `json:"field_terms,omitempty"`
+	Node string `json:"node"`
+	// AppliedSeq is the stream sequence of the snapshot the figures
+	// describe (committed in the same batch as its documents).
+	AppliedSeq uint64 `json:"applied_seq"`
+	// Stats holds the snapshot's document count; for each field asked for
+	// or read by the query, the shard's own BM25 cardinality (used only
+	// when no term tables are at hand); and the query's terms.
+	Stats GlobalStats `json:"stats"`
+	// Tables holds, for the fields asked for whose table the coordinator
+	// does not hold at AppliedSeq, the field's TermTable (AppendBinary).
+	// Bleve's BM25 takes a field's average length from its number of
+	// distinct terms, which does not add up over shards; the size of the
+	// tables' union does, and the tables' counts are each term's document
+	// frequency.
+	Tables map[string][]byte `json:"tables,omitempty"`
 }
 
 // SearchRequest asks one shard copy to run a search; the answer is a

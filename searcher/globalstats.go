@@ -2,6 +2,7 @@ package searcher
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 
@@ -149,14 +150,16 @@ func (t *termRecorder) count() int {
 	return n
 }
 
-// presearch gathers the local statistics q touches: the document count, the
-// token count of every field it reads, and the local document frequency of
-// every term it would score, expansions included. It builds the query's
-// searcher (which expands multi-term queries) but does not run it; more
-// than maxScored terms is a *rewrite.LimitError. Constant-score clauses
-// (rewrite) contribute no terms and build nothing here.
-func presearch(ctx context.Context, idx bleve.Index, m mapping.IndexMapping, q query.Query, maxScored int) (*protocol.GlobalStats, error) {
-	adv, err := idx.Advanced()
+// Presearch answers a presearch from one snapshot of the shard: its applied
+// sequence, its document count, the term tables of fields (those whose
+// sequence in have is not the snapshot's), and, when q is set, the local
+// document frequency of every term q would score, expansions included.
+// For q it builds the query's searcher (which expands multi-term queries)
+// but does not run it; more than maxScored terms is a *rewrite.LimitError.
+// Constant-score clauses (rewrite) contribute no terms and build nothing
+// here.
+func (s *Shard) Presearch(ctx context.Context, q query.Query, fields []string, have map[string]uint64, maxScored int) (*protocol.PresearchResponse, error) {
+	adv, err := s.idx.Advanced()
 	if err != nil {
 		return nil, fmt.Errorf("presearch: %w", err)
 	}
@@ -165,35 +168,75 @@ func presearch(ctx context.Context, idx bleve.Index, m mapping.IndexMapping, q q
 		return nil, fmt.Errorf("presearch: reader: %w", err)
 	}
 	defer reader.Close()
-
-	rec := &termRecorder{terms: make(map[string]map[string]uint64)}
-	sctx := rewrite.Presearch(context.WithValue(ctx, recorderKey, rec))
-	s, err := q.Searcher(sctx, reader, m, search.SearcherOptions{})
+	sr, ok := reader.(*statsReader)
+	if !ok {
+		return nil, fmt.Errorf("presearch: reader %T is not scorch's", reader)
+	}
+	seq, err := snapshotSeq(sr.IndexSnapshot)
 	if err != nil {
-		return nil, fmt.Errorf("presearch: %w", err)
+		return nil, fmt.Errorf("presearch: %w: %w", ErrStatsRead, err)
 	}
-	if err := s.Close(); err != nil {
-		return nil, fmt.Errorf("presearch: close searcher: %w", err)
+	st, err := localStats(ctx, reader, s.mapping, q, fields, maxScored)
+	if err != nil {
+		return nil, err
 	}
-	if n := rec.count(); n > maxScored {
-		return nil, &rewrite.LimitError{Limit: "max_scored_terms", Max: maxScored,
-			Detail: fmt.Sprintf("the query scores %d terms (fuzzy expansions included)", n)}
+	resp := &protocol.PresearchResponse{AppliedSeq: seq, Stats: *st}
+	for _, f := range fields {
+		if h, ok := have[f]; ok && h == seq {
+			continue
+		}
+		raw, err := s.termTable(sr.IndexSnapshot, seq, f)
+		if err != nil {
+			return nil, fmt.Errorf("presearch: %w: %w", ErrStatsRead, err)
+		}
+		if resp.Tables == nil {
+			resp.Tables = make(map[string][]byte, len(fields))
+		}
+		resp.Tables[f] = raw
 	}
+	return resp, nil
+}
 
+// ErrStatsRead marks a presearch that failed reading the shard, not
+// because of its query.
+var ErrStatsRead = errors.New("reading the shard's statistics")
+
+// localStats are reader's document count, the local BM25 cardinality of
+// fields and of the fields q reads, and, for q (nil: none), the local
+// document frequency of every term it would score.
+func localStats(ctx context.Context, reader index.IndexReader, m mapping.IndexMapping, q query.Query, fields []string, maxScored int) (*protocol.GlobalStats, error) {
+	rec := &termRecorder{terms: make(map[string]map[string]uint64)}
+	all := search.NewFieldSet()
+	for _, f := range fields {
+		all.AddField(f)
+	}
+	if q != nil {
+		sctx := rewrite.Presearch(context.WithValue(ctx, recorderKey, rec))
+		s, err := q.Searcher(sctx, reader, m, search.SearcherOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("presearch: %w", err)
+		}
+		if err := s.Close(); err != nil {
+			return nil, fmt.Errorf("presearch: close searcher: %w", err)
+		}
+		if n := rec.count(); n > maxScored {
+			return nil, &rewrite.LimitError{Limit: "max_scored_terms", Max: maxScored,
+				Detail: fmt.Sprintf("the query scores %d terms (fuzzy expansions included)", n)}
+		}
+		if all, err = query.ExtractFields(q, m, all); err != nil {
+			return nil, fmt.Errorf("presearch: fields: %w", err)
+		}
+	}
 	docs, err := reader.DocCount()
 	if err != nil {
 		return nil, fmt.Errorf("presearch: doc count: %w", err)
 	}
-	fields, err := query.ExtractFields(q, m, search.NewFieldSet())
-	if err != nil {
-		return nil, fmt.Errorf("presearch: fields: %w", err)
-	}
 	for f := range rec.terms {
-		fields[f] = struct{}{}
+		all.AddField(f)
 	}
-	st := &protocol.GlobalStats{DocCount: docs, Fields: make(map[string]int, len(fields)), Terms: rec.terms}
+	st := &protocol.GlobalStats{DocCount: docs, Fields: make(map[string]int, len(all)), Terms: rec.terms}
 	bm, _ := reader.(index.BM25Reader)
-	for f := range fields {
+	for f := range all {
 		if bm == nil {
 			st.Fields[f] = 0
 			continue

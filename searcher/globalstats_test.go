@@ -70,12 +70,32 @@ func TestGlobalStatsScoreLikeOneIndex(t *testing.T) {
 			q := query.NewQueryStringQuery(qs)
 			want := scores(t, ctx, one, q, nil)
 			total := &protocol.GlobalStats{}
+			tables := map[string]*protocol.TermTable{}
 			for _, p := range parts {
-				st, err := p.Presearch(ctx, q, rewrite.DefaultMaxScoredTerms)
+				st, err := p.Presearch(ctx, q, []string{"_all", "title", "body"}, nil, rewrite.DefaultMaxScoredTerms)
 				if err != nil {
 					t.Fatal(err)
 				}
-				total.Add(st)
+				total.Add(&st.Stats)
+				for f, raw := range st.Tables {
+					tt, err := protocol.DecodeTermTable(raw)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if tables[f] == nil {
+						tables[f] = tt
+					} else {
+						tables[f] = protocol.MergeTermTables(tables[f], tt)
+					}
+				}
+			}
+			// A field's cardinality is its number of distinct terms: the
+			// size of the union of the shards' tables.
+			for f := range total.Fields {
+				if tables[f] == nil {
+					t.Fatalf("no term table of field %s", f)
+				}
+				total.Fields[f] = tables[f].Len()
 			}
 			got := map[string]float64{}
 			for _, p := range parts {

@@ -107,9 +107,13 @@ func (r *replica) handlePresearch(req request) {
 		respondErr(req, protocol.CodeBadRequest, fmt.Errorf("decode presearch request: %w", err))
 		return
 	}
-	q, err := query.ParseQuery(pr.Query)
-	if err == nil {
-		q, err = rewrite.Query(q, r.node.opts.QueryLimits)
+	var q query.Query
+	var err error
+	if len(pr.Query) > 0 {
+		q, err = query.ParseQuery(pr.Query)
+		if err == nil {
+			q, err = rewrite.Query(q, r.node.opts.QueryLimits)
+		}
 	}
 	if err != nil {
 		respondErr(req, protocol.CodeBadRequest, fmt.Errorf("parse query: %w", err))
@@ -124,27 +128,16 @@ func (r *replica) handlePresearch(req request) {
 		respondErr(req, shardCode(err), err)
 		return
 	}
-	st, err := r.shard.Presearch(ctx, q, r.node.opts.QueryLimits.MaxScoredTerms)
+	resp, err := r.shard.Presearch(ctx, q, pr.Fields, pr.Have, r.node.opts.QueryLimits.MaxScoredTerms)
 	if err != nil {
-		respondErr(req, protocol.CodeBadRequest, err)
+		code := protocol.CodeBadRequest
+		if errors.Is(err, ErrStatsRead) {
+			code = protocol.CodeInternal
+		}
+		respondErr(req, code, err)
 		return
 	}
-	resp := protocol.PresearchResponse{Node: r.node.opts.Name, AppliedSeq: r.shard.AppliedSeq(), Stats: *st}
-	for f := range st.Fields {
-		raw, seq, err := r.shard.FieldTerms(f)
-		if err != nil {
-			respondErr(req, protocol.CodeInternal, err)
-			return
-		}
-		if have, ok := pr.Have[f]; ok && have == seq {
-			continue
-		}
-		if resp.FieldTerms == nil {
-			resp.FieldTerms = map[string][]byte{}
-		}
-		resp.FieldTerms[f] = raw
-		resp.AppliedSeq = seq
-	}
+	resp.Node = r.node.opts.Name
 	respondJSON(req, resp)
 }
 

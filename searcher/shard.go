@@ -15,7 +15,6 @@ import (
 
 	"github.com/blevesearch/bleve/v2"
 	"github.com/blevesearch/bleve/v2/mapping"
-	"github.com/blevesearch/bleve/v2/search/query"
 	index "github.com/blevesearch/bleve_index_api"
 
 	"github.com/shoal-search/shoal/lru"
@@ -239,11 +238,6 @@ func (s *Shard) Search(ctx context.Context, req *bleve.SearchRequest, st *Stats)
 		}
 	}
 	return res, nil
-}
-
-// Presearch returns the local statistics q touches.
-func (s *Shard) Presearch(ctx context.Context, q query.Query, maxScored int) (*protocol.GlobalStats, error) {
-	return presearch(ctx, s.idx, s.mapping, q, maxScored)
 }
 
 // ErrNotFound is returned by Get for a document the shard does not hold.

@@ -54,6 +54,8 @@ func (s *Server) bulk(c *gin.Context) (any, error) {
 		defer cancel()
 		if err := s.ix.WaitSearchable(ctx, index, res); err != nil {
 			s.log.WarnContext(ctx, "refresh wait incomplete", "index", index, "err", err)
+		} else {
+			s.coord.Written(index, res.Written()) // counted in the next search's statistics
 		}
 	}
 	return res, nil
@@ -175,7 +177,9 @@ func (s *Server) writeOne(c *gin.Context, index string, op indexer.Op, after tok
 	if wait {
 		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()
-		_ = s.ix.WaitSearchable(ctx, index, res)
+		if s.ix.WaitSearchable(ctx, index, res) == nil {
+			s.coord.Written(index, res.Written()) // counted in the next search's statistics
+		}
 	}
 	body := gin.H{"id": op.ID, "result": result, "index_uid": res.IndexUID, "token": res.Token}
 	if res.Refreshed != nil {

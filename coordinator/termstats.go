@@ -1,0 +1,202 @@
+package coordinator
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/shoal-search/shoal/fanout"
+	"github.com/shoal-search/shoal/meta"
+	"github.com/shoal-search/shoal/protocol"
+	"github.com/shoal-search/shoal/rewrite"
+)
+
+// termStats returns the global statistics of a query whose terms the
+// probe found (qt), worked out from the term tables the coordinator holds
+// (termtables.go). Only when a shard's figures are missing or older than
+// what the search must count — a write seen since (in a search reply, a
+// heartbeat, a write this coordinator waited for), or the query's
+// after=TOKEN — is that shard asked again, and only that shard, in one
+// presearch round: the round is then a miss of the statistics cache.
+func (c *Coordinator) termStats(ctx context.Context, q *query, qt *queryTerms) (json.RawMessage, error) {
+	def := q.def
+	stale, targets := c.staleShards(def, qt.fields, q.fresh.after)
+	q.statsCache = cacheHit
+	if len(stale) > 0 {
+		q.statsCache = cacheMiss
+		if err := c.refreshShards(ctx, def, stale, qt.fields, q.fresh.after, targets); err != nil {
+			return nil, err
+		}
+	}
+	st := c.statsOf(def, qt)
+	if st == nil {
+		return nil, nil // no figures at all: each shard scores with its own
+	}
+	if n := len(st.Terms); n > 0 {
+		scored := 0
+		for _, terms := range st.Terms {
+			scored += len(terms)
+		}
+		if max := c.opts.QueryLimits.MaxScoredTerms; scored > max {
+			return nil, &RequestError{Type: "query_too_complex", Err: &rewrite.LimitError{Limit: "max_scored_terms", Max: max,
+				Detail: fmt.Sprintf("the query scores %d terms", scored)}}
+		}
+	}
+	raw, err := json.Marshal(st)
+	if err != nil {
+		return nil, fmt.Errorf("encode statistics: %w", err)
+	}
+	return raw, nil
+}
+
+// staleShards lists the shards of def whose figures for fields must be
+// read again, and for every shard the newest sequence it is known at
+// (search replies, heartbeats, writes waited for).
+func (c *Coordinator) staleShards(def *meta.IndexDef, fields []string, after map[int]uint64) ([]int, []uint64) {
+	gens := c.tables.generations(def.UID, def.Shards)
+	known := c.heartbeatSeqs(def)
+	vec := vector(gens, func(int) bool { return true })
+	whole := make([]bool, len(fields)) // the merged table is current
+	for i, f := range fields {
+		whole[i] = c.tables.mergedAt(def.UID, f, vec)
+	}
+	var stale []int
+	for s, g := range gens {
+		known[s] = max(known[s], g.seen)
+		if !g.ok || g.seq < after[s] || g.checked < known[s] {
+			stale = append(stale, s)
+			continue
+		}
+		for i, f := range fields {
+			if !whole[i] && c.tables.table(def.UID, s, f, g.seq) == nil {
+				stale = append(stale, s)
+				break
+			}
+		}
+	}
+	return stale, known
+}
+
+// heartbeatSeqs is, for each shard of def, the newest applied sequence a
+// copy's heartbeat reports.
+func (c *Coordinator) heartbeatSeqs(def *meta.IndexDef) []uint64 {
+	out := make([]uint64, def.Shards)
+	m := c.cat.ShardMap(def.Name)
+	if m == nil {
+		return out
+	}
+	for s := range min(def.Shards, len(m.Copies)) {
+		for _, n := range m.Copies[s] {
+			if st, ok := c.cat.Copy(n, def.Name, s); ok {
+				out[s] = max(out[s], st.AppliedSeq)
+			}
+		}
+	}
+	return out
+}
+
+// refreshShards asks each of the stale shards of def, at once, for its
+// generation and its term tables of fields, from a copy that has applied
+// after's writes, and keeps them. A shard that does not answer is left
+// out of the statistics (the search reports it if it fails there too);
+// only a refused request fails the search.
+func (c *Coordinator) refreshShards(ctx context.Context, def *meta.IndexDef, stale []int, fields []string, after map[int]uint64, known []uint64) error {
+	ctx, span := c.tracer.Start(ctx, "presearch")
+	defer span.End()
+	if dl, ok := ctx.Deadline(); ok { // at most half of the time: see gatherStats
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, time.Until(dl)/2)
+		defer cancel()
+	}
+	names := strings.Join(fields, "\x00")
+	results := fanout.Run(ctx, stale, fanout.Options{}, func(ctx context.Context, s int) (struct{}, error) {
+		key := "tables\x00" + def.UID + "\x00" + strconv.Itoa(s) + "\x00" + strconv.FormatUint(after[s], 10) + "\x00" + names
+		_, err, _ := c.sf.Do(key, func() (any, error) {
+			return nil, c.refreshShard(ctx, def, s, fields, after[s], known[s])
+		})
+		return struct{}{}, err
+	})
+	for _, r := range results {
+		var se *protocol.ShardError
+		if errors.As(r.Err, &se) && se.Code == protocol.CodeBadRequest {
+			return &RequestError{Type: "search_error", Err: errors.New(se.Description)}
+		}
+	}
+	return nil
+}
+
+// refreshShard asks shard s of def for its generation and its tables of
+// fields (those not held at its generation), from a copy that has applied
+// minSeq; the copies known to have applied known are asked first.
+func (c *Coordinator) refreshShard(ctx context.Context, def *meta.IndexDef, s int, fields []string, minSeq, known uint64) error {
+	dl, _ := ctx.Deadline()
+	payload, err := json.Marshal(protocol.PresearchRequest{Fields: fields, Have: c.tables.have(def.UID, s, fields), MinSeq: minSeq, Timeout: time.Until(dl)})
+	if err != nil {
+		return fmt.Errorf("encode presearch: %w", err)
+	}
+	order := freshness{after: map[int]uint64{s: max(minSeq, known)}}
+	pr, _, err := askShard[protocol.PresearchResponse](ctx, c, def.Name, s, protocol.OpPresearch, payload, order)
+	if err != nil {
+		return err
+	}
+	return c.tables.store(def.UID, def.Shards, s, &pr, fields, known)
+}
+
+// statsOf works out the global statistics of qt from the figures held:
+// the document count and term tables of every shard with figures for all
+// of qt's fields (the others are left out, as a shard that fails the
+// search is), nil if none has.
+func (c *Coordinator) statsOf(def *meta.IndexDef, qt *queryTerms) *protocol.GlobalStats {
+	gens := c.tables.generations(def.UID, def.Shards)
+	all := vector(gens, func(int) bool { return true })
+	whole := make([]bool, len(qt.fields))
+	for i, f := range qt.fields {
+		whole[i] = c.tables.mergedAt(def.UID, f, all)
+	}
+	usable := func(s int) bool {
+		for i, f := range qt.fields {
+			if !whole[i] && c.tables.table(def.UID, s, f, gens[s].seq) == nil {
+				return false
+			}
+		}
+		return true
+	}
+	vec := vector(gens, usable)
+	st := &protocol.GlobalStats{Fields: make(map[string]int, len(qt.fields)), Terms: map[string]map[string]uint64{}}
+	counted := 0
+	for s, seq := range vec {
+		if seq != noShard {
+			st.DocCount += gens[s].docs
+			counted++
+		}
+	}
+	if counted == 0 {
+		return nil
+	}
+	tables := make(map[string]*protocol.TermTable, len(qt.fields))
+	for _, f := range qt.fields {
+		if tt := c.tables.merge(def.UID, f, vec); tt != nil { // nil: a table left meanwhile
+			tables[f] = tt
+			st.Fields[f] = tt.Len()
+		}
+	}
+	for _, t := range qt.terms {
+		tt := tables[t.field]
+		if tt == nil {
+			continue
+		}
+		if n := tt.Count(t.hash); n > 0 {
+			m := st.Terms[t.field]
+			if m == nil {
+				m = map[string]uint64{}
+				st.Terms[t.field] = m
+			}
+			m[t.term] = uint64(n)
+		}
+	}
+	return st
+}
