@@ -15,6 +15,7 @@ import (
 	"github.com/blevesearch/bleve/v2/index/scorch"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/shoal-search/shoal/broker"
 	"github.com/shoal-search/shoal/client"
 	"github.com/shoal-search/shoal/cluster"
 	"github.com/shoal-search/shoal/coordinator"
@@ -198,6 +199,9 @@ func TestStatisticsWithoutARoundTrip(t *testing.T) {
 		check(t, "title:w8 body:w2", "")
 		check(t, "title:w9 w3", "hit")
 	})
+	t.Run("caches within their bounds", func(t *testing.T) {
+		checkBounds(ctx, t, c, coord.CacheStats()["term_sets"].Bytes)
+	})
 	t.Run("writes counted at once", func(t *testing.T) {
 		put := func(id string, doc map[string]any) {
 			if _, err := cl.PutDoc(ctx, "terms", id, doc, true); err != nil {
@@ -225,4 +229,38 @@ func TestStatisticsWithoutARoundTrip(t *testing.T) {
 		check(t, "zqxnew w1", "miss")
 		check(t, "title:w1", "")
 	})
+}
+
+// checkBounds runs queries of every kind on a coordinator whose caches are
+// bounded well below what they would hold (held: the bytes of term tables
+// a coordinator holds for the queries), and checks that they stay within
+// their bounds, evicting.
+func checkBounds(ctx context.Context, t *testing.T, c *cluster.Cluster, held int64) {
+	nc, err := broker.Connect(ctx, c.NATSURL(), "bounded")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	opts := coordinator.Options{TermSetBytes: held * 3 / 4, StatsCacheBytes: 4 << 10}
+	co := coordinator.New(nc, c.Frontend.Catalog, opts)
+	rng := rand.New(rand.NewPCG(7, 8))
+	for i := range 300 {
+		w := func() int { return 1 + rng.IntN(2999) }
+		q := []string{fmt.Sprintf("w%d w%d", w(), w()), fmt.Sprintf("title:w%d", w()), fmt.Sprintf("body:w%d~1", w()),
+			fmt.Sprintf("w%d~1 title:w%d", w(), w())}[i%4]
+		req := bleve.NewSearchRequestOptions(bleve.NewQueryStringQuery(q), 10, 0, false)
+		if _, err := co.Search(ctx, "terms", coordinator.Request{Search: req}); err != nil {
+			t.Fatalf("%q: %v", q, err)
+		}
+		for name, st := range co.CacheStats() {
+			if st.Bytes > st.MaxBytes {
+				t.Fatalf("after %d queries the %s cache holds %d bytes, bound %d", i+1, name, st.Bytes, st.MaxBytes)
+			}
+		}
+	}
+	st := co.CacheStats()
+	t.Logf("caches: %+v", st)
+	if st["stats"].Evictions == 0 {
+		t.Errorf("150 fuzzy queries in a statistics cache of 4 KiB evicted nothing: %+v", st["stats"])
+	}
 }
