@@ -89,11 +89,7 @@ func buildTermTable(snap *scorch.IndexSnapshot, field string) (*protocol.TermTab
 		if err != nil {
 			return nil, fmt.Errorf("field %s: %w", field, err)
 		}
-		deleted := ss.Deleted()
-		if deleted != nil && deleted.IsEmpty() {
-			deleted = nil
-		}
-		if terms, err = appendLive(terms, dict, deleted); err != nil {
+		if terms, err = appendLive(terms, dict, ss.Deleted()); err != nil {
 			return nil, fmt.Errorf("field %s: %w", field, err)
 		}
 	}
@@ -118,11 +114,27 @@ func buildTermTable(snap *scorch.IndexSnapshot, field string) (*protocol.TermTab
 	return t, nil
 }
 
+// omitCounter is a term dictionary (zap v17's) whose iterator can leave
+// out each term's count.
+type omitCounter interface {
+	AutomatonIteratorOmitCount(a segment.Automaton, startKeyInclusive, endKeyExclusive []byte) segment.DictionaryIterator
+}
+
 // appendLive appends to terms every term of dict that a document outside
-// deleted (nil: none deleted) holds, with the number of such documents.
+// deleted (nil: none deleted) holds, with the number of such documents:
+// each term's postings list, as Bleve's term reader counts it. (The
+// dictionary iterator's own counts cannot be used: besides counting
+// deleted documents, zap's iterator reports 1 for every term after a term
+// of one document, its reused postings list keeping that term's mark.)
 func appendLive(terms []hashCount, dict segment.TermDictionary, deleted *roaring.Bitmap) ([]hashCount, error) {
-	it := dict.AutomatonIterator(nil, nil, nil)
+	var it segment.DictionaryIterator
+	if oc, ok := dict.(omitCounter); ok { // no postings read for a count not used
+		it = oc.AutomatonIteratorOmitCount(nil, nil, nil)
+	} else {
+		it = dict.AutomatonIterator(nil, nil, nil)
+	}
 	var pl segment.PostingsList
+	var term []byte
 	for {
 		e, err := it.Next()
 		if err != nil {
@@ -131,14 +143,11 @@ func appendLive(terms []hashCount, dict segment.TermDictionary, deleted *roaring
 		if e == nil {
 			return terms, nil
 		}
-		n := e.Count
-		if deleted != nil {
-			if pl, err = dict.PostingsList([]byte(e.Term), deleted, pl); err != nil {
-				return nil, err
-			}
-			n = pl.Count()
+		term = append(term[:0], e.Term...)
+		if pl, err = dict.PostingsList(term, deleted, pl); err != nil {
+			return nil, err
 		}
-		if n > 0 {
+		if n := pl.Count(); n > 0 {
 			terms = append(terms, hashCount{hash: protocol.TermHash(e.Term), count: uint32(min(n, math.MaxUint32))})
 		}
 	}
