@@ -46,10 +46,20 @@ type Options struct {
 	// corpus built into Shoal.
 	Corpus string
 	// Queries is a file of bleve query strings, one per line; empty means
-	// NumQueries queries derived from the corpus with a fixed seed.
+	// NumQueries queries derived from the corpus with a fixed seed. A
+	// query that repeats in it counts once.
 	Queries string
-	// NumQueries is the size of the derived query set (default 200).
+	// NumQueries is the size of the derived query set (default 50,000).
 	NumQueries int
+	// Repeat is the number of queries of the repeat phase, which asks
+	// them again and again (warm caches); they also warm every engine up
+	// and run the tail phases (default 200; negative: no repeat phase).
+	Repeat int
+	// AgreementQueries is the number of queries whose top 10 is compared
+	// with one index's (default 1,000). Neither set takes more than a
+	// quarter of the queries; the rest are the distinct phases', where no
+	// query repeats until they are used up.
+	AgreementQueries int
 	// Shards is the shard count of the alias and of Shoal's index
 	// (default 8).
 	Shards int
@@ -107,7 +117,13 @@ type Options struct {
 
 func (o *Options) setDefaults() {
 	if o.NumQueries <= 0 {
-		o.NumQueries = 200
+		o.NumQueries = 50000
+	}
+	if o.Repeat == 0 {
+		o.Repeat = 200
+	}
+	if o.AgreementQueries <= 0 {
+		o.AgreementQueries = 1000
 	}
 	if o.Shards <= 0 {
 		o.Shards = 8
@@ -159,7 +175,7 @@ type run struct {
 	o       Options
 	res     *Result
 	docs    []doc
-	queries []string
+	sets    querySets
 	mapping []byte
 	dir     string
 }
@@ -185,18 +201,20 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return nil, err
 	}
 	r.res.Docs = len(r.docs)
+	var queries []string
 	if o.Queries != "" {
-		r.queries, err = readQueries(o.Queries)
+		queries, err = readQueries(o.Queries)
 	} else {
-		r.queries = deriveQueries(r.docs, o.NumQueries)
+		queries = deriveQueries(r.docs, o.NumQueries)
 	}
 	if err != nil {
 		return nil, err
 	}
-	if len(r.queries) == 0 {
+	r.sets = splitQueries(queries, o.Repeat, o.AgreementQueries)
+	if len(r.sets.timed) == 0 {
 		return nil, fmt.Errorf("bench: no queries could be derived from the corpus")
 	}
-	r.res.Queries = len(r.queries)
+	r.res.Queries, r.res.RepeatQueries = len(r.sets.repeat)+len(r.sets.agreement)+len(r.sets.timed), len(r.sets.repeat)
 	if r.mapping, err = mappingJSON(o.Corpus == ""); err != nil {
 		return nil, err
 	}
@@ -207,8 +225,8 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		}
 		defer os.RemoveAll(r.dir)
 	}
-	r.logf("bench: %d documents (%s), %d queries, %d shards, %d clients, %s per phase",
-		len(r.docs), r.res.Corpus, len(r.queries), o.Shards, o.Clients, o.Duration)
+	r.logf("bench: %d documents (%s), %d distinct queries (%d to repeat, %d for agreement, %d for the distinct phases), %d shards, %d clients, %s per phase",
+		len(r.docs), r.res.Corpus, r.res.Queries, len(r.sets.repeat), len(r.sets.agreement), len(r.sets.timed), o.Shards, o.Clients, o.Duration)
 
 	if err := r.indexAndQuery(ctx); err != nil {
 		return nil, err
@@ -242,18 +260,18 @@ func (r *run) indexAndQuery(ctx context.Context) error {
 	defer sh.close()
 	// 2. Queries.
 	if err := r.query(ctx, []engine{
-		{"bleve", bleveSearch(single, false)},
-		{"alias", bleveSearch(alias, true)},
-		{"shoal", coordSearch(sh.c.Frontend.Coordinator)},
-		{"http", sh.httpSearch()},
+		{name: "bleve", fn: bleveSearch(single, false)},
+		{name: "alias", fn: bleveSearch(alias, true)},
+		{name: "shoal", fn: coordSearch(sh.c.Frontend.Coordinator), stats: sh.statsLookups()},
+		{name: "http", fn: sh.httpSearch(), stats: sh.statsLookups()},
 	}); err != nil {
 		return err
 	}
 	// 3. Broad queries.
 	r.broad(ctx, []engine{
-		{"bleve", bleveSearch(single, false)},
-		{"alias", bleveSearch(alias, true)},
-		{"shoal", coordSearch(sh.c.Frontend.Coordinator)},
+		{name: "bleve", fn: bleveSearch(single, false)},
+		{name: "alias", fn: bleveSearch(alias, true)},
+		{name: "shoal", fn: coordSearch(sh.c.Frontend.Coordinator)},
 	})
 	return ctx.Err()
 }
@@ -281,6 +299,8 @@ func (r *run) indexSingle(ctx context.Context) (bleve.Index, error) {
 		single.Close()
 		return nil, err
 	}
+	r.res.ReferenceSegments = segments(single)
+	r.logf("index  bleve merged into %d segment", r.res.ReferenceSegments)
 	return single, nil
 }
 
@@ -327,45 +347,75 @@ func (r *run) indexShoal(ctx context.Context) (*shoal, error) {
 }
 
 // query measures agreement and the query phases of engines (bleve, alias,
-// shoal, http, in that order), with one client and with several.
+// shoal, http, in that order): the distinct phases with one client and
+// with several, then the repeat phase (alias and shoal).
 func (r *run) query(ctx context.Context, engines []engine) error {
-	o, res := r.o, r.res
-	warm(ctx, r.queries, 100, engines[0].fn)
-	warm(ctx, r.queries, 100, engines[1].fn)
-	// 4. Agreement, which also warms the coordinator's statistics cache
-	// with every query.
-	ag, n := agreement(ctx, r.queries, engines[0].fn, engines[2].fn, engines[1].fn)
+	o, res, sets := r.o, r.res, r.sets
+	// Every engine runs the repeat set once: connections, page cache,
+	// and the coordinator's statistics of the fields queried.
+	for _, e := range engines {
+		warm(ctx, sets.repeat, len(sets.repeat), e.fn)
+	}
+	// 4. Agreement, on queries Shoal has not seen.
+	var h0, m0 float64
+	if engines[2].stats != nil {
+		h0, m0 = engines[2].stats()
+	}
+	ag, n := agreement(ctx, sets.agreement, engines[0].fn, engines[2].fn, engines[1].fn)
 	res.Top10Agreement, res.Top10AgreementAlias, res.AgreementQueries = ag[0], ag[1], n
-	r.logf("top-10 agreement with one index over %d queries: shoal %.4f, alias %.4f", n, ag[0], ag[1])
-	warm(ctx, r.queries, 100, engines[3].fn)
+	if engines[2].stats != nil {
+		h1, m1 := engines[2].stats()
+		res.AgreementStatsHitRate = hitRate(true, h1-h0, m1-m0)
+	}
+	r.logf("top-10 agreement with one index over %d queries: shoal %.4f, alias %.4f%s", n, ag[0], ag[1], hitNote(res.AgreementStatsHitRate))
+	// 5. Distinct queries: the two Shoal engines share one coordinator,
+	// so they share one source too.
+	shoal := newSource(sets.timed)
+	sources := []*querySource{newSource(sets.timed), newSource(sets.timed), shoal, shoal}
 	for _, clients := range []int{1, o.Clients} {
 		suffix := ""
 		if clients == 1 {
 			suffix = "_1c"
 		}
-		if o.CPUProfile != "" {
-			// A CPU profile covers the whole process: one engine at a
-			// time, each phase in one piece.
-			for _, e := range engines {
-				if err := r.phase(ctx, "query-"+e.name+suffix, e.name+suffix, clients, r.queries, e.fn); err != nil {
-					return err
-				}
+		if err := r.phases(ctx, engines, sources, suffix, clients); err != nil {
+			return err
+		}
+	}
+	// 6. The repeat phase: warm caches.
+	if len(sets.repeat) == 0 {
+		return ctx.Err()
+	}
+	warm(ctx, sets.repeat, len(sets.repeat), engines[2].fn)
+	rep := []engine{engines[1], engines[2]}
+	return r.phases(ctx, rep, []*querySource{newSource(sets.repeat), newSource(sets.repeat)}, "_repeat", o.Clients)
+}
+
+// phases measures engines, interleaved (or one after the other, each
+// profiled, with CPUProfile), with clients clients, engine i taking its
+// queries from sources[i].
+func (r *run) phases(ctx context.Context, engines []engine, sources []*querySource, suffix string, clients int) error {
+	if r.o.CPUProfile != "" {
+		// A CPU profile covers the whole process: one engine at a
+		// time, each phase in one piece.
+		for i, e := range engines {
+			if err := r.phase(ctx, "query-"+e.name+suffix, e.name+suffix, clients, sources[i], e); err != nil {
+				return err
 			}
-			continue
 		}
-		for _, p := range runInterleaved(ctx, engines, suffix, clients, o.Duration, o.Turn, r.queries) {
-			res.Phases = append(res.Phases, p)
-			r.logPhase(p)
-		}
+		return nil
+	}
+	for _, p := range runInterleaved(ctx, engines, sources, suffix, clients, r.o.Duration, r.o.Turn) {
+		r.res.Phases = append(r.res.Phases, p)
+		r.logPhase(p)
 	}
 	return ctx.Err()
 }
 
 // phase runs one timed query phase (profiled as profName) and records it.
-func (r *run) phase(ctx context.Context, profName, name string, clients int, queries []string, fn searchFunc) error {
+func (r *run) phase(ctx context.Context, profName, name string, clients int, src *querySource, e engine) error {
 	var p Phase
 	err := profile(r.o.CPUProfile, profName, func() error {
-		p = runPhase(ctx, name, clients, r.o.Duration, queries, fn)
+		p = runPhase(ctx, name, clients, r.o.Duration, src, e)
 		return nil
 	})
 	if err != nil {
@@ -376,9 +426,17 @@ func (r *run) phase(ctx context.Context, profName, name string, clients int, que
 	return ctx.Err()
 }
 
+// hitNote is ", statistics cache hits X%" for a known rate.
+func hitNote(rate *float64) string {
+	if rate == nil {
+		return ""
+	}
+	return fmt.Sprintf(", statistics without a presearch %.1f%%", 100**rate)
+}
+
 func (r *run) logPhase(p Phase) {
-	r.logf("query  %-22s %2d clients: %8.1f q/s  p50 %7.2f ms  p99 %7.2f ms  cpu %5.2f ms/q  (%d queries, %d errors)",
-		p.Name, p.Clients, p.QPS, p.P50Ms, p.P99Ms, p.CPUMsPerQuery, p.Queries, p.Errors)
+	r.logf("query  %-22s %2d clients: %8.1f q/s  p50 %7.2f ms  p99 %7.2f ms  cpu %5.2f ms/q  (%d queries, %d repeated, %d errors%s)",
+		p.Name, p.Clients, p.QPS, p.P50Ms, p.P99Ms, p.CPUMsPerQuery, p.Queries, p.Repeated, p.Errors, hitNote(p.StatsHitRate))
 	if p.FirstError != "" {
 		r.logf("       first error: %s", p.FirstError)
 	}
@@ -407,7 +465,11 @@ func (r *run) tail(ctx context.Context) error {
 	}
 	waitIdle(ctx, idleWait)
 
-	queries := r.queries[:min(len(r.queries), o.TailQueries)]
+	queries := r.sets.repeat
+	if len(queries) == 0 {
+		queries = r.sets.timed
+	}
+	queries = queries[:min(len(queries), o.TailQueries)]
 	res.TailQueries = len(queries)
 	// Two coordinators on the cluster's catalog, each with its own
 	// connection, statistics cache, latency estimates and counters: one
@@ -427,7 +489,7 @@ func (r *run) tail(ctx context.Context) error {
 	}
 	warm(ctx, queries, len(queries), coordSearch(plain))
 	warm(ctx, queries, len(queries), coordSearch(hedging))
-	if err := r.phase(ctx, "tail-healthy", "tail_healthy", o.Clients, queries, coordSearch(hedging)); err != nil {
+	if err := r.phase(ctx, "tail-healthy", "tail_healthy", o.Clients, newSource(queries), engine{fn: coordSearch(hedging)}); err != nil {
 		return err
 	}
 
@@ -442,11 +504,11 @@ func (r *run) tail(ctx context.Context) error {
 	r.logf("tail   searcher %s (%d of %d shard copies) answers %s late; hedging %s",
 		node, copies, 2*o.Shards, o.SlowDelay, res.HedgeMode)
 
-	if err := r.phase(ctx, "tail-nohedge", "slow_replica_nohedge", o.Clients, queries, coordSearch(plain)); err != nil {
+	if err := r.phase(ctx, "tail-nohedge", "slow_replica_nohedge", o.Clients, newSource(queries), engine{fn: coordSearch(plain)}); err != nil {
 		return err
 	}
 	req0, hedges0 := hedging.Counters()
-	if err := r.phase(ctx, "tail-hedge", "slow_replica_hedge", o.Clients, queries, coordSearch(hedging)); err != nil {
+	if err := r.phase(ctx, "tail-hedge", "slow_replica_hedge", o.Clients, newSource(queries), engine{fn: coordSearch(hedging)}); err != nil {
 		return err
 	}
 	req1, hedges1 := hedging.Counters()

@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -63,6 +64,20 @@ func TestRunSmoke(t *testing.T) {
 		for _, sfx := range []string{"", "_1c"} {
 			positive = append(positive, "query_qps_"+e+sfx, "p50_ms_"+e+sfx, "p99_ms_"+e+sfx)
 		}
+	}
+	positive = append(positive, "qps_ratio_repeat", "p99_ratio_repeat", "query_qps_shoal_repeat", "query_qps_alias_repeat")
+	// The statistics cache's hit rate of each Shoal phase, from the
+	// coordinator's metrics.
+	for _, key := range []string{"stats_hit_rate_shoal", "stats_hit_rate_http_1c", "stats_hit_rate_shoal_repeat", "stats_hit_rate_agreement"} {
+		if v := num(key); v < 0 || v > 1 {
+			t.Errorf("%s = %v, want within [0, 1]", key, v)
+		}
+	}
+	if v := num("stats_hit_rate_shoal_repeat"); v != 1 {
+		t.Errorf("stats_hit_rate_shoal_repeat = %v: warm, the repeat phase needs no presearch", v)
+	}
+	if got := num("reference_segments"); got != 1 {
+		t.Errorf("reference_segments = %v, want 1", got)
 	}
 	for _, key := range positive {
 		if v := num(key); !(v > 0) {
@@ -186,5 +201,43 @@ func TestNDJSONBatches(t *testing.T) {
 	}
 	if len(sizes) != 3 || sizes[0] != 500 || sizes[1] != 1000 || sizes[2] != 1000 {
 		t.Fatalf("batch sizes %v, want [500 1000 1000]", sizes)
+	}
+}
+
+func TestSplitQueriesAndSources(t *testing.T) {
+	var qs []string
+	for i := range 40 {
+		qs = append(qs, fmt.Sprint("q", i%30)) // 30 distinct
+	}
+	sets := splitQueries(qs, 200, 1000)
+	if len(sets.repeat) != 7 || len(sets.agreement) != 7 || len(sets.timed) != 16 {
+		t.Fatalf("split %d/%d/%d, want 7/7/16 of 30 distinct", len(sets.repeat), len(sets.agreement), len(sets.timed))
+	}
+	seen := map[string]bool{}
+	for _, part := range [][]string{sets.repeat, sets.agreement, sets.timed} {
+		for _, q := range part {
+			if seen[q] {
+				t.Fatalf("%q in two parts, or twice", q)
+			}
+			seen[q] = true
+		}
+	}
+	if s := splitQueries(qs, -1, 3); len(s.repeat) != 0 || len(s.agreement) != 3 {
+		t.Errorf("no repeat phase: %d/%d", len(s.repeat), len(s.agreement))
+	}
+	// One source shared by several clients hands out each query once,
+	// then counts the ones it hands out again.
+	src := newSource(sets.timed)
+	got := map[string]int{}
+	repeated := 0
+	for range 20 {
+		q, again := src.take()
+		got[q]++
+		if again {
+			repeated++
+		}
+	}
+	if len(got) != 16 || repeated != 4 {
+		t.Errorf("%d distinct queries handed out, %d repeated; want 16 and 4", len(got), repeated)
 	}
 }

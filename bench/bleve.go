@@ -53,12 +53,14 @@ func indexBleve(dir string, raw json.RawMessage, docs []doc, batchSize int) (ble
 	return idx, time.Since(start), nil
 }
 
-// forceMerge merges a scorch index into one segment. Bleve's BM25 takes a
-// field's average length from its "cardinality", which scorch sums over
-// segments, so a term present in several segments counts several times:
-// the scores of one index depend on how far its background merging got.
-// Merged into one segment, the cardinality is the field's number of
-// distinct terms, which is what Shoal's global statistics use.
+// forceMerge merges a scorch index into one segment, and fails if it
+// cannot. Bleve's BM25 takes a field's average length from its
+// "cardinality", which scorch sums over segments, so a term present in
+// several segments counts several times: the scores of one index depend
+// on how far its background merging got. Merged into one segment, the
+// cardinality is the field's number of distinct terms, which is what
+// Shoal's global statistics use. One ForceMerge may leave several segments
+// (scorch merges at most ten in a task), so it runs until one is left.
 func forceMerge(ctx context.Context, idx bleve.Index) error {
 	adv, err := idx.Advanced()
 	if err != nil {
@@ -68,10 +70,31 @@ func forceMerge(ctx context.Context, idx bleve.Index) error {
 	if !ok {
 		return fmt.Errorf("bench: force merge: index type %T is not scorch", adv)
 	}
-	if err := s.ForceMerge(ctx, nil); err != nil {
-		return fmt.Errorf("bench: force merge: %w", err)
+	const rounds = 20
+	for range rounds {
+		if segments(idx) <= 1 {
+			return nil
+		}
+		if err := s.ForceMerge(ctx, nil); err != nil {
+			return fmt.Errorf("bench: force merge: %w", err)
+		}
+	}
+	if n := segments(idx); n > 1 {
+		return fmt.Errorf("bench: the reference index still has %d segments after %d force merges: its field lengths would not be one index's, and agreement would be measured against skewed scores", n, rounds)
 	}
 	return nil
+}
+
+// segments counts the segments of a scorch index, in memory and on disk.
+func segments(idx bleve.Index) uint64 {
+	m, _ := idx.StatsMap()["index"].(map[string]interface{})
+	var n uint64
+	for _, k := range []string{"num_root_memorysegments", "num_root_filesegments"} {
+		if v, ok := m[k].(uint64); ok {
+			n += v
+		}
+	}
+	return n
 }
 
 // shardedBleve holds the documents in shards separate Bleve indexes, routed

@@ -74,7 +74,7 @@ func (r *run) broad(ctx context.Context, engines []engine) {
 	for _, e := range engines {
 		start := rssMB()
 		peak := newPeakRSS()
-		p := runPhase(ctx, "broad_"+e.name, r.o.Clients, r.o.Duration, qs, e.fn)
+		p := runPhase(ctx, "broad_"+e.name, r.o.Clients, r.o.Duration, newSource(qs), e)
 		bp := BroadPhase{Phase: p, PeakRSSMB: peak.stop()}
 		bp.RSSGrowthMB = round(max(0, bp.PeakRSSMB-start), 1)
 		r.res.Broad = append(r.res.Broad, bp)

@@ -27,9 +27,9 @@ type searchFunc func(ctx context.Context, q string, size int) ([]hit, error)
 // in turns, see runInterleaved).
 type Phase struct {
 	// Name is the phase's key in the JSON report: the engine ("bleve",
-	// "alias", "shoal", "http"), with "_1c" for the one-client run, or a
-	// tail phase ("tail_healthy", "slow_replica_nohedge",
-	// "slow_replica_hedge").
+	// "alias", "shoal", "http"), with "_1c" for the one-client run and
+	// "_repeat" for the repeat phase, or a tail phase ("tail_healthy",
+	// "slow_replica_nohedge", "slow_replica_hedge").
 	Name    string  `json:"name"`
 	Clients int     `json:"clients"`
 	QPS     float64 `json:"qps"`
@@ -53,54 +53,72 @@ type Phase struct {
 	Queries    int    `json:"queries"`
 	Errors     int    `json:"errors"`
 	FirstError string `json:"first_error,omitempty"`
+	// Repeated counts the queries asked that the phase's source had
+	// handed out before (in this phase or an earlier one sharing it).
+	Repeated int `json:"repeated"`
+	// StatsHitRate is the share of the coordinator's global-statistics
+	// lookups in the phase that needed no presearch round (from its
+	// shoal_stats_cache_requests_total); absent for engines without one.
+	StatsHitRate *float64 `json:"stats_hit_rate,omitempty"`
 }
 
 // engine is a search path under test.
 type engine struct {
 	name string
 	fn   searchFunc
+	// stats, when set, reads the coordinator's statistics lookups so far
+	// (hits and misses).
+	stats func() (hits, misses float64)
 }
 
 // phaseRun accumulates one phase's measurements over its turns.
 type phaseRun struct {
-	lat      []time.Duration
-	errs     int
-	firstErr error
-	next     []int // each client's next query
-	elapsed  time.Duration
-	cpu      time.Duration
-	cpuOK    bool
-	objs     uint64
-	bytes    uint64
+	clients      int
+	lat          []time.Duration
+	errs         int
+	firstErr     error
+	repeated     int
+	elapsed      time.Duration
+	cpu          time.Duration
+	cpuOK        bool
+	objs         uint64
+	bytes        uint64
+	hits, misses float64
+	counted      bool
 }
 
-// turn runs queries on fn from len(pr.next) clients for d. Each client
-// goes on with the query after the one it ran last.
-func (pr *phaseRun) turn(ctx context.Context, d time.Duration, queries []string, fn searchFunc) {
+// turn runs queries from src on e from pr.clients clients for d.
+func (pr *phaseRun) turn(ctx context.Context, d time.Duration, src *querySource, e engine) {
 	type clientOut struct {
 		lat      []time.Duration
 		errs     int
+		repeated int
 		firstErr error
 	}
-	outs := make([]clientOut, len(pr.next))
+	outs := make([]clientOut, pr.clients)
+	var h0, m0 float64
+	if e.stats != nil {
+		h0, m0 = e.stats()
+	}
 	cpu0, cpuOK := cpuTime()
 	objs0, bytes0 := heapAllocs()
 	start := time.Now()
 	stop := start.Add(d)
 	var wg sync.WaitGroup
-	for i := range pr.next {
+	for i := range outs {
 		wg.Add(1)
-		go func(i int) {
+		go func(o *clientOut) {
 			defer wg.Done()
-			o := &outs[i]
 			for ctx.Err() == nil {
 				t0 := time.Now()
 				if !t0.Before(stop) {
 					return
 				}
-				q := queries[pr.next[i]%len(queries)]
-				pr.next[i]++
-				if _, err := fn(ctx, q, 10); err != nil {
+				q, again := src.take()
+				if again {
+					o.repeated++
+				}
+				if _, err := e.fn(ctx, q, 10); err != nil {
 					o.errs++
 					if o.firstErr == nil {
 						o.firstErr = fmt.Errorf("%q: %w", q, err)
@@ -109,7 +127,7 @@ func (pr *phaseRun) turn(ctx context.Context, d time.Duration, queries []string,
 					o.lat = append(o.lat, time.Since(t0))
 				}
 			}
-		}(i)
+		}(&outs[i])
 	}
 	wg.Wait()
 	pr.elapsed += time.Since(start)
@@ -119,9 +137,14 @@ func (pr *phaseRun) turn(ctx context.Context, d time.Duration, queries []string,
 	pr.cpuOK = cpuOK
 	pr.objs += objs1 - objs0
 	pr.bytes += bytes1 - bytes0
+	if e.stats != nil {
+		h1, m1 := e.stats()
+		pr.hits, pr.misses, pr.counted = pr.hits+h1-h0, pr.misses+m1-m0, true
+	}
 	for _, o := range outs {
 		pr.lat = append(pr.lat, o.lat...)
 		pr.errs += o.errs
+		pr.repeated += o.repeated
 		if pr.firstErr == nil {
 			pr.firstErr = o.firstErr
 		}
@@ -133,7 +156,7 @@ func (pr *phaseRun) turn(ctx context.Context, d time.Duration, queries []string,
 func (pr *phaseRun) phase(name string) Phase {
 	all := pr.lat
 	slices.Sort(all)
-	p := Phase{Name: name, Clients: len(pr.next), Queries: len(all), Errors: pr.errs}
+	p := Phase{Name: name, Clients: pr.clients, Queries: len(all), Errors: pr.errs, Repeated: pr.repeated}
 	if pr.firstErr != nil {
 		p.FirstError = pr.firstErr.Error()
 	}
@@ -154,37 +177,41 @@ func (pr *phaseRun) phase(name string) Phase {
 	if pr.cpuOK && len(all) > 0 {
 		p.CPUMsPerQuery = round(float64(pr.cpu)/float64(time.Millisecond)/float64(len(all)), 3)
 	}
+	p.StatsHitRate = hitRate(pr.counted, pr.hits, pr.misses)
 	return p
 }
 
-func newPhaseRun(clients, queries int) *phaseRun {
-	pr := &phaseRun{next: make([]int, clients)}
-	for i := range pr.next {
-		pr.next[i] = i * queries / clients // spread the clients over the list
+// hitRate is hits over all lookups, rounded; nil when not counted or
+// there were none.
+func hitRate(counted bool, hits, misses float64) *float64 {
+	if !counted || hits+misses <= 0 {
+		return nil
 	}
-	return pr
+	r := round(hits/(hits+misses), 4)
+	return &r
 }
 
-// runPhase runs queries on fn from clients goroutines for d, each client
-// walking the list round from its own starting point.
-func runPhase(ctx context.Context, name string, clients int, d time.Duration, queries []string, fn searchFunc) Phase {
-	pr := newPhaseRun(clients, len(queries))
-	pr.turn(ctx, d, queries, fn)
+// runPhase runs queries on e from clients goroutines for d, every client
+// taking the next query of src.
+func runPhase(ctx context.Context, name string, clients int, d time.Duration, src *querySource, e engine) Phase {
+	pr := &phaseRun{clients: clients}
+	pr.turn(ctx, d, src, e)
 	return pr.phase(name)
 }
 
 // runInterleaved measures several engines with the same clients for d each,
 // in turns of at most turn: engine 1, engine 2, …, engine 1, … On a machine
 // shared with other work, each engine then meets the same background load
-// on average, and their ratios mean something. Phase names get suffix.
-func runInterleaved(ctx context.Context, engines []engine, suffix string, clients int, d, turn time.Duration, queries []string) []Phase {
+// on average, and their ratios mean something. Engine i takes its queries
+// from sources[i]; phase names get suffix.
+func runInterleaved(ctx context.Context, engines []engine, sources []*querySource, suffix string, clients int, d, turn time.Duration) []Phase {
 	runs := make([]*phaseRun, len(engines))
 	for i := range runs {
-		runs[i] = newPhaseRun(clients, len(queries))
+		runs[i] = &phaseRun{clients: clients}
 	}
 	for left := d; left > 0 && ctx.Err() == nil; left -= turn {
 		for i, e := range engines {
-			runs[i].turn(ctx, min(turn, left), queries, e.fn)
+			runs[i].turn(ctx, min(turn, left), sources[i], e)
 		}
 	}
 	out := make([]Phase, len(engines))

@@ -12,6 +12,7 @@ import (
 
 	"github.com/blevesearch/bleve/v2"
 	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/shoal-search/shoal/broker"
@@ -29,7 +30,8 @@ type shoal struct {
 	c     *cluster.Cluster
 	cl    *client.Client
 	hc    *http.Client
-	conns []*nats.Conn // of coordinators made by coordinator
+	conns []*nats.Conn           // of coordinators made by coordinator
+	reg   *prometheus.Registry // nil: no metrics
 }
 
 // coordinator starts another coordinator on the cluster's catalog, with
@@ -57,6 +59,7 @@ func startShoal(ctx context.Context, dir string, searchers int, tcp, metrics boo
 	if metrics {
 		o.Metrics = cluster.NewRegistry()
 	}
+	reg := o.Metrics
 	c, err := cluster.Start(ctx, o)
 	if err != nil {
 		return nil, fmt.Errorf("bench: start cluster: %w", err)
@@ -73,7 +76,40 @@ func startShoal(ctx context.Context, dir string, searchers int, tcp, metrics boo
 		MaxIdleConnsPerHost: 256,
 		IdleConnTimeout:     90 * time.Second,
 	}}
-	return &shoal{c: c, cl: client.New(c.URL(), client.WithHTTPClient(hc), client.WithUserAgent("shoal-bench")), hc: hc}, nil
+	return &shoal{c: c, cl: client.New(c.URL(), client.WithHTTPClient(hc), client.WithUserAgent("shoal-bench")), hc: hc, reg: reg}, nil
+}
+
+// statsLookups returns a reader of the cluster coordinator's global
+// statistics lookups so far, hits (no presearch round) and misses, as its
+// metric shoal_stats_cache_requests_total counts them; nil without
+// metrics.
+func (s *shoal) statsLookups() func() (hits, misses float64) {
+	if s.reg == nil {
+		return nil
+	}
+	return func() (hits, misses float64) {
+		fams, err := s.reg.Gather()
+		if err != nil {
+			return 0, 0
+		}
+		for _, f := range fams {
+			if f.GetName() != "shoal_stats_cache_requests_total" {
+				continue
+			}
+			for _, m := range f.GetMetric() {
+				for _, l := range m.GetLabel() {
+					switch {
+					case l.GetName() != "result":
+					case l.GetValue() == "hit":
+						hits += m.GetCounter().GetValue()
+					case l.GetValue() == "miss":
+						misses += m.GetCounter().GetValue()
+					}
+				}
+			}
+		}
+		return hits, misses
+	}
 }
 
 func (s *shoal) close() error {

@@ -25,8 +25,12 @@ func newBenchCmd() *cobra.Command {
 indexing into one Bleve index vs Shoal's HTTP bulk path (until searchable);
 top-10 queries (p50, p99, QPS; 1 client and --clients clients) on one Bleve
 index, on the same shards behind a bleve.IndexAlias, on Shoal's coordinator
-over NATS and on Shoal's HTTP API; the p99 with one slow searcher with and
-without hedged requests; and how often Shoal's top 10 equals one index's.
+over NATS and on Shoal's HTTP API, with queries that do not repeat (from
+--queries, or derived from the corpus), then again with --repeat queries
+asked over and over (warm caches), with the share of Shoal's statistics
+that needed no presearch round; the p99 with one slow searcher with and
+without hedged requests; and how often Shoal's top 10 equals that of one
+Bleve index merged into one segment.
 The four query paths are measured in alternating turns, so that background
 load on a shared machine weighs on each alike (with --cpuprofile, one after
 the other, one profile per phase). Prints a table and, with --json, writes
@@ -59,7 +63,9 @@ the figures as flat JSON.`,
 	f := cmd.Flags()
 	f.StringVar(&o.Corpus, "corpus", "", "JSON Lines corpus, plain or .gz (default: the built-in sample corpus)")
 	f.StringVar(&o.Queries, "queries", "", "file of bleve query strings, one per line (default: derived from the corpus with a fixed seed)")
-	f.IntVar(&o.NumQueries, "num-queries", 200, "number of derived queries when --queries is not given")
+	f.IntVar(&o.NumQueries, "num-queries", 50000, "number of derived queries when --queries is not given")
+	f.IntVar(&o.Repeat, "repeat", 200, "queries of the repeat phase (warm caches), which also warm the engines up and run the tail (-1: no repeat phase)")
+	f.IntVar(&o.AgreementQueries, "agreement", 1000, "queries whose top 10 is compared with one index's")
 	f.IntVar(&o.Shards, "shards", 8, "shards of the alias and of Shoal's index")
 	f.IntVar(&o.Docs, "docs", 0, "read at most this many documents (0 = all)")
 	f.IntVar(&o.Clients, "clients", 8, "concurrent clients of the multi-client query phases")
