@@ -10,18 +10,18 @@ import (
 
 // Result is the outcome of a Run.
 type Result struct {
-	Corpus     string  `json:"corpus"`
-	Docs       int     `json:"docs"`
-	Shards     int     `json:"shards"`
-	Searchers  int     `json:"searchers"`
+	Corpus    string `json:"corpus"`
+	Docs      int    `json:"docs"`
+	Shards    int    `json:"shards"`
+	Searchers int    `json:"searchers"`
 	// Queries counts the distinct queries of the run, RepeatQueries those
 	// of the repeat phase among them.
 	Queries       int     `json:"queries"`
 	RepeatQueries int     `json:"repeat_queries"`
-	Clients    int     `json:"clients"`
-	DurationS  float64 `json:"duration_s"`
-	TurnS      float64 `json:"turn_s"`
-	GOMAXPROCS int     `json:"gomaxprocs"`
+	Clients       int     `json:"clients"`
+	DurationS     float64 `json:"duration_s"`
+	TurnS         float64 `json:"turn_s"`
+	GOMAXPROCS    int     `json:"gomaxprocs"`
 
 	// Indexing throughput, documents per second.
 	IndexDocsPerSBleve   float64 `json:"index_docs_per_s_bleve"`
@@ -50,7 +50,7 @@ type Result struct {
 	// ReferenceSegments is the single index's segment count when compared
 	// (the run fails unless it is 1).
 	ReferenceSegments uint64 `json:"reference_segments"`
-	AgreementQueries    int     `json:"agreement_queries"`
+	AgreementQueries  int    `json:"agreement_queries"`
 	// AgreementStatsHitRate is the share of the agreement pass's
 	// statistics lookups that needed no presearch round.
 	AgreementStatsHitRate *float64 `json:"stats_hit_rate_agreement,omitempty"`

@@ -30,7 +30,7 @@ type shoal struct {
 	c     *cluster.Cluster
 	cl    *client.Client
 	hc    *http.Client
-	conns []*nats.Conn           // of coordinators made by coordinator
+	conns []*nats.Conn         // of coordinators made by coordinator
 	reg   *prometheus.Registry // nil: no metrics
 }
 
