@@ -53,9 +53,11 @@ type Options struct {
 	// StatsCacheBytes bounds the memory of the statistics cache
 	// (default DefaultStatsCacheBytes).
 	StatsCacheBytes int64
-	// TermSetBytes bounds the memory of the shards' distinct-term sets
-	// kept for field lengths (default DefaultTermSetBytes); a set evicted
-	// is sent again by its shard at the next presearch.
+	// TermSetBytes bounds the memory of the shards' term tables (and
+	// their merges) kept for global statistics (default
+	// DefaultTermSetBytes); a table evicted is sent again by its shard at
+	// the next presearch. A field whose tables would take more than half
+	// of it is presearched per query instead.
 	TermSetBytes int64
 	// HedgeAfter, when positive, fixes the hedge delay: a shard whose
 	// copy has not answered after this long is asked of another copy.

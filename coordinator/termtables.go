@@ -23,6 +23,9 @@ import (
 type termTables struct {
 	tables   *lru.Cache[tableKey, *fieldTable]
 	maxBytes int64
+	// merging is held while a merged table is built, so that the searches
+	// that find it missing at once wait for one build.
+	merging sync.Mutex
 
 	mu   sync.Mutex
 	gens map[string][]shardGen // by index UID, one per shard
@@ -200,6 +203,11 @@ func (t *termTables) merge(uid, field string, vec []uint64) *protocol.TermTable 
 	k := tableKey{uid, merged, field}
 	if ft, ok := t.tables.Get(k); ok && slices.Equal(ft.seqs, vec) {
 		return ft.TermTable
+	}
+	t.merging.Lock()
+	defer t.merging.Unlock()
+	if ft, ok := t.tables.Get(k); ok && slices.Equal(ft.seqs, vec) {
+		return ft.TermTable // built meanwhile
 	}
 	out := &protocol.TermTable{}
 	for s, seq := range vec {

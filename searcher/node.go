@@ -52,7 +52,7 @@ type Options struct {
 	QueryLimits rewrite.Limits
 	// StatsCacheBytes bounds the decoded statistics the node keeps
 	// (default DefaultStatsCacheBytes); TermSetBytes bounds, per shard
-	// copy, the distinct-term sets it keeps for presearches (default
+	// copy, the term tables it keeps for presearches (default
 	// DefaultTermSetBytes).
 	StatsCacheBytes int64
 	TermSetBytes    int64

@@ -65,8 +65,8 @@ type Shard struct {
 
 // ShardOptions configure a shard copy.
 type ShardOptions struct {
-	// TermSetBytes bounds the distinct-term sets the shard keeps
-	// (default DefaultTermSetBytes).
+	// TermSetBytes bounds the term tables the shard keeps (default
+	// DefaultTermSetBytes).
 	TermSetBytes int64
 }
 
