@@ -4,8 +4,11 @@
 //   - request.go: validate the request, apply the limits, set the deadline
 //     (limits.go: query-string length, the memory estimate, the cap on the
 //     bytes of shard replies);
-//   - presearch.go: the global BM25 statistics of the query, cached
-//     (statscache.go, with the distinct-term sets of fieldterms.go);
+//   - presearch.go: the global BM25 statistics of the query: for most
+//     queries worked out from the shards' term tables the coordinator
+//     holds (probe.go finds the query's terms, termstats.go the figures,
+//     termtables.go keeps the tables), for the others presearched and
+//     cached per query (statscache.go);
 //   - scatter.go: one request per node over NATS, every shard at once, in
 //     one fan-out (package fanout);
 //   - attempts.go: failover and hedging between the copies of a shard, in

@@ -1,6 +1,6 @@
 // Package lru is a cache bounded in bytes: when the sizes its callers give
 // their entries add up past the bound, the least recently used entries
-// leave. Shoal's caches of statistics and term sets use it, so that no
+// leave. Shoal's caches of statistics and term tables use it, so that no
 // stream of queries can grow a process past the bound it was given.
 // NewCollector reports their state to Prometheus.
 package lru

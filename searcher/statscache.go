@@ -51,8 +51,8 @@ func statsSize(raw json.RawMessage, gs *protocol.GlobalStats) int64 {
 }
 
 // CacheStats reports the state of the node's caches, by name ("stats":
-// decoded statistics; "term_sets": the distinct-term sets of all its
-// copies, summed), for metrics.
+// decoded statistics; "term_sets": the term tables of all its copies,
+// summed), for metrics.
 func (n *Node) CacheStats() map[string]lru.Stats {
 	out := map[string]lru.Stats{"stats": n.stats.entries.Stats()}
 	var ts lru.Stats
