@@ -180,8 +180,8 @@ func TestMetricsMove(t *testing.T) {
 	if v := after.Sum("shoal_copy_caught_up", "index", "obs"); v != 8 {
 		t.Errorf("%v caught-up copies, want 8", v)
 	}
-	if v := after.Sum("shoal_coordinator_cache_entries", "cache", "stats"); v < 1 {
-		t.Errorf("shoal_coordinator_cache_entries{cache=stats} = %v after searches", v)
+	if v := after.Sum("shoal_coordinator_cache_entries", "cache", "term_sets"); v < 1 {
+		t.Errorf("shoal_coordinator_cache_entries{cache=term_sets} = %v after searches", v)
 	}
 	if v := after.Series("shoal_searcher_cache_bytes", "cache", "term_sets"); v != 4 {
 		t.Errorf("%d series shoal_searcher_cache_bytes{cache=term_sets}, want one per node", v)

@@ -55,10 +55,11 @@ func (c *Coordinator) termStats(ctx context.Context, q *query, qt *queryTerms) (
 
 // staleShards lists the shards of def whose figures for fields must be
 // read again, and for every shard the newest sequence it is known at
-// (search replies, heartbeats, writes waited for).
+// (search replies, heartbeats, writes waited for). A shard that no live
+// copy serves is left out: it cannot answer.
 func (c *Coordinator) staleShards(def *meta.IndexDef, fields []string, after map[int]uint64) ([]int, []uint64) {
 	gens := c.tables.generations(def.UID, def.Shards)
-	known := c.heartbeatSeqs(def)
+	known, served := c.shardStates(def)
 	vec := vector(gens, func(int) bool { return true })
 	whole := make([]bool, len(fields)) // the merged table is current
 	for i, f := range fields {
@@ -67,6 +68,9 @@ func (c *Coordinator) staleShards(def *meta.IndexDef, fields []string, after map
 	var stale []int
 	for s, g := range gens {
 		known[s] = max(known[s], g.seen)
+		if !served[s] {
+			continue
+		}
 		if !g.ok || g.seq < after[s] || g.checked < known[s] {
 			stale = append(stale, s)
 			continue
@@ -81,22 +85,25 @@ func (c *Coordinator) staleShards(def *meta.IndexDef, fields []string, after map
 	return stale, known
 }
 
-// heartbeatSeqs is, for each shard of def, the newest applied sequence a
-// copy's heartbeat reports.
-func (c *Coordinator) heartbeatSeqs(def *meta.IndexDef) []uint64 {
-	out := make([]uint64, def.Shards)
+// shardStates is, for each shard of def, the newest applied sequence a
+// copy's heartbeat reports, and whether it may answer: false when the
+// catalog shows copies of it and none is live and caught up.
+func (c *Coordinator) shardStates(def *meta.IndexDef) ([]uint64, []bool) {
+	known, served := make([]uint64, def.Shards), make([]bool, def.Shards)
 	m := c.cat.ShardMap(def.Name)
-	if m == nil {
-		return out
-	}
-	for s := range min(def.Shards, len(m.Copies)) {
+	for s := range def.Shards {
+		if m == nil || s >= len(m.Copies) || len(m.Copies[s]) == 0 {
+			served[s] = true // not known: asked all the same
+			continue
+		}
 		for _, n := range m.Copies[s] {
 			if st, ok := c.cat.Copy(n, def.Name, s); ok {
-				out[s] = max(out[s], st.AppliedSeq)
+				known[s] = max(known[s], st.AppliedSeq)
 			}
+			served[s] = served[s] || c.cat.Serving(n, def.Name, s)
 		}
 	}
-	return out
+	return known, served
 }
 
 // refreshShards asks each of the stale shards of def, at once, for its
@@ -147,17 +154,21 @@ func (c *Coordinator) refreshShard(ctx context.Context, def *meta.IndexDef, s in
 }
 
 // statsOf works out the global statistics of qt from the figures held:
-// the document count and term tables of every shard with figures for all
-// of qt's fields (the others are left out, as a shard that fails the
-// search is), nil if none has.
+// the document count and term tables of every shard that a live copy
+// serves and that has figures for all of qt's fields (the others are left
+// out, as a shard that fails the search is), nil if none has.
 func (c *Coordinator) statsOf(def *meta.IndexDef, qt *queryTerms) *protocol.GlobalStats {
 	gens := c.tables.generations(def.UID, def.Shards)
+	_, served := c.shardStates(def)
 	all := vector(gens, func(int) bool { return true })
 	whole := make([]bool, len(qt.fields))
 	for i, f := range qt.fields {
 		whole[i] = c.tables.mergedAt(def.UID, f, all)
 	}
 	usable := func(s int) bool {
+		if !served[s] {
+			return false
+		}
 		for i, f := range qt.fields {
 			if !whole[i] && c.tables.table(def.UID, s, f, gens[s].seq) == nil {
 				return false
