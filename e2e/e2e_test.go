@@ -281,7 +281,7 @@ func mustFull(t testing.TB, r searchResult, shards int) {
 
 // queryWords are common words of the sample corpus (the Go standard
 // library's documentation); pairs of them make many distinct queries, so
-// that most searches pay for a presearch too.
+// that searches do not all ask the same.
 var queryWords = strings.Fields(`http client reader writer json time duration error string buffer
 	file context server request response encode decode bytes slice map sort sync mutex channel close
 	open read write parse format template crypto hash tls certificate network address path directory
