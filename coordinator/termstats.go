@@ -3,7 +3,6 @@ package coordinator
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -28,9 +27,7 @@ func (c *Coordinator) termStats(ctx context.Context, q *query, qt *queryTerms) (
 	q.statsCache = cacheHit
 	if len(stale) > 0 {
 		q.statsCache = cacheMiss
-		if err := c.refreshShards(ctx, def, stale, qt.fields, q.fresh.after, targets); err != nil {
-			return nil, err
-		}
+		c.refreshShards(ctx, def, stale, qt.fields, q.fresh.after, targets)
 	}
 	st := c.statsOf(def, qt)
 	if st == nil {
@@ -108,10 +105,11 @@ func (c *Coordinator) shardStates(def *meta.IndexDef) ([]uint64, []bool) {
 
 // refreshShards asks each of the stale shards of def, at once, for its
 // generation and its term tables of fields, from a copy that has applied
-// after's writes, and keeps them. A shard that does not answer is left
-// out of the statistics (the search reports it if it fails there too);
-// only a refused request fails the search.
-func (c *Coordinator) refreshShards(ctx context.Context, def *meta.IndexDef, stale []int, fields []string, after map[int]uint64, known []uint64) error {
+// after's writes, and keeps them. A shard that does not answer (or that
+// refuses: a searcher of an earlier release) keeps the figures held, or
+// is left out of the statistics; the search reports it if it fails there
+// too. The request holds no query, so nothing in it is the client's fault.
+func (c *Coordinator) refreshShards(ctx context.Context, def *meta.IndexDef, stale []int, fields []string, after map[int]uint64, known []uint64) {
 	ctx, span := c.tracer.Start(ctx, "presearch")
 	defer span.End()
 	if dl, ok := ctx.Deadline(); ok { // at most half of the time: see gatherStats
@@ -120,20 +118,13 @@ func (c *Coordinator) refreshShards(ctx context.Context, def *meta.IndexDef, sta
 		defer cancel()
 	}
 	names := strings.Join(fields, "\x00")
-	results := fanout.Run(ctx, stale, fanout.Options{}, func(ctx context.Context, s int) (struct{}, error) {
+	fanout.Run(ctx, stale, fanout.Options{}, func(ctx context.Context, s int) (struct{}, error) {
 		key := "tables\x00" + def.UID + "\x00" + strconv.Itoa(s) + "\x00" + strconv.FormatUint(after[s], 10) + "\x00" + names
 		_, err, _ := c.sf.Do(key, func() (any, error) {
 			return nil, c.refreshShard(ctx, def, s, fields, after[s], known[s])
 		})
 		return struct{}{}, err
 	})
-	for _, r := range results {
-		var se *protocol.ShardError
-		if errors.As(r.Err, &se) && se.Code == protocol.CodeBadRequest {
-			return &RequestError{Type: "search_error", Err: errors.New(se.Description)}
-		}
-	}
-	return nil
 }
 
 // refreshShard asks shard s of def for its generation and its tables of
