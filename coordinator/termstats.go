@@ -33,15 +33,13 @@ func (c *Coordinator) termStats(ctx context.Context, q *query, qt *queryTerms) (
 	if st == nil {
 		return nil, nil // no figures at all: each shard scores with its own
 	}
-	if n := len(st.Terms); n > 0 {
-		scored := 0
-		for _, terms := range st.Terms {
-			scored += len(terms)
-		}
-		if max := c.opts.QueryLimits.MaxScoredTerms; scored > max {
-			return nil, &RequestError{Type: "query_too_complex", Err: &rewrite.LimitError{Limit: "max_scored_terms", Max: max,
-				Detail: fmt.Sprintf("the query scores %d terms", scored)}}
-		}
+	scored := 0
+	for _, terms := range st.Terms {
+		scored += len(terms)
+	}
+	if limit := c.opts.QueryLimits.MaxScoredTerms; scored > limit {
+		return nil, &RequestError{Type: "query_too_complex", Err: &rewrite.LimitError{Limit: "max_scored_terms", Max: limit,
+			Detail: fmt.Sprintf("the query scores %d terms", scored)}}
 	}
 	raw, err := json.Marshal(st)
 	if err != nil {
