@@ -236,7 +236,7 @@ func TestStatisticsWithoutARoundTrip(t *testing.T) {
 // a coordinator holds for the queries), and checks that they stay within
 // their bounds, evicting.
 func checkBounds(ctx context.Context, t *testing.T, c *cluster.Cluster, held int64) {
-	nc, err := broker.Connect(ctx, c.NATSURL(), "bounded")
+	nc, err := c.Connect(ctx, "bounded", broker.RoleCoordinator, "")
 	if err != nil {
 		t.Fatal(err)
 	}
