@@ -25,7 +25,9 @@ test-short:
 
 ## bench: shoal against plain Bleve on the sample corpus (see shoal bench --help);
 ## extra flags go in BENCH_ARGS, e.g.
-##   make bench BENCH_ARGS="--corpus $(CORPUS) --docs 40000 --queries ../shared/corpus/queries-gcide.txt"
+##   make bench BENCH_ARGS="--corpus $(CORPUS) --docs 40000 --queries /tmp/q.txt"
+## with many distinct queries in /tmp/q.txt (the timed phases do not repeat them), e.g. from
+##   ../shared/corpus/scripts/make_queries.py $(CORPUS) /tmp/q.txt /tmp/k.tsv 11 100000
 BENCH_ARGS ?=
 bench: build
 	$(BIN) bench --json bench.json $(BENCH_ARGS)
