@@ -61,10 +61,16 @@ func (e *WriteError) Unwrap() error { return e.Err }
 // flight, unless the catalog still holds this very incarnation.
 func (ix *Indexer) classify(def *meta.IndexDef, err error) error {
 	switch {
-	case errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		// A write whose stream was deleted under it is never confirmed:
+		// that one is gone, not worth sending again.
+		if gone := ix.incarnationGone(def); gone != nil {
+			return gone
+		}
+		if errors.Is(err, context.Canceled) {
+			return &WriteError{Type: FailUnconfirmed, Err: fmt.Errorf("not confirmed: %w", err)}
+		}
 		return &WriteError{Type: FailUnconfirmed, Err: fmt.Errorf("not confirmed within the write timeout (%v): %w", ix.opts.WriteTimeout, err)}
-	case errors.Is(err, context.Canceled):
-		return &WriteError{Type: FailUnconfirmed, Err: fmt.Errorf("not confirmed: %w", err)}
 	case errors.Is(err, nats.ErrMaxPayload):
 		return &WriteError{Type: FailTooLarge, Err: err}
 	case errors.Is(err, nats.ErrNoResponders), errors.Is(err, jetstream.ErrNoStreamResponse),
@@ -72,22 +78,34 @@ func (ix *Indexer) classify(def *meta.IndexDef, err error) error {
 	default:
 		return &WriteError{Type: FailUnavailable, Err: fmt.Errorf("not stored: %w", err)}
 	}
-	cur, cerr := ix.currentDef(def.Name)
+	if gone := ix.incarnationGone(def); gone != nil {
+		return gone
+	}
+	// The same incarnation: the stream is missing only if JetStream says
+	// so; "no responders" during a broker failover passes.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, serr := ix.js.Stream(ctx, protocol.StreamName(def.Name)); errors.Is(serr, jetstream.ErrStreamNotFound) {
+		return &WriteError{Type: FailStreamMissing, Err: fmt.Errorf("the stream of index %s is missing: %w", def.Name, err)}
+	}
+	return &WriteError{Type: FailUnavailable, Err: fmt.Errorf("not stored (the stream did not answer): %w", err)}
+}
+
+// incarnationGone is the error of a write to def when def's incarnation
+// of the index was deleted, or deleted and created again; nil while the
+// catalog still holds it. A definition that cannot be read counts as
+// deleted only when the bucket says the key is not there.
+func (ix *Indexer) incarnationGone(def *meta.IndexDef) error {
+	cur, err := ix.currentDef(def.Name)
 	switch {
-	case cerr != nil:
+	case errors.Is(err, jetstream.ErrKeyNotFound), errors.Is(err, jetstream.ErrKeyDeleted):
 		return &WriteError{Type: FailIndexGone, Err: fmt.Errorf("index %s was deleted while the write was in flight", def.Name)}
+	case err != nil:
+		return nil
 	case cur.UID != def.UID:
 		return &WriteError{Type: FailIndexReplaced, Err: fmt.Errorf("index %s was deleted and created again while the write was in flight; it was not written to the new index", def.Name)}
-	default:
-		// The same incarnation: the stream is missing only if JetStream
-		// says so; "no responders" during a broker failover passes.
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if _, serr := ix.js.Stream(ctx, protocol.StreamName(def.Name)); errors.Is(serr, jetstream.ErrStreamNotFound) {
-			return &WriteError{Type: FailStreamMissing, Err: fmt.Errorf("the stream of index %s is missing: %w", def.Name, err)}
-		}
-		return &WriteError{Type: FailUnavailable, Err: fmt.Errorf("not stored (the stream did not answer): %w", err)}
 	}
+	return nil
 }
 
 // currentDef reads the index's definition from the KV bucket itself, not
