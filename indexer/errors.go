@@ -9,6 +9,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/shoal-search/shoal/catalog"
 	"github.com/shoal-search/shoal/meta"
 	"github.com/shoal-search/shoal/protocol"
 )
@@ -63,8 +64,10 @@ func (ix *Indexer) classify(def *meta.IndexDef, err error) error {
 	switch {
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		// A write whose stream was deleted under it is never confirmed:
-		// that one is gone, not worth sending again.
-		if gone := ix.incarnationGone(def); gone != nil {
+		// that one is gone, not worth sending again. The catalog's own
+		// view decides: it costs no round trip, which during a broker
+		// outage would wait for nothing.
+		if gone := ix.knownGone(def); gone != nil {
 			return gone
 		}
 		if errors.Is(err, context.Canceled) {
@@ -89,6 +92,19 @@ func (ix *Indexer) classify(def *meta.IndexDef, err error) error {
 		return &WriteError{Type: FailStreamMissing, Err: fmt.Errorf("the stream of index %s is missing: %w", def.Name, err)}
 	}
 	return &WriteError{Type: FailUnavailable, Err: fmt.Errorf("not stored (the stream did not answer): %w", err)}
+}
+
+// knownGone is the error of a write to def when the catalog has seen def's
+// incarnation deleted or replaced; nil otherwise.
+func (ix *Indexer) knownGone(def *meta.IndexDef) error {
+	cur, err := ix.cat.Index(def.Name)
+	switch {
+	case errors.Is(err, catalog.ErrIndexNotFound):
+		return &WriteError{Type: FailIndexGone, Err: fmt.Errorf("index %s was deleted while the write was in flight", def.Name)}
+	case err == nil && cur.UID != def.UID:
+		return &WriteError{Type: FailIndexReplaced, Err: fmt.Errorf("index %s was deleted and created again while the write was in flight; it was not written to the new index", def.Name)}
+	}
+	return nil
 }
 
 // incarnationGone is the error of a write to def when def's incarnation
