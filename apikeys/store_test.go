@@ -3,15 +3,14 @@ package apikeys
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/shoal-search/shoal/broker"
+	"github.com/shoal-search/shoal/internal/testbroker"
 	"github.com/shoal-search/shoal/internal/testwait"
 	"github.com/shoal-search/shoal/meta"
 )
@@ -34,33 +33,11 @@ func openStores(t *testing.T, n int) []*Store {
 // credentials, as a coordinator starting would.
 func storeOpener(t *testing.T) func() *Store {
 	t.Helper()
-	dir := t.TempDir()
-	auth := filepath.Join(dir, "auth")
-	if _, err := broker.InitAuth(auth); err != nil {
-		t.Fatal(err)
-	}
-	is, err := broker.OpenIssuer(auth)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := broker.StartServer(broker.ServerOptions{Name: "keys-test", Listen: "127.0.0.1:-1", DataDir: filepath.Join(dir, "nats"), AuthDir: auth})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Shutdown)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	connect := testbroker.Closed(ctx, t)
 	return func() *Store {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		creds, err := is.Issue(broker.RoleCoordinator, "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		nc, err := nats.Connect(srv.ClientURL(), creds.Options()...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(nc.Close)
-		js, err := jetstream.New(nc)
+		js, err := jetstream.New(connect(broker.RoleCoordinator, ""))
 		if err != nil {
 			t.Fatal(err)
 		}

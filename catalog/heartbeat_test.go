@@ -4,16 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/shoal-search/shoal/broker"
 	"github.com/shoal-search/shoal/catalog"
+	"github.com/shoal-search/shoal/internal/testbroker"
 	"github.com/shoal-search/shoal/internal/testwait"
 	"github.com/shoal-search/shoal/meta"
 )
@@ -27,34 +26,9 @@ import (
 // as a heartbeat, that made a live node named "" which shards were placed
 // on.
 func TestForgedHeartbeatIgnored(t *testing.T) {
-	dir := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	auth := filepath.Join(dir, "auth")
-	if _, err := broker.InitAuth(auth); err != nil {
-		t.Fatal(err)
-	}
-	srv, err := broker.StartServer(broker.ServerOptions{Listen: "127.0.0.1:-1", DataDir: filepath.Join(dir, "nats"), AuthDir: auth})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Shutdown)
-	is, err := broker.OpenIssuer(auth)
-	if err != nil {
-		t.Fatal(err)
-	}
-	connect := func(role broker.Role, node string) *nats.Conn {
-		creds, err := is.Issue(role, node)
-		if err != nil {
-			t.Fatal(err)
-		}
-		nc, err := broker.Connect(ctx, srv.ClientURL(), string(role), creds.Options()...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(nc.Close)
-		return nc
-	}
+	connect := testbroker.Closed(ctx, t)
 	js, err := jetstream.New(connect(broker.RoleCoordinator, ""))
 	if err != nil {
 		t.Fatal(err)

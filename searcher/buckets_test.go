@@ -14,44 +14,11 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/shoal-search/shoal/broker"
+	"github.com/shoal-search/shoal/internal/testbroker"
 	"github.com/shoal-search/shoal/internal/testwait"
 	"github.com/shoal-search/shoal/meta"
 	"github.com/shoal-search/shoal/searcher"
 )
-
-// closedBroker starts an embedded broker that refuses clients without
-// credentials, as `shoal broker --auth-dir` does, and returns a function
-// that connects with the credentials of role (and node, for a searcher),
-// closed when the test ends.
-func closedBroker(ctx context.Context, t *testing.T, dir string) func(role broker.Role, node string, extra ...nats.Option) *nats.Conn {
-	t.Helper()
-	auth := filepath.Join(dir, "auth")
-	if _, err := broker.InitAuth(auth); err != nil {
-		t.Fatal(err)
-	}
-	srv, err := broker.StartServer(broker.ServerOptions{Listen: "127.0.0.1:-1", DataDir: filepath.Join(dir, "nats"), AuthDir: auth})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Shutdown)
-	is, err := broker.OpenIssuer(auth)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return func(role broker.Role, node string, extra ...nats.Option) *nats.Conn {
-		t.Helper()
-		creds, err := is.Issue(role, node)
-		if err != nil {
-			t.Fatal(err)
-		}
-		nc, err := broker.Connect(ctx, srv.ClientURL(), string(role), append(creds.Options(), extra...)...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(nc.Close)
-		return nc
-	}
-}
 
 // TestStartWaitsForBuckets: a node started before any coordinator, with
 // a searcher's permissions (it may not create the metadata buckets),
@@ -60,7 +27,7 @@ func TestStartWaitsForBuckets(t *testing.T) {
 	dir := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	connect := closedBroker(ctx, t, dir)
+	connect := testbroker.Closed(ctx, t)
 
 	logs := &syncBuffer{}
 	started := make(chan error, 1)
@@ -113,7 +80,7 @@ func TestCloseWithinPermissions(t *testing.T) {
 	dir := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	connect := closedBroker(ctx, t, dir)
+	connect := testbroker.Closed(ctx, t)
 	js, err := jetstream.New(connect(broker.RoleCoordinator, ""))
 	if err != nil {
 		t.Fatal(err)
