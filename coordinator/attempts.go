@@ -274,8 +274,19 @@ func (r *attempts[V]) dispatch(ctx context.Context, node string, shards []int, j
 			ev.ans, ev.err = r.copies.askCopy(ctx, node, nums[0])
 		}
 		ev.a = a
-		r.events <- ev
+		r.post(ctx, ev)
 	}()
+}
+
+// post hands e to the run's loop. Once the run has ended (ctx is done
+// then), nobody reads events: a request resent after a reconnect may
+// outnumber the buffer, so a late event is dropped rather than left
+// blocking its goroutine for ever.
+func (r *attempts[V]) post(ctx context.Context, e event[V]) {
+	select {
+	case r.events <- e:
+	case <-ctx.Done():
+	}
 }
 
 // failover asks shard i's next copy, unless a request for it is still in
@@ -354,7 +365,7 @@ func (r *attempts[V]) probe(ctx context.Context, i int) {
 		shard := r.shards[i].shard
 		go func() {
 			if r.copies.gone(ctx, a.node, shard) {
-				r.events <- event[V]{a: a, gone: true}
+				r.post(ctx, event[V]{a: a, gone: true})
 			}
 		}()
 	}

@@ -2,10 +2,14 @@ package coordinator
 
 import (
 	"context"
+	"fmt"
+	"runtime"
 	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/shoal-search/shoal/internal/testwait"
 )
 
 // TestAttemptsResendAfterReconnect: requests lost with the coordinator's
@@ -74,4 +78,38 @@ func TestAttemptsResendAfterReconnect(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestAttemptsResendLeavesNoGoroutine: requests resent after many
+// reconnects outnumber the run's event buffer; once the run has ended,
+// every request's goroutine still ends.
+func TestAttemptsResendLeavesNoGoroutine(t *testing.T) {
+	before := runtime.NumGoroutine()
+	fc := &fakeCopies{copies: map[string]fakeCopy{"a": {lose: 8}}, reconnect: make(chan struct{})}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	done := make(chan []outcome[string], 1)
+	go func() {
+		done <- newAttempts[string](fc, hedging{count: new(atomic.Uint64)}, "", []shardPlan{{shard: 0, copies: []string{"a"}}}).run(ctx)
+	}()
+	for sent := 1; sent <= 8; sent++ {
+		testwait.For(t, 10*time.Second, time.Millisecond, func() error {
+			fc.mu.Lock()
+			defer fc.mu.Unlock()
+			if len(fc.asked) < sent {
+				return fmt.Errorf("%d requests sent, waiting for %d", len(fc.asked), sent)
+			}
+			return nil
+		})
+		fc.reconnectNow()
+	}
+	if out := <-done; out[0].err != nil || out[0].node != "a" {
+		t.Fatalf("outcome %+v, want answered by a", out[0])
+	}
+	testwait.For(t, 10*time.Second, 10*time.Millisecond, func() error {
+		if n := runtime.NumGoroutine(); n > before {
+			return fmt.Errorf("%d goroutines, %d before the run", n, before)
+		}
+		return nil
+	})
 }
