@@ -102,32 +102,28 @@ func (r *Result) Phase(name string) (Phase, bool) {
 	return Phase{}, false
 }
 
+// ratio is a over b to three decimals, or 0 when b was not measured.
+func ratio(a, b float64) float64 {
+	if b <= 0 {
+		return 0
+	}
+	return round(a/b, 3)
+}
+
 // finish computes the ratios and checks the targets.
 func (r *Result) finish() {
-	if r.IndexDocsPerSBleve > 0 {
-		r.IndexRatio = round(r.IndexDocsPerSShoal/r.IndexDocsPerSBleve, 3)
-	}
 	alias, _ := r.Phase("alias")
 	shoal, _ := r.Phase("shoal")
-	if alias.QPS > 0 {
-		r.QPSRatio = round(shoal.QPS/alias.QPS, 3)
-	}
-	if alias.P99Ms > 0 {
-		r.P99Ratio = round(shoal.P99Ms/alias.P99Ms, 3)
-	}
 	aliasRep, _ := r.Phase("alias_repeat")
 	shoalRep, _ := r.Phase("shoal_repeat")
-	if aliasRep.QPS > 0 {
-		r.QPSRatioRepeat = round(shoalRep.QPS/aliasRep.QPS, 3)
-	}
-	if aliasRep.P99Ms > 0 {
-		r.P99RatioRepeat = round(shoalRep.P99Ms/aliasRep.P99Ms, 3)
-	}
 	healthy, _ := r.Phase("tail_healthy")
 	hedged, _ := r.Phase("slow_replica_hedge")
-	if healthy.P99Ms > 0 {
-		r.HedgeP99Ratio = round(hedged.P99Ms/healthy.P99Ms, 3)
-	}
+	r.IndexRatio = ratio(r.IndexDocsPerSShoal, r.IndexDocsPerSBleve)
+	r.QPSRatio = ratio(shoal.QPS, alias.QPS)
+	r.P99Ratio = ratio(shoal.P99Ms, alias.P99Ms)
+	r.QPSRatioRepeat = ratio(shoalRep.QPS, aliasRep.QPS)
+	r.P99RatioRepeat = ratio(shoalRep.P99Ms, aliasRep.P99Ms)
+	r.HedgeP99Ratio = ratio(hedged.P99Ms, healthy.P99Ms)
 	at := func(name string, v float64, op string, limit float64) {
 		met := v >= limit
 		if op == "<=" {
