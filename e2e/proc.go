@@ -75,23 +75,19 @@ func (p *Proc) Start(t testing.TB) {
 // exited, so its sockets are closed when Kill returns.
 func (p *Proc) Kill(t testing.TB) {
 	t.Helper()
-	p.mu.Lock()
-	cmd, done := p.cmd, p.done
-	p.mu.Unlock()
-	if cmd == nil {
-		return
-	}
-	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		t.Fatalf("%s: still running 10s after SIGKILL", p.Name)
-	}
+	p.signal(t, syscall.SIGKILL, true, 10*time.Second)
 }
 
 // Stop sends SIGTERM, as `docker stop` or a service manager would, and
 // waits until the process has exited.
 func (p *Proc) Stop(t testing.TB) {
+	t.Helper()
+	p.signal(t, syscall.SIGTERM, false, 15*time.Second)
+}
+
+// signal sends sig to the process (to its whole group if group) and waits
+// up to wait for it to exit.
+func (p *Proc) signal(t testing.TB, sig syscall.Signal, group bool, wait time.Duration) {
 	t.Helper()
 	p.mu.Lock()
 	cmd, done := p.cmd, p.done
@@ -99,11 +95,15 @@ func (p *Proc) Stop(t testing.TB) {
 	if cmd == nil {
 		return
 	}
-	_ = cmd.Process.Signal(syscall.SIGTERM)
+	if group {
+		_ = syscall.Kill(-cmd.Process.Pid, sig)
+	} else {
+		_ = cmd.Process.Signal(sig)
+	}
 	select {
 	case <-done:
-	case <-time.After(15 * time.Second):
-		t.Fatalf("%s: still running 15s after SIGTERM", p.Name)
+	case <-time.After(wait):
+		t.Fatalf("%s: still running %v after %v", p.Name, wait, sig)
 	}
 }
 
