@@ -98,23 +98,23 @@ func (ix *Indexer) classify(def *meta.IndexDef, err error) error {
 // incarnation deleted or replaced; nil otherwise.
 func (ix *Indexer) knownGone(def *meta.IndexDef) error {
 	cur, err := ix.cat.Index(def.Name)
-	switch {
-	case errors.Is(err, catalog.ErrIndexNotFound):
-		return &WriteError{Type: FailIndexGone, Err: fmt.Errorf("index %s was deleted while the write was in flight", def.Name)}
-	case err == nil && cur.UID != def.UID:
-		return &WriteError{Type: FailIndexReplaced, Err: fmt.Errorf("index %s was deleted and created again while the write was in flight; it was not written to the new index", def.Name)}
-	}
-	return nil
+	return goneError(def, cur, err)
 }
 
-// incarnationGone is the error of a write to def when def's incarnation
-// of the index was deleted, or deleted and created again; nil while the
-// catalog still holds it. A definition that cannot be read counts as
-// deleted only when the bucket says the key is not there.
+// incarnationGone is knownGone asked of the KV bucket itself, for when the
+// catalog's cache may not have seen a delete yet.
 func (ix *Indexer) incarnationGone(def *meta.IndexDef) error {
 	cur, err := ix.currentDef(def.Name)
+	return goneError(def, cur, err)
+}
+
+// goneError is the error of a write to def when the index's definition
+// now is cur, or could not be read with err: deleted if it is not there,
+// replaced if it has another UID, nil if it is still def's incarnation or
+// could not be read for another reason.
+func goneError(def, cur *meta.IndexDef, err error) error {
 	switch {
-	case errors.Is(err, jetstream.ErrKeyNotFound), errors.Is(err, jetstream.ErrKeyDeleted):
+	case errors.Is(err, catalog.ErrIndexNotFound), errors.Is(err, jetstream.ErrKeyNotFound), errors.Is(err, jetstream.ErrKeyDeleted):
 		return &WriteError{Type: FailIndexGone, Err: fmt.Errorf("index %s was deleted while the write was in flight", def.Name)}
 	case err != nil:
 		return nil
