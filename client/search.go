@@ -98,8 +98,26 @@ type SearchResponse struct {
 	Partial bool `json:"partial"`
 	// TimedOut is true when some shard did not answer in time.
 	TimedOut bool `json:"timed_out"`
+	// Statistics says whose figures the scores were worked out with; nil
+	// when the search scores nothing.
+	Statistics *Statistics `json:"statistics,omitempty"`
 	// Raw is the response body exactly as received.
 	Raw json.RawMessage `json:"-"`
+}
+
+// Statistics says which shards' figures (document counts and frequencies,
+// field lengths) a search's scores were worked out with.
+type Statistics struct {
+	// Exact is true when every shard was counted at its current state:
+	// the scores are those of one index holding every document.
+	Exact bool `json:"exact"`
+	// Shards is how many shards were counted.
+	Shards int `json:"shards"`
+	// Missing lists the shards left out of the statistics.
+	Missing []int `json:"missing"`
+	// Stale lists the shards counted with figures older than their latest
+	// writes (their copies did not answer the refresh in time).
+	Stale []int `json:"stale"`
 }
 
 // Hit is one matching document.

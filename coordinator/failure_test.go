@@ -37,12 +37,13 @@ type failureAnswer struct {
 	Hits []struct {
 		ID string `json:"id"`
 	} `json:"hits"`
-	TotalHits uint64            `json:"total_hits"`
-	Coverage  client.Coverage   `json:"coverage"`
-	Shards    client.ShardsInfo `json:"shards"`
-	Partial   bool              `json:"partial"`
-	TimedOut  bool              `json:"timed_out"`
-	Error     *struct {
+	TotalHits  uint64             `json:"total_hits"`
+	Coverage   client.Coverage    `json:"coverage"`
+	Shards     client.ShardsInfo  `json:"shards"`
+	Partial    bool               `json:"partial"`
+	TimedOut   bool               `json:"timed_out"`
+	Statistics *client.Statistics `json:"statistics"`
+	Error      *struct {
 		Type   string `json:"type"`
 		Reason string `json:"reason"`
 	} `json:"error"`
@@ -206,6 +207,19 @@ func TestFailureBehaviour(t *testing.T) {
 	if status, a, _ := failureCall(t, "GET", api+search, ""); status != http.StatusOK || a.Partial || a.TotalHits != failureDocs {
 		t.Fatalf("healthy search: %d %+v", status, a)
 	}
+	// Healthy: the statistics count every shard, whichever way they are
+	// found (term tables, or a presearch round for a fuzzy query); a
+	// query that scores nothing has none.
+	for _, q := range []string{"body:common", "body:comon~1", "*"} {
+		status, a, _ := failureCall(t, "GET", api+"/search?size=100&q="+q, "")
+		want := &client.Statistics{Exact: true, Shards: failureShards, Missing: []int{}, Stale: []int{}}
+		if q == "*" {
+			want = nil
+		}
+		if status != http.StatusOK || !reflect.DeepEqual(a.Statistics, want) {
+			t.Errorf("healthy %s: status %d, statistics %+v, want %+v", q, status, a.Statistics, want)
+		}
+	}
 
 	t.Run("SlowShard", func(t *testing.T) {
 		const slot, node = 1, "searcher-1"
@@ -263,6 +277,15 @@ func TestFailureBehaviour(t *testing.T) {
 			t.Error("timed_out is true for a dead node")
 		}
 		check(t, partial, node, "no responders")
+		// A presearch round (a fuzzy query not seen before) cannot count
+		// the dead node's shards: the answer says its scores are
+		// approximate, and whose figures they miss.
+		status, fuzzy, _ := failureCall(t, "GET", api+"/search?size=100&q=body:commn~1&timeout="+timeout.String(), "")
+		check(t, fuzzy, node, "no responders")
+		want := &client.Statistics{Shards: failureShards - len(held[node]), Missing: held[node], Stale: []int{}}
+		if status != http.StatusOK || !reflect.DeepEqual(fuzzy.Statistics, want) {
+			t.Errorf("fuzzy with a dead node: status %d, statistics %+v, want %+v", status, fuzzy.Statistics, want)
+		}
 
 		for _, tt := range []struct{ method, path, body string }{
 			{"GET", search + "&allow_partial=false", ""},

@@ -25,8 +25,9 @@ import (
 // round trip, unless a shard's figures are missing or older than the
 // search must count. Any other query (fuzzy, numeric ranges, …) is asked
 // of every shard in a presearch, whose answer is cached per query
-// (statscache.go). Shards that fail the presearch are simply not counted;
-// the search that follows reports them.
+// (statscache.go). Shards that fail the presearch are not counted; the
+// search that follows reports them, and its answer says which shards the
+// statistics miss (q.counted, q.stale).
 func (c *Coordinator) presearch(ctx context.Context, q *query) (json.RawMessage, string, error) {
 	q.statsCache = cacheNone
 	if !q.scores {
@@ -48,8 +49,9 @@ func (c *Coordinator) presearch(ctx context.Context, q *query) (json.RawMessage,
 	after := q.fresh.after
 	st := c.cache.get(key, after)
 	c.metrics.cacheLookup(st != nil)
-	if st != nil {
+	if st != nil { // cached only when every shard was counted
 		q.statsCache = cacheHit
+		q.counted = allShards(def.Shards)
 		return st, key, nil
 	}
 	q.statsCache = cacheMiss
@@ -66,7 +68,25 @@ func (c *Coordinator) presearch(ctx context.Context, q *query) (json.RawMessage,
 	if err != nil {
 		return nil, "", err
 	}
-	return v.(json.RawMessage), key, nil
+	g := v.(gathered)
+	q.counted = g.counted
+	return g.raw, key, nil
+}
+
+// gathered is the statistics of a query, encoded, and which shards they
+// count.
+type gathered struct {
+	raw     json.RawMessage
+	counted []bool
+}
+
+// allShards counts every one of n shards.
+func allShards(n int) []bool {
+	all := make([]bool, n)
+	for s := range all {
+		all[s] = true
+	}
+	return all
 }
 
 // tableFields are the fields q reads whose term tables fit: their
@@ -97,7 +117,7 @@ func (c *Coordinator) tableFields(q *query) []string {
 // qraw and its term tables of fields, from copies that have applied
 // after's writes, sums them, and caches the sum under key if every shard
 // answered.
-func (c *Coordinator) gatherStats(ctx context.Context, def *meta.IndexDef, qraw json.RawMessage, fields []string, key string, after map[int]uint64) (json.RawMessage, error) {
+func (c *Coordinator) gatherStats(ctx context.Context, def *meta.IndexDef, qraw json.RawMessage, fields []string, key string, after map[int]uint64) (gathered, error) {
 	// Statistics are worth at most half of the time: a shard whose
 	// copies are all silent must leave the search time to answer with
 	// the others.
@@ -116,21 +136,23 @@ func (c *Coordinator) gatherStats(ctx context.Context, def *meta.IndexDef, qraw 
 	total := &protocol.GlobalStats{}
 	seqs := make(map[int]uint64, def.Shards)
 	vec := make([]uint64, def.Shards)
+	counted := make([]bool, def.Shards)
 	for s, r := range results {
 		vec[s] = noShard
 		if r.Err != nil {
 			var se *protocol.ShardError
 			if errors.As(r.Err, &se) && se.Code == protocol.CodeBadRequest {
-				return nil, &RequestError{Type: "search_error", Err: errors.New(se.Description)}
+				return gathered{}, &RequestError{Type: "search_error", Err: errors.New(se.Description)}
 			}
 			continue
 		}
 		total.Add(&r.Value.Stats)
 		seqs[s], vec[s] = r.Value.AppliedSeq, r.Value.AppliedSeq
+		counted[s] = true
 	}
 	if len(seqs) == 0 {
 		// No statistics at all: let each shard score with its own.
-		return json.RawMessage(nil), nil
+		return gathered{counted: counted}, nil
 	}
 	// Bleve's field "cardinality" counts distinct terms: the size of the
 	// union of the term tables of the shards that answered (without
@@ -144,12 +166,12 @@ func (c *Coordinator) gatherStats(ctx context.Context, def *meta.IndexDef, qraw 
 	// these bytes.
 	raw, err := json.Marshal(total)
 	if err != nil {
-		return nil, fmt.Errorf("encode statistics: %w", err)
+		return gathered{}, fmt.Errorf("encode statistics: %w", err)
 	}
 	if len(seqs) == def.Shards {
 		c.cache.put(key, raw, seqs)
 	}
-	return json.RawMessage(raw), nil
+	return gathered{raw: raw, counted: counted}, nil
 }
 
 // shardStats is one shard's presearch: its statistics of the query, and

@@ -70,6 +70,11 @@ type query struct {
 	profile    bool   // the answer carries a Profile
 	timings    bool   // the nodes report their timings (profile or slow-query log)
 	statsCache string // how presearch found the statistics: cacheHit, cacheMiss or cacheNone
+	// counted is, per shard, whether the statistics count its figures,
+	// and stale lists the counted shards whose figures could not be
+	// brought up to date; counted is nil for a search that scores nothing.
+	counted []bool
+	stale   []int
 }
 
 // prepare checks req over index and makes it a query.

@@ -20,6 +20,7 @@ func respond(q *query, out *Response, outcomes []shardOutcome, docs []uint64, st
 	out.Shards, out.TimedOut = account(outcomes)
 	out.Coverage = coverage(outcomes, docs)
 	out.Partial = out.Shards.Failed > 0
+	out.Statistics = statistics(q)
 	out.TookMS = time.Since(start).Milliseconds()
 	if out.Shards.Failed == 0 {
 		return out, nil // every shard answered
@@ -42,6 +43,27 @@ func respond(q *query, out *Response, outcomes []shardOutcome, docs []uint64, st
 			Coverage: out.Coverage, MinCoverage: q.minCoverage}
 	}
 	return out, nil // a partial answer, allowed, that says what it misses
+}
+
+// statistics says whose figures q's scores were worked out with; nil for
+// a search that scores nothing.
+func statistics(q *query) *Statistics {
+	if q.counted == nil {
+		return nil
+	}
+	st := &Statistics{Missing: []int{}, Stale: q.stale}
+	for s, ok := range q.counted {
+		if ok {
+			st.Shards++
+		} else {
+			st.Missing = append(st.Missing, s)
+		}
+	}
+	if st.Stale == nil {
+		st.Stale = []int{}
+	}
+	st.Exact = len(st.Missing) == 0 && len(st.Stale) == 0
+	return st
 }
 
 // account says which shards answered, and why the others did not; it
@@ -107,6 +129,9 @@ type Response struct {
 	Shards    ShardsAccount       `json:"shards"`
 	Partial   bool                `json:"partial"`
 	TimedOut  bool                `json:"timed_out"`
+	// Statistics says whose figures the scores were worked out with
+	// (absent when the search scores nothing).
+	Statistics *Statistics `json:"statistics,omitempty"`
 	// Profile, asked for with Request.Profile, says where the time went.
 	Profile *Profile `json:"profile,omitempty"`
 }
@@ -118,6 +143,23 @@ type Hit struct {
 	Sort      []string            `json:"sort,omitempty"`
 	Fields    map[string]any      `json:"fields,omitempty"`
 	Fragments map[string][]string `json:"fragments,omitempty"`
+}
+
+// Statistics says which shards' figures (document counts, document
+// frequencies, field lengths) the scores were worked out with. Exact is
+// true when every shard of the index was counted at its current state:
+// the scores are then those one index holding every document would give.
+// A shard missing from the statistics (its copies did not answer in time)
+// or counted with figures that could not be brought up to date makes the
+// scores approximate, also when the shard answered the search itself.
+type Statistics struct {
+	Exact bool `json:"exact"`
+	// Shards is how many shards were counted.
+	Shards int `json:"shards"`
+	// Missing lists the shards left out; Stale the shards counted with
+	// figures older than their copies' latest writes.
+	Missing []int `json:"missing"`
+	Stale   []int `json:"stale"`
 }
 
 // ShardsAccount says which shards a response covers.

@@ -25,11 +25,18 @@ func (c *Coordinator) termStats(ctx context.Context, q *query, qt *queryTerms) (
 	def := q.def
 	stale, targets := c.staleShards(def, qt.fields, q.fresh.after)
 	q.statsCache = cacheHit
+	var failed []int
 	if len(stale) > 0 {
 		q.statsCache = cacheMiss
-		c.refreshShards(ctx, def, stale, qt.fields, q.fresh.after, targets)
+		failed = c.refreshShards(ctx, def, stale, qt.fields, q.fresh.after, targets)
 	}
-	st := c.statsOf(def, qt)
+	st, counted := c.statsOf(def, qt)
+	q.counted = counted
+	for _, s := range failed {
+		if counted[s] { // counted with the figures it had
+			q.stale = append(q.stale, s)
+		}
+	}
 	if st == nil {
 		return nil, nil // no figures at all: each shard scores with its own
 	}
@@ -103,11 +110,12 @@ func (c *Coordinator) shardStates(def *meta.IndexDef) ([]uint64, []bool) {
 
 // refreshShards asks each of the stale shards of def, at once, for its
 // generation and its term tables of fields, from a copy that has applied
-// after's writes, and keeps them. A shard that does not answer (or that
-// refuses: a searcher of an earlier release) keeps the figures held, or
-// is left out of the statistics; the search reports it if it fails there
-// too. The request holds no query, so nothing in it is the client's fault.
-func (c *Coordinator) refreshShards(ctx context.Context, def *meta.IndexDef, stale []int, fields []string, after map[int]uint64, known []uint64) {
+// after's writes, and keeps them; it returns the shards that failed. A
+// shard that does not answer (or that refuses: a searcher of an earlier
+// release) keeps the figures held, or is left out of the statistics; the
+// answer says so, and the search reports the shard if it fails there too.
+// The request holds no query, so nothing in it is the client's fault.
+func (c *Coordinator) refreshShards(ctx context.Context, def *meta.IndexDef, stale []int, fields []string, after map[int]uint64, known []uint64) []int {
 	ctx, span := c.tracer.Start(ctx, "presearch")
 	defer span.End()
 	if dl, ok := ctx.Deadline(); ok { // at most half of the time: see gatherStats
@@ -116,13 +124,20 @@ func (c *Coordinator) refreshShards(ctx context.Context, def *meta.IndexDef, sta
 		defer cancel()
 	}
 	names := strings.Join(fields, "\x00")
-	fanout.Run(ctx, stale, fanout.Options{}, func(ctx context.Context, s int) (struct{}, error) {
+	results := fanout.Run(ctx, stale, fanout.Options{}, func(ctx context.Context, s int) (struct{}, error) {
 		key := "tables\x00" + def.UID + "\x00" + strconv.Itoa(s) + "\x00" + strconv.FormatUint(after[s], 10) + "\x00" + names
 		_, err, _ := c.sf.Do(key, func() (any, error) {
 			return nil, c.refreshShard(ctx, def, s, fields, after[s], known[s])
 		})
 		return struct{}{}, err
 	})
+	var failed []int
+	for i, r := range results {
+		if r.Err != nil {
+			failed = append(failed, stale[i])
+		}
+	}
+	return failed
 }
 
 // refreshShard asks shard s of def for its generation and its tables of
@@ -145,8 +160,9 @@ func (c *Coordinator) refreshShard(ctx context.Context, def *meta.IndexDef, s in
 // statsOf works out the global statistics of qt from the figures held:
 // the document count and term tables of every shard that a live copy
 // serves and that has figures for all of qt's fields (the others are left
-// out, as a shard that fails the search is), nil if none has.
-func (c *Coordinator) statsOf(def *meta.IndexDef, qt *queryTerms) *protocol.GlobalStats {
+// out, as a shard that fails the search is), nil if none has; and which
+// shards it counted.
+func (c *Coordinator) statsOf(def *meta.IndexDef, qt *queryTerms) (*protocol.GlobalStats, []bool) {
 	gens := c.tables.generations(def.UID, def.Shards)
 	_, served := c.shardStates(def)
 	all := vector(gens, func(int) bool { return true })
@@ -167,15 +183,17 @@ func (c *Coordinator) statsOf(def *meta.IndexDef, qt *queryTerms) *protocol.Glob
 	}
 	vec := vector(gens, usable)
 	st := &protocol.GlobalStats{Fields: make(map[string]int, len(qt.fields)), Terms: map[string]map[string]uint64{}}
-	counted := 0
+	counted := make([]bool, def.Shards)
+	n := 0
 	for s, seq := range vec {
 		if seq != noShard {
 			st.DocCount += gens[s].docs
-			counted++
+			counted[s] = true
+			n++
 		}
 	}
-	if counted == 0 {
-		return nil
+	if n == 0 {
+		return nil, counted
 	}
 	tables := make(map[string]*protocol.TermTable, len(qt.fields))
 	for _, f := range qt.fields {
@@ -198,5 +216,5 @@ func (c *Coordinator) statsOf(def *meta.IndexDef, qt *queryTerms) *protocol.Glob
 			m[t.term] = uint64(n)
 		}
 	}
-	return st
+	return st, counted
 }

@@ -557,10 +557,23 @@
     return ul;
   }
 
+  // approxText says whose figures an answer's scores miss ("" when they
+  // are exact, or when the search scores nothing).
+  function approxText(stats) {
+    if (!stats || typeof stats !== 'object' || stats.exact !== false) return '';
+    var missing = Array.isArray(stats.missing) ? stats.missing.map(text) : [];
+    var stale = Array.isArray(stats.stale) ? stats.stale.map(text) : [];
+    var parts = [];
+    if (missing.length) parts.push('leave out ' + (missing.length === 1 ? 'shard ' : 'shards ') + missing.join(', '));
+    if (stale.length) parts.push('count ' + (stale.length === 1 ? 'shard ' : 'shards ') + stale.join(', ') + ' as of an earlier state');
+    return ' Scores are approximate: the ranking statistics ' + (parts.length ? parts.join(' and ') : 'are incomplete') + '.';
+  }
+
   function renderPartial(body) {
     var partial = body.partial === true;
     var timedOut = body.timed_out === true;
-    if (!partial && !timedOut) {
+    var approx = approxText(body.statistics);
+    if (!partial && !timedOut && !approx) {
       els.partial.hidden = true;
       els.partial.replaceChildren();
       return;
@@ -574,8 +587,13 @@
       f.appendChild(title);
       if (timedOut) f.appendChild(el('span', 'notice-text', ' The search timed out before every shard answered.'));
       f.appendChild(shardList(body.shards));
-    } else {
+    } else if (timedOut) {
       f.appendChild(el('span', 'notice-text', 'The search timed out; results may be incomplete.'));
+    }
+    if (approx) {
+      var note = el('span', 'notice-text notice-approx', approx.trim());
+      note.title = 'The answer\'s "statistics": the shards whose document counts and term frequencies the scores were worked out with.';
+      f.appendChild(note);
     }
     els.partial.replaceChildren(f);
     els.partial.hidden = false;
