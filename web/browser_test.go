@@ -328,10 +328,27 @@ func TestBrowser(t *testing.T) {
 		t.Logf("banner with searcher-%d down: %q", slot, banner.Text)
 		shots.save(t, "partial-1280.png", run(t, b, chromedp.CaptureScreenshot()))
 
+		// A query never seen, whose statistics take a round of their own
+		// (fuzzy), cannot count the dead node's shards: the banner says the
+		// scores are approximate, and which shards they leave out.
+		b.submitQuery(t, "htpp~1 client")
+		banner = eval[notice](t, b, noticeJS("partial-banner"))
+		names := make([]string, len(failed))
+		for i, s := range failed {
+			names[i] = strconv.Itoa(s)
+		}
+		wantApprox := "Scores are approximate: the ranking statistics leave out shard " + strings.Join(names, ", ")
+		if len(failed) > 1 {
+			wantApprox = strings.Replace(wantApprox, "shard ", "shards ", 1)
+		}
+		if !banner.Visible || !strings.Contains(banner.Text, wantApprox) {
+			t.Errorf("banner %q (visible %v) does not say %q", banner.Text, banner.Visible, wantApprox)
+		}
+
 		restart()
 		b.submitQuery(t, "http client")
-		if eval[notice](t, b, noticeJS("partial-banner")).Visible {
-			t.Error("partial banner still visible after the searcher came back")
+		if n := eval[notice](t, b, noticeJS("partial-banner")); n.Visible {
+			t.Errorf("partial banner still visible after the searcher came back: %q", n.Text)
 		}
 	})
 
@@ -786,6 +803,9 @@ type apiResult struct {
 	Coverage  struct {
 		Percent float64 `json:"percent"`
 	} `json:"coverage"`
+	Statistics *struct {
+		Exact bool `json:"exact"`
+	} `json:"statistics"`
 }
 
 func apiHitsAsPage(hits []apiHit) []pageHit {
@@ -861,15 +881,20 @@ func (a *apiClient) waitComplete(ctx context.Context, t *testing.T) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
+	// A scored query: the restarted copies must answer, and count in the
+	// statistics again (the coordinator learns that they serve from their
+	// heartbeats, a moment after they answer).
 	testwait.For(t, 30*time.Second, 50*time.Millisecond, func() error {
 		var res apiResult
 		_, err := a.do(ctx, http.MethodPost, "/v1/indexes/"+sampleIndex+"/search",
-			map[string]any{"query": map[string]any{"match_all": map[string]any{}}, "size": 0}, &res)
-		if err != nil {
+			map[string]any{"query": map[string]any{"query": "http client"}, "size": 0}, &res)
+		switch {
+		case err != nil:
 			return fmt.Errorf("searches still partial after the searcher restarted: %w", err)
-		}
-		if res.Partial {
+		case res.Partial:
 			return errors.New("searches still partial after the searcher restarted")
+		case res.Statistics == nil || !res.Statistics.Exact:
+			return errors.New("scores still approximate after the searcher restarted")
 		}
 		return nil
 	})
