@@ -57,8 +57,8 @@ func (c *Catalog) Problems(ctx context.Context) []string {
 }
 
 // restoreDefs puts back the index definitions that the catalog lacks but
-// whose streams keep a copy (a catalog bucket deleted or lost). It runs
-// when the catalog opens.
+// whose streams keep a copy (a catalog bucket deleted or lost), never one
+// that was deleted. It runs when the catalog opens.
 func (c *Catalog) restoreDefs(ctx context.Context) error {
 	streams := c.js.ListStreams(ctx)
 	var errs []error
@@ -72,7 +72,12 @@ func (c *Catalog) restoreDefs(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("stream %s: bad index definition in its metadata: %v", info.Config.Name, err))
 			continue
 		}
-		if _, err := c.buckets.Indexes.Get(ctx, def.Name); !errors.Is(err, jetstream.ErrKeyNotFound) {
+		// Only a key that the bucket never held is restored. A key whose
+		// last entry is a delete marker is an index being deleted: its
+		// stream goes before its key, but this list may have been taken
+		// before that, and restoring it would bring back an index whose
+		// stream is gone.
+		if _, err := c.buckets.Indexes.History(ctx, def.Name); !errors.Is(err, jetstream.ErrKeyNotFound) {
 			continue
 		}
 		if _, err := c.buckets.Indexes.Create(ctx, def.Name, []byte(raw)); err != nil && !errors.Is(err, jetstream.ErrKeyExists) {
