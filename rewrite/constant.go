@@ -3,6 +3,8 @@ package rewrite
 import (
 	"context"
 	"fmt"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/RoaringBitmap/roaring/v2"
 	"github.com/blevesearch/bleve/v2/mapping"
@@ -75,10 +77,18 @@ func (q *ConstantTerms) Searcher(ctx context.Context, r index.IndexReader, m map
 func (q *ConstantTerms) terms(r index.IndexReader, field string) ([]string, error) {
 	var dict index.FieldDict
 	var err error
-	switch q.Kind {
-	case KindPrefix:
+	keep := func(string) bool { return true }
+	prefix, isPrefix := wildcardPrefix(q.Pattern)
+	switch {
+	case q.Kind == KindPrefix:
 		dict, err = r.FieldDictPrefix(field, []byte(q.Pattern))
-	case KindWildcard, KindRegexp:
+	case q.Kind == KindWildcard && isPrefix:
+		// "word*" walks the dictionary's prefix range rather than
+		// compiling a regexp automaton, and keeps the terms the regexp
+		// would match: "." is any UTF-8 character but a newline.
+		dict, err = r.FieldDictPrefix(field, []byte(prefix))
+		keep = func(t string) bool { return anyChars(t[len(prefix):]) }
+	case q.Kind == KindWildcard || q.Kind == KindRegexp:
 		pattern := q.Pattern
 		if q.Kind == KindWildcard {
 			pattern = wildcardRegexp(pattern)
@@ -107,6 +117,9 @@ func (q *ConstantTerms) terms(r index.IndexReader, field string) ([]string, erro
 		}
 		if e == nil {
 			return terms, nil
+		}
+		if !keep(e.Term) {
+			continue
 		}
 		terms = append(terms, e.Term)
 		if len(terms) > max {
@@ -158,6 +171,23 @@ func (q *Exists) Searcher(ctx context.Context, r index.IndexReader, m mapping.In
 		return nil, err
 	}
 	return newBitmapSearcher(r, bm, q.BoostVal.Value(), o), nil
+}
+
+// wildcardPrefix returns the literal before a wildcard's only
+// metacharacter, a final "*" ("word*"), and whether it is such a pattern.
+// The literal must be valid UTF-8, as the regexp it would be is.
+func wildcardPrefix(w string) (string, bool) {
+	p, ok := strings.CutSuffix(w, "*")
+	if !ok || p == "" || strings.ContainsAny(p, "*?") || !utf8.ValidString(p) {
+		return "", false
+	}
+	return p, true
+}
+
+// anyChars reports whether s matches the regexp ".*" (Perl syntax, as
+// Bleve's term dictionaries read it): valid UTF-8 without a newline.
+func anyChars(s string) bool {
+	return utf8.ValidString(s) && !strings.Contains(s, "\n")
 }
 
 // wildcardRegexp turns a wildcard (* and ?) into the regular expression

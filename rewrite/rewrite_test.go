@@ -228,3 +228,40 @@ func TestSyntax(t *testing.T) {
 		}
 	}
 }
+
+// TestPrefixWildcardMatchesRegexp: a "word*" wildcard, which walks the
+// term dictionary's prefix range rather than a regexp automaton, matches
+// exactly the terms Bleve's wildcard regexp matches, also for keyword
+// terms with a newline or invalid UTF-8 after the prefix.
+func TestPrefixWildcardMatchesRegexp(t *testing.T) {
+	m := bleve.NewIndexMapping()
+	kw := bleve.NewTextFieldMapping()
+	kw.Analyzer = "keyword"
+	m.DefaultMapping.AddFieldMappingsAt("kw", kw)
+	idx, err := bleve.New(t.TempDir(), m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { idx.Close() })
+	terms := []string{"ab", "abc", "ab\ncd", "abc\n", "ab\xffx", "a", "b", "ab*", "ab?c", "über", "überall", "ü\xc3"}
+	for i, term := range terms {
+		if err := idx.Index(fmt.Sprintf("d%02d", i), map[string]any{"kw": term}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, pattern := range []string{"ab*", "a*", "abc*", "über*", "ü*", "ab?*", "a*c*"} {
+		t.Run(pattern, func(t *testing.T) {
+			orig := query.NewWildcardQuery(pattern)
+			orig.SetField("kw")
+			rq, err := rewrite.Query(orig, rewrite.Limits{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, _ := ids(t, idx, orig)
+			got, _ := ids(t, idx, rq)
+			if len(want) == 0 || !slices.Equal(got, want) {
+				t.Fatalf("rewritten query matches %v, Bleve's %v", got, want)
+			}
+		})
+	}
+}
