@@ -40,6 +40,7 @@ fuzz:
 	$(GO) test ./protocol -run '^$$' -fuzz FuzzSearchReply -fuzztime 30s
 	$(GO) test ./protocol -run '^$$' -fuzz FuzzNodeSearchRequest -fuzztime 30s
 	$(GO) test ./protocol -run '^$$' -fuzz FuzzDecodeTermTable -fuzztime 30s
+	$(GO) test ./protocol -run '^$$' -fuzz FuzzDecodeGlobalStats -fuzztime 30s
 	$(GO) test ./rewrite -run '^$$' -fuzz FuzzQueryString -fuzztime 30s
 	$(GO) test ./token -run '^$$' -fuzz FuzzParse -fuzztime 30s
 

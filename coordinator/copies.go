@@ -173,7 +173,11 @@ func (s *searchCopies) askNode(ctx context.Context, node string, shards []int) (
 
 func (s *searchCopies) askCopy(ctx context.Context, node string, shard int) (answer[*bleve.SearchResult], error) {
 	j := s.job
-	sr := protocol.SearchRequest{Request: j.req, Stats: j.stats, Timeout: j.timeout, Profile: j.profile, MinSeq: j.after[shard]}
+	stats, err := statsJSON(j.stats)
+	if err != nil {
+		return answer[*bleve.SearchResult]{}, err
+	}
+	sr := protocol.SearchRequest{Request: j.req, Stats: stats, Timeout: j.timeout, Profile: j.profile, MinSeq: j.after[shard]}
 	if node != "" { // a request to the queue group cannot be cancelled: no one knows its node
 		sr.ID = j.ids.next()
 	}
@@ -191,6 +195,23 @@ func (s *searchCopies) askCopy(ctx context.Context, node string, shard int) (ans
 		return answer[*bleve.SearchResult]{}, fmt.Errorf("copy on %s answered for other shards than %d", node, shard)
 	}
 	return answer[*bleve.SearchResult]{value: r.Result, shards: statuses(r.Shards, []int{shard}), from: r.Node, took: r.Took}, nil
+}
+
+// statsJSON is the JSON form of binary statistics (nil for none), as a
+// request to one copy carries them.
+func statsJSON(raw []byte) (json.RawMessage, error) {
+	if len(raw) == 0 {
+		return nil, nil
+	}
+	st, err := protocol.DecodeGlobalStats(raw)
+	if err != nil {
+		return nil, fmt.Errorf("encode shard request: %w", err)
+	}
+	out, err := json.Marshal(st)
+	if err != nil {
+		return nil, fmt.Errorf("encode shard request: %w", err)
+	}
+	return out, nil
 }
 
 // statuses turns the shard statuses of a search reply into shard

@@ -16,9 +16,9 @@ import (
 	"github.com/shoal-search/shoal/protocol"
 )
 
-// presearch returns the index-wide statistics q's query touches, encoded,
-// and the key under which they are cached per query ("" for none); a
-// search that does not score needs none.
+// presearch returns the index-wide statistics q's query touches, encoded
+// (protocol.GlobalStats.AppendBinary), and the key under which they are
+// cached per query ("" for none); a search that does not score needs none.
 //
 // A query whose scored terms the coordinator can tell by itself (probe.go)
 // takes them from the shards' term tables it holds (termstats.go): no
@@ -28,7 +28,7 @@ import (
 // (statscache.go). Shards that fail the presearch are not counted; the
 // search that follows reports them, and its answer says which shards the
 // statistics miss (q.counted, q.stale).
-func (c *Coordinator) presearch(ctx context.Context, q *query) (json.RawMessage, string, error) {
+func (c *Coordinator) presearch(ctx context.Context, q *query) ([]byte, string, error) {
 	q.statsCache = cacheNone
 	if !q.scores {
 		return nil, "", nil
@@ -76,7 +76,7 @@ func (c *Coordinator) presearch(ctx context.Context, q *query) (json.RawMessage,
 // gathered is the statistics of a query, encoded, and which shards they
 // count.
 type gathered struct {
-	raw     json.RawMessage
+	raw     []byte // binary (protocol.GlobalStats.AppendBinary)
 	counted []bool
 }
 
@@ -164,7 +164,7 @@ func (c *Coordinator) gatherStats(ctx context.Context, def *meta.IndexDef, qraw 
 	}
 	// Encoded once: every shard of every search that reuses them gets
 	// these bytes.
-	raw, err := json.Marshal(total)
+	raw, err := total.AppendBinary(nil)
 	if err != nil {
 		return gathered{}, fmt.Errorf("encode statistics: %w", err)
 	}

@@ -28,7 +28,7 @@ type shardOutcome = outcome[*bleve.SearchResult]
 // than per shard. A shard its node cannot answer, or silent past the hedge
 // delay, is asked of its other copies (attempts), inside the same deadline.
 // Shards the map places nowhere are asked of their queue group.
-func (c *Coordinator) scatter(ctx context.Context, q *query, stats json.RawMessage) []shardOutcome {
+func (c *Coordinator) scatter(ctx context.Context, q *query, stats []byte) []shardOutcome {
 	ctx, span := c.tracer.Start(ctx, "scatter")
 	defer span.End()
 	job := c.newSearchJob(ctx, q, stats)
@@ -155,17 +155,18 @@ func (c *Coordinator) planShard(index string, shard int, f freshness) shardPlan 
 
 // searchJob is one search as scatter sends it.
 type searchJob struct {
-	def        *meta.IndexDef
-	req, stats json.RawMessage
-	timeout    time.Duration
-	profile    bool // ask the nodes for their timings
+	def     *meta.IndexDef
+	req     json.RawMessage
+	stats   []byte // binary (protocol.GlobalStats.AppendBinary)
+	timeout time.Duration
+	profile bool // ask the nodes for their timings
 	// after maps a shard to the sequence its copy must have applied.
 	after   map[int]uint64
 	ids     requestIDs
 	cancels *atomic.Uint64
 }
 
-func (c *Coordinator) newSearchJob(ctx context.Context, q *query, stats json.RawMessage) *searchJob {
+func (c *Coordinator) newSearchJob(ctx context.Context, q *query, stats []byte) *searchJob {
 	dl, _ := ctx.Deadline()
 	return &searchJob{def: q.def, req: q.raw, stats: stats, timeout: time.Until(dl), profile: q.timings,
 		after: q.fresh.after, ids: c.ids, cancels: &c.cancels}

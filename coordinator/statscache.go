@@ -1,7 +1,6 @@
 package coordinator
 
 import (
-	"encoding/json"
 	"time"
 
 	"github.com/shoal-search/shoal/lru"
@@ -20,8 +19,8 @@ type statsCache struct {
 }
 
 type statsEntry struct {
-	stats   json.RawMessage // encoded protocol.GlobalStats
-	seq     map[int]uint64  // per shard: applied sequence at presearch
+	stats   []byte         // protocol.GlobalStats in binary form
+	seq     map[int]uint64 // per shard: applied sequence at presearch
 	expires time.Time
 }
 
@@ -37,7 +36,7 @@ func newStatsCache(ttl time.Duration, maxBytes int64) *statsCache {
 
 // get returns key's statistics, if cached; with after (read-your-writes),
 // only if they counted every write it names.
-func (c *statsCache) get(key string, after map[int]uint64) json.RawMessage {
+func (c *statsCache) get(key string, after map[int]uint64) []byte {
 	if c.ttl <= 0 {
 		return nil
 	}
@@ -57,7 +56,7 @@ func (c *statsCache) get(key string, after map[int]uint64) json.RawMessage {
 	return e.stats
 }
 
-func (c *statsCache) put(key string, st json.RawMessage, seq map[int]uint64) {
+func (c *statsCache) put(key string, st []byte, seq map[int]uint64) {
 	if c.ttl <= 0 {
 		return
 	}

@@ -21,7 +21,7 @@ import (
 // heartbeat, a write this coordinator waited for), or the query's
 // after=TOKEN — is that shard asked again, and only that shard, in one
 // presearch round: the round is then a miss of the statistics cache.
-func (c *Coordinator) termStats(ctx context.Context, q *query, qt *queryTerms) (json.RawMessage, error) {
+func (c *Coordinator) termStats(ctx context.Context, q *query, qt *queryTerms) ([]byte, error) {
 	def := q.def
 	stale, targets := c.staleShards(def, qt.fields, q.fresh.after)
 	q.statsCache = cacheHit
@@ -48,7 +48,7 @@ func (c *Coordinator) termStats(ctx context.Context, q *query, qt *queryTerms) (
 		return nil, &RequestError{Type: "query_too_complex", Err: &rewrite.LimitError{Limit: "max_scored_terms", Max: limit,
 			Detail: fmt.Sprintf("the query scores %d terms", scored)}}
 	}
-	raw, err := json.Marshal(st)
+	raw, err := st.AppendBinary(nil)
 	if err != nil {
 		return nil, fmt.Errorf("encode statistics: %w", err)
 	}

@@ -285,7 +285,7 @@ func (r *NodeSearchRequest) UnmarshalBinary(data []byte) error {
 	r.Request = json.RawMessage(d.string())
 	r.Stats = nil
 	if st := d.string(); st != "" {
-		r.Stats = json.RawMessage(st)
+		r.Stats = []byte(st)
 	}
 	r.ID, r.MinSeqs = "", nil
 	if flags&flagID != 0 {

@@ -143,8 +143,9 @@ type NodeSearchRequest struct {
 	// Request is a bleve SearchRequest in its JSON form, already widened
 	// by the coordinator (from 0, size from+size, facet sizes).
 	Request json.RawMessage
-	// Stats, when set, are the GlobalStats to score with, in JSON.
-	Stats   json.RawMessage
+	// Stats, when set, are the GlobalStats to score with, in binary
+	// (GlobalStats.AppendBinary) or JSON: see DecodeGlobalStats.
+	Stats   []byte
 	Timeout time.Duration
 	// Profile asks for the node's timings in the reply (SearchReply.Took
 	// and each shard's Queue and Search).

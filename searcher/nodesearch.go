@@ -153,7 +153,7 @@ func (n *Node) searchShard(ctx context.Context, nr *protocol.NodeSearchRequest, 
 
 // prepareSearch decodes a search's bleve request, with its query strings
 // parsed, and its global statistics. Its errors are the request's fault.
-func (n *Node) prepareSearch(request, stats json.RawMessage) (*bleve.SearchRequest, *Stats, error) {
+func (n *Node) prepareSearch(request json.RawMessage, stats []byte) (*bleve.SearchRequest, *Stats, error) {
 	breq := new(bleve.SearchRequest)
 	if err := json.Unmarshal(request, breq); err != nil {
 		return nil, nil, fmt.Errorf("decode bleve request: %w", err)

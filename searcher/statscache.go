@@ -1,7 +1,6 @@
 package searcher
 
 import (
-	"encoding/json"
 	"fmt"
 
 	"github.com/shoal-search/shoal/lru"
@@ -23,15 +22,15 @@ func newStatsCache(maxBytes int64) *statsCache {
 
 // decode returns the statistics raw encodes (nil for none). The result is
 // shared: callers must not change it.
-func (c *statsCache) decode(raw json.RawMessage) (*Stats, error) {
+func (c *statsCache) decode(raw []byte) (*Stats, error) {
 	if len(raw) == 0 || string(raw) == "null" {
 		return nil, nil
 	}
 	if st, ok := c.entries.Get(string(raw)); ok {
 		return st, nil
 	}
-	gs := new(protocol.GlobalStats)
-	if err := json.Unmarshal(raw, gs); err != nil {
+	gs, err := protocol.DecodeGlobalStats(raw)
+	if err != nil {
 		return nil, fmt.Errorf("decode statistics: %w", err)
 	}
 	st := NewStats(gs)
@@ -42,7 +41,7 @@ func (c *statsCache) decode(raw json.RawMessage) (*Stats, error) {
 // statsSize estimates what decoded statistics hold: their key, and for
 // every term its map entries (statistics and the synonym map built from
 // them), about 96 bytes beside the term itself.
-func statsSize(raw json.RawMessage, gs *protocol.GlobalStats) int64 {
+func statsSize(raw []byte, gs *protocol.GlobalStats) int64 {
 	n := int64(2*len(raw)) + 256
 	for _, terms := range gs.Terms {
 		n += 96 * int64(len(terms))
