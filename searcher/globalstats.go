@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/blevesearch/bleve/v2"
 	"github.com/blevesearch/bleve/v2/index/scorch"
@@ -58,6 +59,9 @@ const (
 // statsIndex is a scorch index whose readers apply global statistics.
 type statsIndex struct {
 	*scorch.Scorch
+	// automata are the fuzzy automata its readers share (nil: none
+	// kept); see fuzzy.go.
+	automata atomic.Pointer[automata]
 }
 
 func newStatsIndex(storeName string, config map[string]interface{}, q *index.AnalysisQueue) (index.Index, error) {
@@ -82,13 +86,14 @@ func (s *statsIndex) Reader() (index.IndexReader, error) {
 	if !ok {
 		return r, nil
 	}
-	return &statsReader{IndexSnapshot: snap}, nil
+	return &statsReader{IndexSnapshot: snap, automata: s.automata.Load()}, nil
 }
 
 // statsReader is a scorch snapshot whose term readers honour global
 // statistics and record presearch terms.
 type statsReader struct {
 	*scorch.IndexSnapshot
+	automata *automata
 }
 
 // TermFieldReader returns scorch's term reader, with its document count

@@ -116,6 +116,8 @@ type Node struct {
 	waits chan struct{}
 	subs  endpoints   // the node's own endpoints (serveNode)
 	stats *statsCache // decoded global statistics of recent searches
+	// automata are the fuzzy automata the node's shards share.
+	automata *automata
 	// cancels are the running searches a coordinator may cancel.
 	cancels *cancels
 }
@@ -161,6 +163,7 @@ func Start(ctx context.Context, nc *nats.Conn, opts Options) (*Node, error) {
 		dropping: map[string]bool{},
 		waits:    make(chan struct{}, maxWaits),
 		stats:    newStatsCache(opts.StatsCacheBytes),
+		automata: newAutomata(DefaultAutomataBytes),
 		cancels:  newCancels(),
 		tracer:   tracing.OrNoop(opts.TracerProvider).Tracer("github.com/shoal-search/shoal/searcher"),
 	}

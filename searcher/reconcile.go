@@ -230,7 +230,7 @@ func (n *Node) openCopy(def *meta.IndexDef, shard int) (*replica, error) {
 		return nil, err
 	}
 	dir := n.copyDir(def, shard)
-	sh, err := OpenShard(dir, m, ShardOptions{TermSetBytes: n.opts.TermSetBytes})
+	sh, err := OpenShard(dir, m, ShardOptions{TermSetBytes: n.opts.TermSetBytes, Automata: n.automata})
 	if err != nil {
 		return nil, err
 	}

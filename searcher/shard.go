@@ -68,6 +68,9 @@ type ShardOptions struct {
 	// TermSetBytes bounds the term tables the shard keeps (default
 	// DefaultTermSetBytes).
 	TermSetBytes int64
+	// Automata, when set, are the fuzzy automata the shard shares with
+	// the other shards of its node (else it keeps none).
+	Automata *automata
 }
 
 // OpenShard opens the shard index in dir, creating it with m if absent.
@@ -87,6 +90,13 @@ func OpenShard(dir string, m *mapping.IndexMappingImpl, o ShardOptions) (*Shard,
 	}
 	if err != nil {
 		return nil, fmt.Errorf("shard %s: %w", dir, err)
+	}
+	if o.Automata != nil {
+		if adv, err := idx.Advanced(); err == nil {
+			if si, ok := adv.(*statsIndex); ok {
+				si.automata.Store(o.Automata)
+			}
+		}
 	}
 	s := &Shard{dir: dir, idx: idx, mapping: m, changed: make(chan struct{}),
 		terms: fieldTerms{entries: lru.New[string, fieldTermsEntry](o.TermSetBytes)}}

@@ -1,0 +1,106 @@
+package searcher
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"testing"
+
+	"github.com/blevesearch/bleve/v2"
+	"github.com/blevesearch/bleve/v2/search/query"
+
+	"github.com/shoal-search/shoal/meta"
+	"github.com/shoal-search/shoal/protocol"
+)
+
+// TestFuzzyMatchesScorch: fuzzy queries through the node's cached
+// automata find the same documents with the same scores as Bleve's own
+// scorch, over several segments, with prefixes and both edit distances,
+// and an automaton is built once for the shards that share it.
+func TestFuzzyMatchesScorch(t *testing.T) {
+	m, err := meta.BuildMapping(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	ref, err := bleve.New(filepath.Join(dir, "ref"), m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ref.Close()
+	cache := newAutomata(DefaultAutomataBytes)
+	sh, err := OpenShard(filepath.Join(dir, "shard"), m, ShardOptions{Automata: cache})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sh.Close()
+	words := []string{"river", "rivers", "riverbank", "rover", "liver", "giver", "water", "waiter", "wafer", "über", "uber", "ubers", "bank", "banks", "blank"}
+	for batch := 0; batch < 3; batch++ { // one segment each
+		var ws []Write
+		b := ref.NewBatch()
+		for i := 0; i < 40; i++ {
+			n := batch*40 + i
+			body := fmt.Sprintf("%s %s %s", words[n%len(words)], words[(n*7)%len(words)], words[(n/3)%len(words)])
+			doc, _ := json.Marshal(map[string]any{"body": body})
+			id := fmt.Sprint("d", n)
+			ws = append(ws, Write{Seq: uint64(n + 1), Op: protocol.OpPut, ID: id, Doc: doc})
+			if err := b.Index(id, map[string]any{"body": body}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := sh.Apply(ws); err != nil {
+			t.Fatal(err)
+		}
+		if err := ref.Batch(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fuzzy := func(term string, fuzziness, prefix int) query.Query {
+		q := query.NewFuzzyQuery(term)
+		q.SetFuzziness(fuzziness)
+		q.SetPrefix(prefix)
+		q.SetField("body")
+		return q
+	}
+	tests := []struct {
+		name string
+		q    query.Query
+	}{
+		{"distance 1", fuzzy("river", 1, 0)},
+		{"distance 2", fuzzy("river", 2, 0)},
+		{"prefix", fuzzy("river", 2, 1)},
+		{"non-ASCII", fuzzy("ubar", 1, 0)},
+		{"no match", fuzzy("zzzzzz", 1, 0)},
+		{"query string", query.NewQueryStringQuery("body:watr~1 banc~2")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			want, err := ref.Search(bleve.NewSearchRequestOptions(tt.q, 200, 0, false))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for range 2 { // the second time from the cache
+				got, err := sh.Search(context.Background(), bleve.NewSearchRequestOptions(tt.q, 200, 0, false), nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got.Total != want.Total || len(got.Hits) != len(want.Hits) {
+					t.Fatalf("%d hits (total %d), scorch %d (total %d)", len(got.Hits), got.Total, len(want.Hits), want.Total)
+				}
+				scores := map[string]float64{} // ties may come in another order
+				for _, h := range want.Hits {
+					scores[h.ID] = h.Score
+				}
+				for _, h := range got.Hits {
+					if s, ok := scores[h.ID]; !ok || s != h.Score {
+						t.Fatalf("hit %s scores %v, in scorch %v (found %v)", h.ID, h.Score, s, ok)
+					}
+				}
+			}
+		})
+	}
+	if n := cache.entries.Stats().Entries; n != 6 {
+		t.Errorf("%d automata cached, want 6 (one per fuzzy term)", n)
+	}
+}
