@@ -138,7 +138,9 @@ func (s *nodeStats) p95(node string) (time.Duration, bool) {
 	}
 	if st.stale {
 		k := min(st.n, latencySamples)
-		recent := slices.Clone(st.ring[:k])
+		var buf [latencySamples]time.Duration // sorted here, not on the heap
+		recent := buf[:k]
+		copy(recent, st.ring[:k])
 		slices.Sort(recent)
 		st.p95 = recent[min(k-1, int(math.Ceil(0.95*float64(k)))-1)]
 		st.stale = false

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"sync"
 	"sync/atomic"
 
@@ -267,22 +268,19 @@ func withGlobalStats(ctx context.Context, req *bleve.SearchRequest, gs *Stats, m
 	}
 	st := gs.GlobalStats
 	ctx = context.WithValue(ctx, statsKey, st)
-	fields := make(map[string]int, len(st.Fields))
-	for f, c := range st.Fields {
-		fields[f] = c
-	}
+	fields := gs.cardinalities()
 	if req.Query != nil && local != nil {
 		if fs, err := query.ExtractFields(req.Query, m, search.NewFieldSet()); err == nil {
+			shared := true
 			for f := range fs {
-				if _, ok := fields[f]; !ok {
-					fields[f] = local(f)
+				if _, ok := st.Fields[f]; ok {
+					continue
 				}
+				if shared { // the statistics' own map is shared: copy it first
+					fields, shared = maps.Clone(fields), false
+				}
+				fields[f] = local(f)
 			}
-		}
-	}
-	for f := range st.Terms {
-		if _, ok := fields[f]; !ok {
-			fields[f] = 0
 		}
 	}
 	if req.PreSearchData == nil {
@@ -306,6 +304,26 @@ type Stats struct {
 
 	once  sync.Once
 	terms search.FieldTermSynonymMap
+
+	fieldsOnce sync.Once
+	fields     map[string]int
+}
+
+// cardinalities are the fields' cardinalities to score with: the
+// statistics' own, and 0 for a field they hold terms of but no
+// cardinality. Built once and shared by every search with these
+// statistics: Bleve only reads it.
+func (s *Stats) cardinalities() map[string]int {
+	s.fieldsOnce.Do(func() {
+		s.fields = make(map[string]int, len(s.Fields)+len(s.Terms))
+		maps.Copy(s.fields, s.Fields)
+		for f := range s.Terms {
+			if _, ok := s.fields[f]; !ok {
+				s.fields[f] = 0
+			}
+		}
+	})
+	return s.fields
 }
 
 // NewStats prepares st for scoring (nil for none).
