@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/blevesearch/bleve/v2/index/scorch"
@@ -152,15 +153,7 @@ func automatonDict(snap *scorch.IndexSnapshot, field string, a segment.Automaton
 	for t, d := range dist {
 		l.entries = append(l.entries, index.DictEntry{Term: t, EditDistance: d})
 	}
-	slices.SortFunc(l.entries, func(x, y index.DictEntry) int {
-		switch {
-		case x.Term < y.Term:
-			return -1
-		case x.Term > y.Term:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(l.entries, func(x, y index.DictEntry) int { return strings.Compare(x.Term, y.Term) })
 	return l, nil
 }
 
