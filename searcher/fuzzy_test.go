@@ -8,21 +8,29 @@ import (
 	"testing"
 
 	"github.com/blevesearch/bleve/v2"
+	"github.com/blevesearch/bleve/v2/mapping"
 	"github.com/blevesearch/bleve/v2/search/query"
 
 	"github.com/shoal-search/shoal/meta"
 	"github.com/shoal-search/shoal/protocol"
 )
 
+// defaultMapping is the mapping of an index created without one.
+func defaultMapping(t *testing.T) *mapping.IndexMappingImpl {
+	t.Helper()
+	m, err := meta.BuildMapping(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
 // TestFuzzyMatchesScorch: fuzzy queries through the node's cached
 // automata find the same documents with the same scores as Bleve's own
 // scorch, over several segments, with prefixes and both edit distances,
 // and an automaton is built once for the shards that share it.
 func TestFuzzyMatchesScorch(t *testing.T) {
-	m, err := meta.BuildMapping(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := defaultMapping(t)
 	dir := t.TempDir()
 	ref, err := bleve.New(filepath.Join(dir, "ref"), m)
 	if err != nil {

@@ -11,7 +11,6 @@ import (
 	"github.com/blevesearch/bleve/v2"
 	"github.com/blevesearch/bleve/v2/search/query"
 
-	"github.com/shoal-search/shoal/meta"
 	"github.com/shoal-search/shoal/protocol"
 	"github.com/shoal-search/shoal/rewrite"
 )
@@ -20,10 +19,7 @@ import (
 // checks that, scored with the summed presearch statistics, every document
 // gets exactly the score it gets in a single index holding them all.
 func TestGlobalStatsScoreLikeOneIndex(t *testing.T) {
-	m, err := meta.BuildMapping(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := defaultMapping(t)
 	dir := t.TempDir()
 	one, err := OpenShard(filepath.Join(dir, "one"), m, ShardOptions{})
 	if err != nil {

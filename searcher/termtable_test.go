@@ -10,7 +10,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/shoal-search/shoal/meta"
 	"github.com/shoal-search/shoal/protocol"
 )
 
@@ -20,10 +19,7 @@ import (
 // holds exactly the terms some live document has, each with the document
 // count Bleve's term reader reports: the figure BM25 scores with.
 func TestTermTableCountsLikeTheTermReader(t *testing.T) {
-	m, err := meta.BuildMapping(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := defaultMapping(t)
 	s, err := OpenShard(filepath.Join(t.TempDir(), "s"), m, ShardOptions{})
 	if err != nil {
 		t.Fatal(err)
