@@ -52,11 +52,11 @@ func TestGlobalStatsScoreLikeOneIndex(t *testing.T) {
 	rare, _ := json.Marshal(map[string]any{"title": "slobber", "body": "river"})
 	all = append(all, Write{Seq: 301, Op: protocol.OpPut, ID: "rare", Doc: rare})
 	split[0] = append(split[0], all[len(all)-1])
-	if _, err := one.Apply(all); err != nil {
+	if _, err := one.Apply(t.Context(), all); err != nil {
 		t.Fatal(err)
 	}
 	for i := range parts {
-		if _, err := parts[i].Apply(split[i]); err != nil {
+		if _, err := parts[i].Apply(t.Context(), split[i]); err != nil {
 			t.Fatal(err)
 		}
 	}

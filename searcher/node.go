@@ -41,7 +41,8 @@ type Options struct {
 	DataDir string
 	// HeartbeatInterval is how often the node reports itself (default 1s).
 	HeartbeatInterval time.Duration
-	// BatchSize is the most writes applied in one Bleve batch (default 1000).
+	// BatchSize is the most writes applied in one Bleve batch (default
+	// DefaultBatchWrites).
 	BatchSize int
 	// Concurrency bounds the requests handled at once (default 4×CPUs).
 	Concurrency int
@@ -70,7 +71,7 @@ func (o *Options) setDefaults() {
 		o.HeartbeatInterval = time.Second
 	}
 	if o.BatchSize <= 0 {
-		o.BatchSize = 1000
+		o.BatchSize = DefaultBatchWrites
 	}
 	if o.Concurrency <= 0 {
 		o.Concurrency = 4 * runtime.GOMAXPROCS(0)

@@ -23,10 +23,6 @@ const readerGrace = 100 * time.Millisecond
 // an error before it gives up and the copy's own loop opens it again.
 const maxResets = 5
 
-// batchLinger is the longest a copy waits to fill a batch while its stream
-// has more writes pending.
-const batchLinger = 20 * time.Millisecond
-
 // replica is one hosted copy of a shard: it applies the shard's stream to
 // its Bleve index and, once caught up, answers requests (handlers.go).
 type replica struct {
@@ -76,10 +72,10 @@ func (r *replica) pendingWrites() uint64 {
 
 // delivered counts a write delivered to the copy, which has not applied it
 // yet, and what the stream holds after it.
-func (r *replica) delivered(m jetstream.Msg) {
+func (r *replica) delivered(m inMsg) {
 	r.unapplied.Add(1)
-	if md, err := m.Metadata(); err == nil {
-		r.streamPending.Store(md.NumPending)
+	if m.known {
+		r.streamPending.Store(m.pending)
 	}
 }
 
@@ -135,7 +131,7 @@ func (r *replica) consume(ctx context.Context) error {
 	defer stopReading()
 	batch := make([]Write, 0, r.node.opts.BatchSize)
 	for {
-		var last jetstream.Msg
+		var last inMsg
 		if batch, last, err = r.nextBatch(ctx, msgs, errc, batch[:0]); err != nil {
 			return err
 		}
@@ -143,14 +139,15 @@ func (r *replica) consume(ctx context.Context) error {
 		if err := r.node.faults.pause.wait(ctx); err != nil {
 			return err
 		}
-		rejected, err := r.shard.Apply(batch)
+		rejected, err := r.shard.Apply(ctx, batch)
 		if err != nil {
 			r.node.metrics.applyFailed(r.def.Name, 1)
 			return err
 		}
 		r.unapplied.Add(-int64(len(batch)))
 		r.reportRejected(rejected)
-		if md, err := last.Metadata(); err == nil && md.NumPending == 0 {
+		clear(batch) // the documents are Bleve's now
+		if last.known && last.pending == 0 {
 			r.markCaughtUp()
 		}
 	}
@@ -198,97 +195,12 @@ func (r *replica) openConsumer(ctx context.Context) (jetstream.MessagesContext, 
 	return it, nil
 }
 
-// readMessages reads it on a goroutine of its own into msgs (buffered for
-// size), telling onDeliver of each message, until it fails (the error goes
-// to errc) or ctx ends. stop stops it and waits for the goroutine.
-func readMessages(ctx context.Context, it jetstream.MessagesContext, size int, onDeliver func(jetstream.Msg)) (msgs <-chan jetstream.Msg, errc <-chan error, stop func()) {
-	out := make(chan jetstream.Msg, size)
-	errs := make(chan error, 1)
-	done := make(chan struct{})
-	// The reader's own context ends with stop, so a reader blocked on a
-	// full channel leaves even when the copy goes on (a retry).
-	ctx, cancel := context.WithCancel(ctx)
-	go func() {
-		defer close(done)
-		for {
-			m, err := it.Next()
-			if err != nil {
-				errs <- err
-				return
-			}
-			if ctx.Err() != nil {
-				return // stopped: what it read is not counted as delivered
-			}
-			onDeliver(m)
-			select {
-			case out <- m:
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
-	// Stop does not wait for the reader longer than readerGrace: while
-	// the stream is being deleted, the ordered consumer retries creating
-	// itself (up to maxResets times) before Next returns, and a copy being
-	// dropped must not wait for that. The reader touches nothing but its
-	// channels, which it leaves as soon as ctx is done.
-	return out, errs, func() {
-		cancel()
-		it.Stop()
-		select {
-		case <-done:
-		case <-time.After(readerGrace):
-		}
-	}
-}
-
-// nextBatch waits for the next write and appends it to batch, with those
-// that follow: what has arrived and, while the stream says more is pending
-// (a catch-up or a bulk load), what arrives within batchLinger, since one
-// large Bleve batch costs far less than many small ones. It returns the
-// batch and its last message.
-func (r *replica) nextBatch(ctx context.Context, msgs <-chan jetstream.Msg, errc <-chan error, batch []Write) ([]Write, jetstream.Msg, error) {
-	var last jetstream.Msg
-	select {
-	case <-ctx.Done():
-		return nil, nil, ctx.Err()
-	case err := <-errc:
-		return nil, nil, err
-	case last = <-msgs:
-	}
-	batch = append(batch, r.decodeWrite(last))
-	linger := time.NewTimer(batchLinger)
-	defer linger.Stop()
-	for len(batch) < r.node.opts.BatchSize {
-		select {
-		case m := <-msgs:
-			batch, last = append(batch, r.decodeWrite(m)), m
-			continue
-		default:
-		}
-		if md, err := last.Metadata(); err != nil || md.NumPending == 0 {
-			break
-		}
-		select {
-		case m := <-msgs:
-			batch, last = append(batch, r.decodeWrite(m)), m
-		case <-linger.C:
-			return batch, last, nil
-		case <-ctx.Done():
-			return nil, nil, ctx.Err()
-		}
-	}
-	return batch, last, nil
-}
-
 // decodeWrite turns a stream message into a write. The id comes from the
 // subject, byte for byte; a write whose id does not hash to this shard is
 // marked, never applied.
-func (r *replica) decodeWrite(m jetstream.Msg) Write {
-	w := Write{Op: m.Headers().Get(protocol.HeaderOp), Doc: m.Data()}
-	if md, err := m.Metadata(); err == nil {
-		w.Seq = md.Sequence.Stream
-	}
+func (r *replica) decodeWrite(in inMsg) Write {
+	m := in.msg
+	w := Write{Op: m.Headers().Get(protocol.HeaderOp), Doc: m.Data(), Seq: in.seq}
 	w.ID, w.Err = protocol.IngestID(m.Subject(), r.prefix)
 	if w.Err == nil {
 		if s := meta.ShardOf(w.ID, r.def.Shards); s != r.num {

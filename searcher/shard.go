@@ -53,6 +53,15 @@ type Shard struct {
 	mapping *mapping.IndexMappingImpl
 
 	applied atomic.Uint64
+	// unsynced holds a token per applied batch Bleve has not yet
+	// persisted (at most maxUnsynced): batches are searchable once
+	// applied and written to disk in the background (see Apply).
+	unsynced chan struct{}
+	// waiters counts the callers of WaitApplied still waiting; waiting
+	// is signalled when one starts, so a consumer lingering to fill a
+	// batch applies what it has at once.
+	waiters atomic.Int32
+	waiting chan struct{}
 	mu      sync.Mutex
 	changed chan struct{} // closed and replaced after every applied batch
 	terms   fieldTerms
@@ -62,6 +71,17 @@ type Shard struct {
 		truncated bool
 	}
 }
+
+// maxUnsynced is how many applied batches a shard lets Bleve persist in
+// the background before the next batch waits. A batch and the applied
+// sequence it carries reach the disk together, so a copy that crashes
+// replays its stream from the last persisted one: its writes are in
+// JetStream anyway.
+const maxUnsynced = 2
+
+// unsafeBatch is the Bleve option that lets a batch return once it is
+// searchable, before it is persisted.
+var unsafeBatch = map[string]interface{}{"unsafe_batch": true}
 
 // ShardOptions configure a shard copy.
 type ShardOptions struct {
@@ -81,12 +101,12 @@ func OpenShard(dir string, m *mapping.IndexMappingImpl, o ShardOptions) (*Shard,
 	var idx bleve.Index
 	var err error
 	if _, statErr := os.Stat(filepath.Join(dir, "index_meta.json")); statErr == nil {
-		idx, err = bleve.Open(dir)
+		idx, err = bleve.OpenUsing(dir, unsafeBatch)
 	} else {
 		if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
 			return nil, fmt.Errorf("shard %s: %w", dir, err)
 		}
-		idx, err = bleve.NewUsing(dir, m, IndexType, bleve.Config.DefaultKVStore, nil)
+		idx, err = bleve.NewUsing(dir, m, IndexType, bleve.Config.DefaultKVStore, unsafeBatch)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("shard %s: %w", dir, err)
@@ -99,6 +119,7 @@ func OpenShard(dir string, m *mapping.IndexMappingImpl, o ShardOptions) (*Shard,
 		}
 	}
 	s := &Shard{dir: dir, idx: idx, mapping: m, changed: make(chan struct{}),
+		unsynced: make(chan struct{}, maxUnsynced), waiting: make(chan struct{}, 1),
 		terms: fieldTerms{entries: lru.New[string, fieldTermsEntry](o.TermSetBytes)}}
 	v, err := idx.GetInternal(appliedKey)
 	if err != nil {
@@ -111,8 +132,33 @@ func OpenShard(dir string, m *mapping.IndexMappingImpl, o ShardOptions) (*Shard,
 	return s, nil
 }
 
-// Close closes the index.
-func (s *Shard) Close() error { return s.idx.Close() }
+// closeSyncWait bounds how long Close waits for applied batches to be
+// persisted (those that are not are replayed from the stream).
+const closeSyncWait = 10 * time.Second
+
+// Close waits, for at most closeSyncWait, until the applied batches are
+// persisted, and closes the index.
+func (s *Shard) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), closeSyncWait)
+	defer cancel()
+	for range maxUnsynced {
+		if s.acquireSync(ctx) != nil {
+			break
+		}
+	}
+	return s.idx.Close()
+}
+
+// acquireSync takes a token of s.unsynced, waiting while maxUnsynced
+// batches are being persisted.
+func (s *Shard) acquireSync(ctx context.Context) error {
+	select {
+	case s.unsynced <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("shard %s: waiting for batches to be persisted: %w", s.dir, ctx.Err())
+	}
+}
 
 // AppliedSeq is the last stream sequence whose write is committed.
 func (s *Shard) AppliedSeq() uint64 { return s.applied.Load() }
@@ -150,11 +196,14 @@ func (s *Shard) Fields() (fields []string, truncated bool) {
 // Docs counts the documents in the shard.
 func (s *Shard) Docs() (uint64, error) { return s.idx.DocCount() }
 
-// Apply commits writes in one Bleve batch, together with the sequence of the
-// last one, and wakes anyone waiting for those sequences. Writes it cannot
-// apply (marked by Err, or refused by Bleve) are skipped, so one bad write
-// cannot block the shard's stream, and returned as rejected.
-func (s *Shard) Apply(writes []Write) ([]Rejected, error) {
+// Apply applies writes in one Bleve batch, together with the sequence of
+// the last one, and wakes anyone waiting for those sequences. The batch is
+// searchable when Apply returns and persisted in the background: Apply
+// first waits, within ctx, while maxUnsynced batches are not persisted yet.
+// Writes it cannot apply (marked by Err, or refused by Bleve) are skipped,
+// so one bad write cannot block the shard's stream, and returned as
+// rejected.
+func (s *Shard) Apply(ctx context.Context, writes []Write) ([]Rejected, error) {
 	if len(writes) == 0 {
 		return nil, nil
 	}
@@ -171,7 +220,13 @@ func (s *Shard) Apply(writes []Write) ([]Rejected, error) {
 	var seq [8]byte
 	binary.BigEndian.PutUint64(seq[:], last)
 	b.SetInternal(appliedKey, seq[:])
+	if err := s.acquireSync(ctx); err != nil {
+		return nil, err
+	}
+	var release sync.Once
+	b.SetPersistedCallback(func(error) { release.Do(func() { <-s.unsynced }) })
 	if err := s.idx.Batch(b); err != nil {
+		release.Do(func() { <-s.unsynced })
 		return nil, fmt.Errorf("shard %s: batch: %w", s.dir, err)
 	}
 	s.applied.Store(last)
@@ -202,8 +257,19 @@ func (s *Shard) add(b *bleve.Batch, w Write) error {
 	return nil
 }
 
-// WaitApplied blocks until the shard has applied seq or ctx ends.
+// WaitApplied blocks until the shard has applied seq or ctx ends. While
+// it waits, the shard's consumer applies what it has without lingering
+// (Waiting).
 func (s *Shard) WaitApplied(ctx context.Context, seq uint64) error {
+	if s.applied.Load() >= seq {
+		return nil
+	}
+	s.waiters.Add(1)
+	defer s.waiters.Add(-1)
+	select {
+	case s.waiting <- struct{}{}:
+	default:
+	}
 	for {
 		s.mu.Lock()
 		ch := s.changed
@@ -217,6 +283,12 @@ func (s *Shard) WaitApplied(ctx context.Context, seq uint64) error {
 			return ctx.Err()
 		}
 	}
+}
+
+// Waiting returns a channel that receives when a caller starts waiting in
+// WaitApplied, and whether one is waiting now.
+func (s *Shard) Waiting() (<-chan struct{}, bool) {
+	return s.waiting, s.waiters.Load() > 0
 }
 
 // Search runs a bleve search request, scoring with st when given. The

@@ -44,7 +44,7 @@ func TestTermTableCountsLikeTheTermReader(t *testing.T) {
 			doc, _ := json.Marshal(map[string]any{"title": word(), "body": strings.Join(body, " "), "n": rng.IntN(100)})
 			ws = append(ws, Write{Seq: seq, Op: protocol.OpPut, ID: id, Doc: doc})
 		}
-		if _, err := s.Apply(ws); err != nil {
+		if _, err := s.Apply(t.Context(), ws); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -279,7 +279,7 @@ func newSearcherCmd() *cobra.Command {
 	cmd.Flags().StringVar(&o.Name, "node", host, "node name, stable across restarts (the one its --creds were made for)")
 	cmd.Flags().StringVar(&o.DataDir, "data", "./shoal-data/searcher", "shard data directory")
 	cmd.Flags().DurationVar(&o.HeartbeatInterval, "heartbeat", time.Second, "heartbeat interval")
-	cmd.Flags().IntVar(&o.BatchSize, "batch", 1000, "most writes applied per Bleve batch")
+	cmd.Flags().IntVar(&o.BatchSize, "batch", searcher.DefaultBatchWrites, "most writes applied per Bleve batch")
 	// Searchers no longer create the metadata buckets (coordinators do),
 	// so the replica count is not theirs to set; the flag stays for the
 	// command lines that pass it.
