@@ -4,8 +4,9 @@
 // One Run loads a corpus and, in one process, measures:
 //
 //   - indexing throughput of one Bleve index fed in batches (the limit) and
-//     of Shoal's whole write path: HTTP bulk → JetStream → searchers →
-//     committed and searchable (the last batch with refresh=wait_for);
+//     of Shoal's whole write path as `shoal index` drives it: HTTP bulk →
+//     JetStream → searchers → searchable in every copy, in alternating
+//     rounds (the medians count);
 //   - top-10 query latency (p50, p99) and throughput, with one client and
 //     with several, of one Bleve index, of the same shards in separate
 //     Bleve indexes behind a bleve.IndexAlias, of Shoal's coordinator
@@ -33,8 +34,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"time"
-
-	"github.com/blevesearch/bleve/v2"
 
 	"github.com/shoal-search/shoal/coordinator"
 )
@@ -98,11 +97,17 @@ type Options struct {
 	// request; 0 leaves it the coordinator's default: adaptive (each
 	// node's recent p95) within the default budget.
 	HedgeAfter time.Duration
-	// BatchSize is the number of documents per Bleve batch and per bulk
-	// request (default 1000).
+	// BatchSize is the number of documents per batch of the plain Bleve
+	// indexes (default 1000).
 	BatchSize int
-	// BulkConcurrency is the number of bulk requests in flight (default 4).
-	BulkConcurrency int
+	// BulkBatch is the number of documents per bulk request, and
+	// BulkConcurrency the number of bulk requests in flight, of Shoal's
+	// loads (default: those of `shoal index`, package bulkload).
+	BulkBatch, BulkConcurrency int
+	// IndexRounds is the number of indexing rounds, each loading one Bleve
+	// index and then one Shoal index; the figures are their medians
+	// (default 3).
+	IndexRounds int
 	// DataDir holds the indexes and the broker's data; empty means a
 	// temporary directory removed at the end.
 	DataDir string
@@ -155,8 +160,8 @@ func (o *Options) setDefaults() {
 	if o.BatchSize <= 0 {
 		o.BatchSize = 1000
 	}
-	if o.BulkConcurrency <= 0 {
-		o.BulkConcurrency = 4
+	if o.IndexRounds <= 0 {
+		o.IndexRounds = 3
 	}
 	if o.Progress == nil {
 		o.Progress = io.Discard
@@ -241,23 +246,19 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 
 // indexAndQuery measures indexing, agreement and the four query paths.
 func (r *run) indexAndQuery(ctx context.Context) error {
-	// 1a. One Bleve index.
-	single, err := r.indexSingle(ctx)
+	// 1. One Bleve index and Shoal's whole write path, in rounds; the
+	// same shards in separate Bleve indexes.
+	single, sh, err := r.indexRounds(ctx)
 	if err != nil {
 		return err
 	}
 	defer single.Close()
+	defer sh.close()
 	alias, shards, err := r.indexAlias(ctx)
 	if err != nil {
 		return err
 	}
 	defer closeAll(shards)
-	// 1b. Shoal's full write path.
-	sh, err := r.indexShoal(ctx)
-	if err != nil {
-		return err
-	}
-	defer sh.close()
 	// 2. Queries.
 	if err := r.query(ctx, []engine{
 		{name: "bleve", fn: bleveSearch(single, false)},
@@ -276,76 +277,6 @@ func (r *run) indexAndQuery(ctx context.Context) error {
 	return ctx.Err()
 }
 
-// indexSingle indexes the documents into one Bleve index, merged into one
-// segment as the reference for agreement (see forceMerge).
-func (r *run) indexSingle(ctx context.Context) (bleve.Index, error) {
-	o, res := r.o, r.res
-	var single bleve.Index
-	err := profile(o.CPUProfile, "index-bleve", func() error {
-		var took time.Duration
-		var err error
-		single, took, err = indexBleve(filepath.Join(r.dir, "bleve"), r.mapping, r.docs, o.BatchSize)
-		if err == nil {
-			res.IndexDocsPerSBleve = perSecond(len(r.docs), took)
-			r.logf("index  bleve (1 index, batches of %d): %.0f docs/s (%s)", o.BatchSize, res.IndexDocsPerSBleve, took.Round(time.Millisecond))
-		}
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	waitIdle(ctx, idleWait)
-	if err := forceMerge(ctx, single); err != nil {
-		single.Close()
-		return nil, err
-	}
-	r.res.ReferenceSegments = segments(single)
-	r.logf("index  bleve merged into %d segment", r.res.ReferenceSegments)
-	return single, nil
-}
-
-// indexAlias indexes the same shards in separate Bleve indexes behind an
-// alias; the caller closes the shards.
-func (r *run) indexAlias(ctx context.Context) (bleve.IndexAlias, []bleve.Index, error) {
-	o, res := r.o, r.res
-	alias, shards, took, err := shardedBleve(filepath.Join(r.dir, "alias"), r.mapping, r.docs, o.Shards, o.BatchSize, runtime.GOMAXPROCS(0))
-	if err != nil {
-		return nil, nil, err
-	}
-	res.IndexDocsPerSAlias = perSecond(len(r.docs), took)
-	r.logf("index  alias (%d bleve indexes, in parallel): %.0f docs/s (%s)", o.Shards, res.IndexDocsPerSAlias, took.Round(time.Millisecond))
-	waitIdle(ctx, idleWait)
-	return alias, shards, nil
-}
-
-// indexShoal starts the main cluster and loads the documents through
-// Shoal's whole write path; the caller closes the cluster.
-func (r *run) indexShoal(ctx context.Context) (*shoal, error) {
-	o, res := r.o, r.res
-	sh, err := startShoal(ctx, filepath.Join(r.dir, "shoal"), o.Searchers, o.TCP, !o.NoMetrics, o.Logger)
-	if err != nil {
-		return nil, err
-	}
-	if err := sh.createIndex(ctx, o.Shards, 1, r.mapping); err != nil {
-		sh.close()
-		return nil, err
-	}
-	err = profile(o.CPUProfile, "index-shoal", func() error {
-		took, err := sh.load(ctx, ndjsonBatches(r.docs, o.BatchSize), o.BulkConcurrency, len(r.docs))
-		if err == nil {
-			res.IndexDocsPerSShoal = perSecond(len(r.docs), took)
-			r.logf("index  shoal (HTTP bulk, %d in flight, %d searchers): %.0f docs/s (%s)", o.BulkConcurrency, o.Searchers, res.IndexDocsPerSShoal, took.Round(time.Millisecond))
-		}
-		return err
-	})
-	if err != nil {
-		sh.close()
-		return nil, err
-	}
-	waitIdle(ctx, idleWait)
-	return sh, nil
-}
-
 // tail measures the coordinator's p99 with one slow searcher, with and
 // without hedging, on a cluster whose shards have two copies each.
 func (r *run) tail(ctx context.Context) error {
@@ -355,16 +286,20 @@ func (r *run) tail(ctx context.Context) error {
 		return err
 	}
 	defer sh.close()
-	if err := sh.createIndex(ctx, o.Shards, 2, r.mapping); err != nil {
+	if err := sh.createIndex(ctx, benchIndex, o.Shards, 2, r.mapping); err != nil {
 		return err
 	}
-	took, err := sh.load(ctx, ndjsonBatches(r.docs, o.BatchSize), o.BulkConcurrency, len(r.docs))
+	file, err := r.writeCorpus()
+	if err != nil {
+		return err
+	}
+	took, err := sh.load(ctx, benchIndex, file, len(r.docs), o)
 	if err != nil {
 		return err
 	}
 	res.IndexDocsPerSShoalR2 = perSecond(len(r.docs), took)
 	r.logf("index  shoal, replicas 2 (%d searchers): %.0f docs/s", o.TailSearchers, res.IndexDocsPerSShoalR2)
-	if err := sh.waitCopies(ctx, 2); err != nil {
+	if err := sh.waitCopies(ctx, benchIndex, 2); err != nil {
 		return err
 	}
 	waitIdle(ctx, idleWait)

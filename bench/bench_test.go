@@ -189,21 +189,6 @@ func TestDeriveQueriesDeterministic(t *testing.T) {
 	}
 }
 
-func TestNDJSONBatches(t *testing.T) {
-	docs := make([]doc, 2500)
-	for i := range docs {
-		docs[i] = doc{ID: "x", Body: json.RawMessage(`{"id":"x"}`)}
-	}
-	bs := ndjsonBatches(docs, 1000)
-	var sizes []int
-	for _, b := range bs {
-		sizes = append(sizes, strings.Count(string(b), "\n"))
-	}
-	if len(sizes) != 3 || sizes[0] != 500 || sizes[1] != 1000 || sizes[2] != 1000 {
-		t.Fatalf("batch sizes %v, want [500 1000 1000]", sizes)
-	}
-}
-
 func TestSplitQueriesAndSources(t *testing.T) {
 	var qs []string
 	for i := range 40 {

@@ -236,28 +236,3 @@ var stopWords = func() map[string]bool {
 	}
 	return m
 }()
-
-// ndjsonBatches splits docs into bulk bodies of at most size documents.
-// The first batch takes the remainder, so the last one, which the loader
-// sends with refresh=wait_for, is a full batch that touches every shard.
-func ndjsonBatches(docs []doc, size int) [][]byte {
-	var out [][]byte
-	first := len(docs) % size
-	if first == 0 {
-		first = size
-	}
-	for start, end := 0, first; start < len(docs); start, end = end, end+size {
-		end = min(end, len(docs))
-		n := 0
-		for _, d := range docs[start:end] {
-			n += len(d.Body) + 1
-		}
-		b := make([]byte, 0, n)
-		for _, d := range docs[start:end] {
-			b = append(b, d.Body...)
-			b = append(b, '\n')
-		}
-		out = append(out, b)
-	}
-	return out
-}

@@ -28,8 +28,10 @@ type Result struct {
 	IndexDocsPerSAlias   float64 `json:"index_docs_per_s_alias"`
 	IndexDocsPerSShoal   float64 `json:"index_docs_per_s_shoal"`
 	IndexDocsPerSShoalR2 float64 `json:"index_docs_per_s_shoal_r2"`
-	// IndexRatio is shoal/bleve.
-	IndexRatio float64 `json:"index_ratio"`
+	// IndexRatio is shoal/bleve, the median of the rounds' IndexRatios
+	// (the index rates above are the rounds' medians).
+	IndexRatio  float64   `json:"index_ratio"`
+	IndexRatios []float64 `json:"index_ratios"`
 
 	// Phases are the timed query phases; their figures also appear flat
 	// in the JSON as query_qps_<name>, p50_ms_<name>, p99_ms_<name>.
@@ -118,7 +120,7 @@ func (r *Result) finish() {
 	shoalRep, _ := r.Phase("shoal_repeat")
 	healthy, _ := r.Phase("tail_healthy")
 	hedged, _ := r.Phase("slow_replica_hedge")
-	r.IndexRatio = ratio(r.IndexDocsPerSShoal, r.IndexDocsPerSBleve)
+	r.IndexRatio = median(r.IndexRatios)
 	r.QPSRatio = ratio(shoal.QPS, alias.QPS)
 	r.P99Ratio = ratio(shoal.P99Ms, alias.P99Ms)
 	r.QPSRatioRepeat = ratio(shoalRep.QPS, aliasRep.QPS)
@@ -131,7 +133,7 @@ func (r *Result) finish() {
 		}
 		r.Targets = append(r.Targets, Target{Name: name, Value: v, Op: op, Limit: limit, Met: met})
 	}
-	at("index_ratio", r.IndexRatio, ">=", 0.6)
+	at("index_ratio", r.IndexRatio, ">=", 0.9)
 	at("qps_ratio", r.QPSRatio, ">=", 0.85)
 	at("p99_ratio", r.P99Ratio, "<=", 1.3)
 	at("qps_ratio_repeat", r.QPSRatioRepeat, ">=", 0.9)
@@ -198,13 +200,13 @@ func (r *Result) WriteTable(w io.Writer) error {
 	fmt.Fprintf(&b, "Shoal bench: %d docs (%s), %d shards, %d searchers, %d queries, %d clients, %gs per phase, GOMAXPROCS %d\n\n",
 		r.Docs, r.Corpus, r.Shards, r.Searchers, r.Queries, r.Clients, r.DurationS, r.GOMAXPROCS)
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "indexing\tdocs/s\t")
+	fmt.Fprintf(tw, "indexing (median of %d rounds)\tdocs/s\t\n", len(r.IndexRatios))
 	fmt.Fprintf(tw, "bleve, 1 index, batches\t%.0f\t\n", r.IndexDocsPerSBleve)
 	fmt.Fprintf(tw, "bleve, %d indexes (alias)\t%.0f\t\n", r.Shards, r.IndexDocsPerSAlias)
-	fmt.Fprintf(tw, "shoal, HTTP bulk → searchable\t%.0f\t\n", r.IndexDocsPerSShoal)
+	fmt.Fprintf(tw, "shoal, shoal index's loader → searchable\t%.0f\t\n", r.IndexDocsPerSShoal)
 	fmt.Fprintf(tw, "shoal, replicas 2, %d searchers\t%.0f\t\n", r.TailSearchers, r.IndexDocsPerSShoalR2)
 	tw.Flush()
-	fmt.Fprintf(&b, "index_ratio (shoal/bleve) %.3f\n\n", r.IndexRatio)
+	fmt.Fprintf(&b, "index_ratio (shoal/bleve) %.3f, by round %v\n\n", r.IndexRatio, r.IndexRatios)
 
 	fmt.Fprintf(&b, "queries, top 10: %d distinct (%d repeated in the repeat phase); a distinct phase asks no query twice of a coordinator until they are used up\n", r.Queries, r.RepeatQueries)
 	tw = tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)

@@ -13,7 +13,6 @@ import (
 	"github.com/blevesearch/bleve/v2"
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/shoal-search/shoal/broker"
 	"github.com/shoal-search/shoal/client"
@@ -120,24 +119,24 @@ func (s *shoal) close() error {
 	return s.c.Close()
 }
 
-// createIndex creates the benchmark index through the API and waits until
+// createIndex creates an index through the API and waits until
 // every copy of every shard is placed, caught up and known as such to the
 // coordinator.
-func (s *shoal) createIndex(ctx context.Context, shards, replicas int, mapping json.RawMessage) error {
-	err := s.cl.CreateIndex(ctx, benchIndex, client.IndexSettings{Shards: shards, Replicas: replicas, Mapping: mapping})
+func (s *shoal) createIndex(ctx context.Context, index string, shards, replicas int, mapping json.RawMessage) error {
+	err := s.cl.CreateIndex(ctx, index, client.IndexSettings{Shards: shards, Replicas: replicas, Mapping: mapping})
 	if err != nil {
 		return fmt.Errorf("bench: create index: %w", err)
 	}
-	return s.waitCopies(ctx, replicas)
+	return s.waitCopies(ctx, index, replicas)
 }
 
 // waitCopies waits until each shard of the benchmark index has replicas
 // copies that the catalog knows as caught up, so that the coordinator
 // spreads queries over all of them.
-func (s *shoal) waitCopies(ctx context.Context, replicas int) error {
+func (s *shoal) waitCopies(ctx context.Context, index string, replicas int) error {
 	cat := s.c.Frontend.Catalog
 	ready := func() bool {
-		m := cat.ShardMap(benchIndex)
+		m := cat.ShardMap(index)
 		if m == nil {
 			return false
 		}
@@ -146,7 +145,7 @@ func (s *shoal) waitCopies(ctx context.Context, replicas int) error {
 				return false
 			}
 			for _, n := range nodes {
-				if st, ok := cat.Copy(n, benchIndex, sh); !ok || !st.CaughtUp {
+				if st, ok := cat.Copy(n, index, sh); !ok || !st.CaughtUp {
 					return false
 				}
 			}
@@ -162,53 +161,6 @@ func (s *shoal) waitCopies(ctx context.Context, replicas int) error {
 		}
 	}
 	return nil
-}
-
-// load sends the bulk bodies through the HTTP API, concurrency at a time,
-// every batch but the last with refresh=false; once they are all stored the
-// last goes with refresh=wait_for, which answers when its writes, and so
-// every earlier write to the shards it touches, are searchable. The clock
-// stops once the index reports all want documents.
-func (s *shoal) load(ctx context.Context, batches [][]byte, concurrency, want int) (time.Duration, error) {
-	start := time.Now()
-	send := func(ctx context.Context, b []byte, wait bool) error {
-		res, err := s.cl.Bulk(ctx, benchIndex, b, wait)
-		if err != nil {
-			return fmt.Errorf("bench: bulk: %w", err)
-		}
-		if res.Failed > 0 {
-			return fmt.Errorf("bench: bulk: %d documents failed, first: %+v", res.Failed, res.Errors[0])
-		}
-		return nil
-	}
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(max(1, concurrency))
-	for _, b := range batches[:len(batches)-1] {
-		g.Go(func() error { return send(gctx, b, false) })
-	}
-	if err := g.Wait(); err != nil {
-		return 0, err
-	}
-	if err := send(ctx, batches[len(batches)-1], true); err != nil {
-		return 0, err
-	}
-	for {
-		info, err := s.cl.GetIndex(ctx, benchIndex)
-		if err != nil {
-			return 0, fmt.Errorf("bench: index info: %w", err)
-		}
-		if info.Docs == uint64(want) {
-			return time.Since(start), nil
-		}
-		if info.Docs > uint64(want) {
-			return 0, fmt.Errorf("bench: the index holds %d documents, %d were sent", info.Docs, want)
-		}
-		select {
-		case <-ctx.Done():
-			return 0, fmt.Errorf("bench: %d of %d documents searchable: %w", info.Docs, want, ctx.Err())
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
 }
 
 // coordSearch queries through a coordinator directly: presearch (cached)

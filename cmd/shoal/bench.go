@@ -22,7 +22,8 @@ func newBenchCmd() *cobra.Command {
 		Use:   "bench",
 		Short: "Benchmark Shoal against plain Bleve on the same documents, mapping and queries",
 		Long: `Measures, in one run and on the same documents, mapping and queries:
-indexing into one Bleve index vs Shoal's HTTP bulk path (until searchable);
+indexing into one Bleve index vs Shoal's HTTP bulk path as shoal index drives
+it (until searchable), in alternating rounds;
 top-10 queries (p50, p99, QPS; 1 client and --clients clients) on one Bleve
 index, on the same shards behind a bleve.IndexAlias, on Shoal's coordinator
 over NATS and on Shoal's HTTP API, with queries that do not repeat (from
@@ -78,8 +79,10 @@ the figures as flat JSON.`,
 	f.IntVar(&o.TailQueries, "tail-queries", 200, "queries used by the tail phases")
 	f.DurationVar(&o.SlowDelay, "slow-delay", 200*time.Millisecond, "delay added to one searcher in the tail phases")
 	f.DurationVar(&o.HedgeAfter, "hedge-after", 0, "fix the hedge delay of the tail phase (0 = adaptive, Shoal's default)")
-	f.IntVar(&o.BatchSize, "batch", 1000, "documents per Bleve batch and per bulk request")
-	f.IntVar(&o.BulkConcurrency, "bulk-concurrency", 4, "bulk requests in flight")
+	f.IntVar(&o.BatchSize, "batch", 1000, "documents per batch of the plain Bleve indexes")
+	f.IntVar(&o.BulkBatch, "bulk-batch", 0, "documents per bulk request of Shoal's loads (0 = shoal index's default)")
+	f.IntVar(&o.BulkConcurrency, "bulk-concurrency", 0, "bulk requests in flight (0 = shoal index's default)")
+	f.IntVar(&o.IndexRounds, "index-rounds", 3, "indexing rounds, Bleve and Shoal in turn; the medians count")
 	f.StringVar(&o.DataDir, "data", "", "directory for the indexes (default: a temporary one, removed at the end)")
 	f.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of every phase to PREFIX-<phase>.pprof")
 	f.StringVar(&jsonPath, "json", "", "write the figures as JSON to this file")
