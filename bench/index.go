@@ -47,6 +47,12 @@ func (r *run) indexRounds(ctx context.Context) (bleve.Index, *shoal, error) {
 		}
 		bleveRates = append(bleveRates, rate)
 		waitIdle(ctx, idleWait)
+		if last {
+			if err = forceMerge(ctx, single); err != nil {
+				break
+			}
+			waitIdle(ctx, idleWait)
+		}
 		index := benchIndex
 		if !last {
 			index = fmt.Sprint(benchIndex, "-round", round)
@@ -63,9 +69,6 @@ func (r *run) indexRounds(ctx context.Context) (bleve.Index, *shoal, error) {
 			}
 		}
 		waitIdle(ctx, idleWait)
-	}
-	if err == nil {
-		err = forceMerge(ctx, single)
 	}
 	if err != nil {
 		if single != nil {

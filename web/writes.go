@@ -64,6 +64,7 @@ func bulkFailure(res *indexer.Result) *apiError {
 	}
 	ae := docFailure(*worst)
 	ae.reason = fmt.Sprintf("line %d: %s", worst.Line, worst.Err)
-	ae.extra = gin.H{"indexed": res.Indexed, "deleted": res.Deleted, "failed": res.Failed, "errors": res.Errors, "token": res.Token}
+	ae.extra = gin.H{"indexed": res.Indexed, "deleted": res.Deleted, "failed": res.Failed, "errors": res.Errors,
+		"index_uid": res.IndexUID, "token": res.Token}
 	return ae
 }
