@@ -11,8 +11,10 @@ const (
 	DefaultBatchDocs = 1000
 	// DefaultBatchBytes is the most body bytes per bulk request.
 	DefaultBatchBytes = 4 << 20
-	// DefaultConcurrency is the number of bulk requests in flight.
-	DefaultConcurrency = 2
+	// DefaultConcurrency is the number of bulk requests in flight: enough
+	// to keep the server parsing and publishing one request while
+	// JetStream stores another and the searchers apply a third.
+	DefaultConcurrency = 4
 	// DefaultMaxRetryTime bounds the retries of one batch.
 	DefaultMaxRetryTime = 2 * time.Minute
 	// DefaultProgressInterval is the time between Progress calls.
@@ -43,7 +45,7 @@ type Options struct {
 	// a single larger document is sent alone. A request the server refuses
 	// as too large (413) is split in two and retried.
 	BatchBytes int
-	// Concurrency is the number of bulk requests in flight (default 2).
+	// Concurrency is the number of bulk requests in flight (default 4).
 	Concurrency int
 	// Refresh makes every bulk request wait until its writes are
 	// searchable (?refresh=wait_for), so that when Load returns the
