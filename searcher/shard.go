@@ -80,8 +80,11 @@ type Shard struct {
 const maxUnsynced = 2
 
 // unsafeBatch is the Bleve option that lets a batch return once it is
-// searchable, before it is persisted.
-var unsafeBatch = map[string]interface{}{"unsafe_batch": true}
+// searchable, before it is persisted: a new map each time, since Bleve
+// writes into the one it is given.
+func unsafeBatch() map[string]interface{} {
+	return map[string]interface{}{"unsafe_batch": true}
+}
 
 // ShardOptions configure a shard copy.
 type ShardOptions struct {
@@ -101,12 +104,12 @@ func OpenShard(dir string, m *mapping.IndexMappingImpl, o ShardOptions) (*Shard,
 	var idx bleve.Index
 	var err error
 	if _, statErr := os.Stat(filepath.Join(dir, "index_meta.json")); statErr == nil {
-		idx, err = bleve.OpenUsing(dir, unsafeBatch)
+		idx, err = bleve.OpenUsing(dir, unsafeBatch())
 	} else {
 		if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
 			return nil, fmt.Errorf("shard %s: %w", dir, err)
 		}
-		idx, err = bleve.NewUsing(dir, m, IndexType, bleve.Config.DefaultKVStore, unsafeBatch)
+		idx, err = bleve.NewUsing(dir, m, IndexType, bleve.Config.DefaultKVStore, unsafeBatch())
 	}
 	if err != nil {
 		return nil, fmt.Errorf("shard %s: %w", dir, err)
