@@ -57,7 +57,7 @@ func TestFuzzyMatchesScorch(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if _, err := sh.Apply(ws); err != nil {
+		if _, err := sh.Apply(t.Context(), ws); err != nil {
 			t.Fatal(err)
 		}
 		if err := ref.Batch(b); err != nil {
