@@ -27,10 +27,10 @@ import (
 //
 // An auth directory holds:
 //
-//	auth.conf         operator JWT, system account, the accounts (for every broker)
+//	auth.conf         operator JWT, system account, the STORE and SHOAL accounts (for every broker)
 //	route.password    the password brokers present to each other on cluster routes
 //	operator.nk       the operator's seed: re-signs accounts (keep it offline)
-//	account.nk        the Shoal account's seed: signs user credentials (keep it off brokers)
+//	account.nk        the SHOAL account's seed: signs user credentials (keep it off brokers)
 //	admin.creds       credentials of the admin identity (may do anything)
 //	coordinator.creds credentials shared by the coordinators
 //	searcher-NODE.creds credentials of searcher NODE (made by Issuer.WriteCredentials)
@@ -62,8 +62,8 @@ func CredentialsPath(dir string, role Role, node string) string {
 }
 
 // InitAuth makes an auth directory at dir unless one is there: a new
-// operator, system account and Shoal account, a route password, and the
-// admin and coordinator credentials. It reports whether it made one. The
+// operator, system account, STORE and SHOAL accounts (accounts.go), a
+// route password, and the admin and coordinator credentials. It reports whether it made one. The
 // directory appears whole or not at all: it is written beside dir and
 // renamed into place, so two processes making it at once agree on one.
 func InitAuth(dir string) (created bool, err error) {
@@ -112,7 +112,11 @@ func writeAuth(dir string) error {
 	if err != nil {
 		return err
 	}
-	conf, err := authConf(op, sys, acct)
+	store, err := nkeys.CreateAccount()
+	if err != nil {
+		return err
+	}
+	conf, err := authConf(op, sys, store, acct)
 	if err != nil {
 		return err
 	}
@@ -150,11 +154,13 @@ func writeAuth(dir string) error {
 }
 
 // authConf returns auth.conf: the operator (signed by itself), the system
-// account and the Shoal account (signed by the operator) with JetStream
-// enabled, preloaded into a memory resolver.
-func authConf(op, sys, acct nkeys.KeyPair) ([]byte, error) {
+// account, the STORE account with JetStream and the SHOAL account of every
+// identity, which reaches STORE's streams through imports (accounts.go),
+// all signed by the operator and preloaded into a memory resolver.
+func authConf(op, sys, store, acct nkeys.KeyPair) ([]byte, error) {
 	opPub, _ := op.PublicKey()
 	sysPub, _ := sys.PublicKey()
+	storePub, _ := store.PublicKey()
 	acctPub, _ := acct.PublicKey()
 	oc := jwt.NewOperatorClaims(opPub)
 	oc.Name = "shoal"
@@ -169,10 +175,7 @@ func authConf(op, sys, acct nkeys.KeyPair) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	ac := jwt.NewAccountClaims(acctPub)
-	ac.Name = "SHOAL"
-	ac.Limits.JetStreamLimits = jwt.JetStreamLimits{MemoryStorage: jwt.NoLimit, DiskStorage: jwt.NoLimit, Streams: jwt.NoLimit, Consumer: jwt.NoLimit, MaxAckPending: jwt.NoLimit}
-	acctJWT, err := ac.Encode(op)
+	storeJWT, acctJWT, err := accountJWTs(op, store, acct)
 	if err != nil {
 		return nil, err
 	}
@@ -181,11 +184,14 @@ func authConf(op, sys, acct nkeys.KeyPair) ([]byte, error) {
 	b.WriteString("# Every broker of a cluster loads this same file; an official nats-server includes it\n")
 	b.WriteString("# (include \"auth.conf\"). Users carry their permissions in their signed credentials,\n")
 	b.WriteString("# so none are listed here: new credentials need no change to this file.\n")
+	b.WriteString("# STORE holds the streams and buckets and has no users; SHOAL, the account of every\n")
+	b.WriteString("# identity, reaches them through imports (see README, Limits of what this closes).\n")
 	fmt.Fprintf(&b, "operator: %q\n", opJWT)
 	fmt.Fprintf(&b, "system_account: %q\n", sysPub)
 	b.WriteString("resolver: MEMORY\n")
 	b.WriteString("resolver_preload: {\n")
 	fmt.Fprintf(&b, "  # SYS\n  %q: %q\n", sysPub, sysJWT)
+	fmt.Fprintf(&b, "  # STORE\n  %q: %q\n", storePub, storeJWT)
 	fmt.Fprintf(&b, "  # SHOAL\n  %q: %q\n", acctPub, acctJWT)
 	b.WriteString("}\n")
 	return []byte(b.String()), nil

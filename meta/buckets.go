@@ -61,10 +61,50 @@ func OpenBuckets(ctx context.Context, js jetstream.JetStream, o BucketOptions) (
 	if m.Placement, err = open(jetstream.KeyValueConfig{Bucket: BucketPlacement, History: 1}); err != nil {
 		return nil, err
 	}
-	if m.Nodes, err = open(jetstream.KeyValueConfig{Bucket: BucketNodes, History: 1, TTL: o.NodeTTL}); err != nil {
+	if m.Nodes, err = openNodes(ctx, js, o); err != nil {
 		return nil, err
 	}
 	return &m, nil
+}
+
+// openNodes creates (or opens) the heartbeat bucket. It is a KV bucket as
+// nats.go makes one (CreateKeyValue), except that it refuses rollups: a
+// searcher may write its own heartbeat key, and a message there with the
+// header Nats-Rollup: all would otherwise purge every node's heartbeat.
+// Nothing in Shoal purges this bucket (a node deletes its key).
+func openNodes(ctx context.Context, js jetstream.JetStream, o BucketOptions) (jetstream.KeyValue, error) {
+	kv, err := js.KeyValue(ctx, BucketNodes)
+	if err == nil {
+		return kv, nil
+	}
+	dup := 2 * time.Minute
+	if o.NodeTTL < dup {
+		dup = o.NodeTTL
+	}
+	_, err = js.CreateStream(ctx, jetstream.StreamConfig{
+		Name:              "KV_" + BucketNodes,
+		Subjects:          []string{"$KV." + BucketNodes + ".>"},
+		MaxMsgsPerSubject: 1,
+		MaxBytes:          -1,
+		MaxAge:            o.NodeTTL,
+		MaxMsgSize:        -1,
+		MaxMsgs:           -1,
+		MaxConsumers:      -1,
+		Storage:           jetstream.FileStorage,
+		Replicas:          o.Replicas,
+		AllowRollup:       false,
+		DenyDelete:        true,
+		AllowDirect:       true,
+		Duplicates:        dup,
+		Discard:           jetstream.DiscardNew,
+	})
+	if err != nil && !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+		return nil, fmt.Errorf("broker: bucket %s: %w", BucketNodes, err)
+	}
+	if kv, err = js.KeyValue(ctx, BucketNodes); err != nil {
+		return nil, fmt.Errorf("broker: bucket %s: %w", BucketNodes, err)
+	}
+	return kv, nil
 }
 
 // LookupBuckets opens the metadata buckets without creating them, as a

@@ -103,12 +103,25 @@ const (
 	AllIngest        = "shoal.ingest.>"
 )
 
+// InboxRoot is the root of the inbox prefixes below: JetStream delivers
+// a KV watcher's messages under it (broker/accounts.go).
+const InboxRoot = "_shoal.inbox"
+
+// IsInbox reports whether subject is under an inbox prefix: a Shoal
+// connection's (InboxRoot) or NATS's default (_INBOX). A searcher answers
+// only requests whose reply subject is one, so that a requester cannot
+// have a searcher publish its answer onto a subject the searcher may reach
+// only in reply (allow_responses), a KV key say.
+func IsInbox(subject string) bool {
+	return strings.HasPrefix(subject, InboxRoot+".") || strings.HasPrefix(subject, "_INBOX.")
+}
+
 // CoordinatorInbox is the inbox prefix of every coordinator connection:
 // replies from searchers come back under it. Only coordinators may
 // subscribe to it, and searchers may publish there only in reply to a
 // request they were sent.
-const CoordinatorInbox = "_shoal.inbox.coordinator"
+const CoordinatorInbox = InboxRoot + ".coordinator"
 
 // SearcherInbox is the inbox prefix of a searcher node's connection, under
 // which its JetStream API replies and consumer messages arrive.
-func SearcherInbox(node string) string { return "_shoal.inbox.searcher." + node }
+func SearcherInbox(node string) string { return InboxRoot + ".searcher." + node }
