@@ -70,12 +70,28 @@ func (n *Node) subscribe(eps []endpoint) (endpoints, error) {
 	return subs, nil
 }
 
+// answers reports whether the node answers m. A node told to drop
+// replies (Faults.SetDropReplies) takes the request and does nothing. A
+// request whose reply subject is no inbox is dropped: the node's
+// permission to answer (allow_responses) covers whatever reply subject a
+// requester names, and a reply published on a KV key or an ingest subject
+// would be stored there, under another node's heartbeat say.
+func (n *Node) answers(m *nats.Msg) bool {
+	if n.faults.dropReplies.Load() {
+		return false
+	}
+	if !protocol.IsInbox(m.Reply) {
+		n.log.Warn("request dropped: its reply subject is no inbox", "subject", m.Subject, "reply", m.Reply)
+		return false
+	}
+	return true
+}
+
 // dispatch returns the subscription callback of handle: it hands the
-// request to the worker pool, waiting for a free worker. A node told to
-// drop replies (Faults.SetDropReplies) takes the request and does nothing.
+// request to the worker pool, waiting for a free worker.
 func (n *Node) dispatch(handle func(request)) nats.MsgHandler {
 	return func(m *nats.Msg) {
-		if n.faults.dropReplies.Load() {
+		if !n.answers(m) {
 			return
 		}
 		req := request{msg: m, nc: n.nc, ctx: tracing.ExtractNATS(n.ctx, m), received: time.Now()}
@@ -91,7 +107,7 @@ func (n *Node) dispatch(handle func(request)) nats.MsgHandler {
 // of its own, at most maxWaits at once.
 func (n *Node) dispatchWait(handle func(request)) nats.MsgHandler {
 	return func(m *nats.Msg) {
-		if n.faults.dropReplies.Load() {
+		if !n.answers(m) {
 			return
 		}
 		req := request{msg: m, nc: n.nc, ctx: tracing.ExtractNATS(n.ctx, m), received: time.Now()}
