@@ -11,6 +11,7 @@ import (
 
 	"github.com/shoal-search/shoal/broker"
 	"github.com/shoal-search/shoal/internal/testbroker"
+	"github.com/shoal-search/shoal/internal/testwait"
 	"github.com/shoal-search/shoal/meta"
 	"github.com/shoal-search/shoal/protocol"
 )
@@ -24,14 +25,20 @@ type reflectFixture struct {
 	stream  string
 }
 
-func newReflectFixture(ctx context.Context, t *testing.T) *reflectFixture {
+func newReflectFixture(ctx context.Context, t *testing.T, conn testbroker.Connect, replicas int) *reflectFixture {
 	t.Helper()
-	conn := testbroker.Closed(ctx, t)
 	js, err := jetstream.New(conn(broker.RoleCoordinator, ""))
 	if err != nil {
 		t.Fatal(err)
 	}
-	buckets, err := meta.OpenBuckets(ctx, js, meta.BucketOptions{NodeTTL: time.Minute})
+	// A cluster's JetStream answers once its brokers have elected a leader.
+	testwait.For(t, 30*time.Second, 10*time.Millisecond, func() error {
+		ctx, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		_, err := js.AccountInfo(ctx)
+		return err
+	})
+	buckets, err := meta.OpenBuckets(ctx, js, meta.BucketOptions{NodeTTL: time.Minute, Replicas: replicas})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +59,7 @@ func newReflectFixture(ctx context.Context, t *testing.T) *reflectFixture {
 		}
 	}
 	stream := protocol.StreamName("products")
-	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: stream, Subjects: []string{protocol.IngestStreamSubjects("products", "u1")}}); err != nil {
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: stream, Subjects: []string{protocol.IngestStreamSubjects("products", "u1")}, Replicas: replicas}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := js.Publish(ctx, protocol.IngestSubject("products", "u1", 0, "d1"), []byte(`{"title":"a stored document"}`)); err != nil {
@@ -63,14 +70,26 @@ func newReflectFixture(ctx context.Context, t *testing.T) *reflectFixture {
 
 // TestJetStreamReflection: JetStream answers an API call, and delivers a
 // pull consumer's messages, to the reply subject the caller names; a
-// caller must not be able to name a KV key (or a JetStream API call) it
-// may not publish to and have the broker write there for it. Each attack
-// is one a stolen credential could make; afterwards the attacked key (or
-// bucket) is as it was.
+// caller must not be able to name a KV key it may not publish to and have
+// the broker write there for it. Each attack is one a stolen credential
+// could make; afterwards the attacked key and its bucket are as they were.
+// On one broker, and on a cluster of three where the attacker's broker is
+// not the one its request was answered on.
 func TestJetStreamReflection(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	f := newReflectFixture(ctx, t)
+	t.Run("OneBroker", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		reflectAttacks(ctx, t, newReflectFixture(ctx, t, testbroker.Closed(ctx, t), 1))
+	})
+	t.Run("ThreeBrokers", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+		defer cancel()
+		reflectAttacks(ctx, t, newReflectFixture(ctx, t, testbroker.ClosedCluster(ctx, t, 3), 3))
+	})
+}
+
+// reflectAttacks makes each attack on f and checks its target.
+func reflectAttacks(ctx context.Context, t *testing.T, f *reflectFixture) {
 	tests := []struct {
 		name   string
 		role   broker.Role

@@ -6,7 +6,11 @@ package testbroker
 
 import (
 	"context"
+	"fmt"
+	"net"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/nats-io/nats.go"
@@ -23,31 +27,82 @@ type Connect func(role broker.Role, node string, extra ...nats.Option) *nats.Con
 // it. Connections wait for ctx.
 func Closed(ctx context.Context, t testing.TB) Connect {
 	t.Helper()
+	return ClosedCluster(ctx, t, 1)
+}
+
+// ClosedCluster is Closed for a JetStream cluster of n brokers sharing one
+// auth directory. Connections go to the brokers in turn, the first to the
+// first broker, so that roles connected one after another sit on
+// different brokers.
+func ClosedCluster(ctx context.Context, t testing.TB, n int) Connect {
+	t.Helper()
 	dir := t.TempDir()
 	auth := filepath.Join(dir, "auth")
 	if _, err := broker.InitAuth(auth); err != nil {
 		t.Fatal(err)
 	}
-	srv, err := broker.StartServer(broker.ServerOptions{Listen: "127.0.0.1:-1", DataDir: filepath.Join(dir, "nats"), AuthDir: auth})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Shutdown)
+	urls := startBrokers(t, dir, auth, n)
 	is, err := broker.OpenIssuer(auth)
 	if err != nil {
 		t.Fatal(err)
 	}
+	var mu sync.Mutex
+	next := 0
 	return func(role broker.Role, node string, extra ...nats.Option) *nats.Conn {
 		t.Helper()
 		creds, err := is.Issue(role, node)
 		if err != nil {
 			t.Fatal(err)
 		}
-		nc, err := broker.Connect(ctx, srv.ClientURL(), string(role), append(creds.Options(), extra...)...)
+		mu.Lock()
+		url := urls[next%len(urls)]
+		next++
+		mu.Unlock()
+		nc, err := broker.Connect(ctx, url, string(role), append(creds.Options(), extra...)...)
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(nc.Close)
 		return nc
 	}
+}
+
+// startBrokers starts n brokers trusting auth (routed to each other when
+// n > 1), shut down when the test ends, and returns their client URLs.
+func startBrokers(t testing.TB, dir, auth string, n int) []string {
+	t.Helper()
+	var routes []string
+	if n > 1 {
+		for range n {
+			routes = append(routes, "nats://"+freeAddr(t))
+		}
+	}
+	urls := make([]string, n)
+	for i := range n {
+		o := broker.ServerOptions{
+			Name: fmt.Sprintf("b%d", i+1), Listen: "127.0.0.1:-1",
+			DataDir: filepath.Join(dir, fmt.Sprintf("nats%d", i+1)), AuthDir: auth,
+		}
+		if n > 1 {
+			o.ClusterListen, o.Routes = strings.TrimPrefix(routes[i], "nats://"), routes
+		}
+		srv, err := broker.StartServer(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(srv.Shutdown)
+		urls[i] = srv.ClientURL()
+	}
+	return urls
+}
+
+// freeAddr is a TCP address on 127.0.0.1 that was free a moment ago.
+func freeAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
 }
