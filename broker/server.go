@@ -80,6 +80,12 @@ func StartServer(o ServerOptions) (*Server, error) {
 		ns.Shutdown()
 		return nil, fmt.Errorf("broker: server %q not ready for connections", o.Name)
 	}
+	if o.AuthDir != "" {
+		if err := waitStore(ns, o.AuthDir); err != nil {
+			ns.Shutdown()
+			return nil, err
+		}
+	}
 	return &Server{ns: ns}, nil
 }
 
