@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/shoal-search/shoal/broker"
 	"github.com/shoal-search/shoal/internal/testbroker"
 	"github.com/shoal-search/shoal/internal/testwait"
@@ -37,10 +35,7 @@ func storeOpener(t *testing.T) func() *Store {
 	t.Cleanup(cancel)
 	connect := testbroker.Closed(ctx, t)
 	return func() *Store {
-		js, err := jetstream.New(connect(broker.RoleCoordinator, ""))
-		if err != nil {
-			t.Fatal(err)
-		}
+		js := connect.JetStream(t, broker.RoleCoordinator, "")
 		s, err := Open(ctx, js, Options{})
 		if err != nil {
 			t.Fatal(err)

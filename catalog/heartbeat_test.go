@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/shoal-search/shoal/broker"
 	"github.com/shoal-search/shoal/catalog"
 	"github.com/shoal-search/shoal/internal/testbroker"
@@ -29,10 +27,7 @@ func TestForgedHeartbeatIgnored(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	connect := testbroker.Closed(ctx, t)
-	js, err := jetstream.New(connect(broker.RoleCoordinator, ""))
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := connect.JetStream(t, broker.RoleCoordinator, "")
 	cat, err := catalog.Open(ctx, js, catalog.Options{})
 	if err != nil {
 		t.Fatal(err)

@@ -46,10 +46,7 @@ func TestRestoreDefinitions(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 			connect := testbroker.Closed(ctx, t)
-			js, err := jetstream.New(connect(broker.RoleCoordinator, ""))
-			if err != nil {
-				t.Fatal(err)
-			}
+			js := connect.JetStream(t, broker.RoleCoordinator, "")
 			first, err := catalog.Open(ctx, js, catalog.Options{})
 			if err != nil {
 				t.Fatal(err)
@@ -59,10 +56,7 @@ func TestRestoreDefinitions(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			admin, err := jetstream.New(connect(broker.RoleAdmin, ""))
-			if err != nil {
-				t.Fatal(err)
-			}
+			admin := connect.JetStream(t, broker.RoleAdmin, "")
 			tt.lose(ctx, t, admin)
 
 			second, err := catalog.Open(ctx, js, catalog.Options{})

@@ -53,10 +53,7 @@ func TestStartWaitsForBuckets(t *testing.T) {
 		return nil
 	})
 
-	js, err := jetstream.New(connect(broker.RoleCoordinator, ""))
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := connect.JetStream(t, broker.RoleCoordinator, "")
 	buckets, err := meta.OpenBuckets(ctx, js, meta.BucketOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -81,10 +78,7 @@ func TestCloseWithinPermissions(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	connect := testbroker.Closed(ctx, t)
-	js, err := jetstream.New(connect(broker.RoleCoordinator, ""))
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := connect.JetStream(t, broker.RoleCoordinator, "")
 	buckets, err := meta.OpenBuckets(ctx, js, meta.BucketOptions{})
 	if err != nil {
 		t.Fatal(err)

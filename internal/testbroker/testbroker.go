@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/shoal-search/shoal/broker"
 )
@@ -21,6 +22,17 @@ import (
 // Connect opens a connection with the credentials of role (and node, for a
 // searcher), closed when the test ends.
 type Connect func(role broker.Role, node string, extra ...nats.Option) *nats.Conn
+
+// JetStream connects with the credentials of role (and node) and returns
+// the connection's JetStream context.
+func (c Connect) JetStream(t testing.TB, role broker.Role, node string) jetstream.JetStream {
+	t.Helper()
+	js, err := jetstream.New(c(role, node))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return js
+}
 
 // Closed starts a closed broker with its data and auth directory under
 // t.TempDir(), shut down when the test ends, and returns how to connect to
