@@ -38,6 +38,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/shoal-search/shoal/catalog"
+	"github.com/shoal-search/shoal/lograte"
 	"github.com/shoal-search/shoal/rewrite"
 	"github.com/shoal-search/shoal/tracing"
 )
@@ -181,7 +182,7 @@ type Coordinator struct {
 	metrics *metrics // nil: none
 	tracer  trace.Tracer
 	log     *slog.Logger
-	partial rateLimit // of the partial-answer log
+	partial lograte.Limiter // of the partial-answer log
 
 	// Counters for the hedging benchmark.
 	requests atomic.Uint64
@@ -196,7 +197,7 @@ func New(nc *nats.Conn, cat *catalog.Catalog, opts Options) *Coordinator {
 	c := &Coordinator{nc: nc, js: js, cat: cat, opts: opts, cache: newStatsCache(opts.StatsCacheTTL, opts.StatsCacheBytes), tables: newTermTables(opts.TermSetBytes),
 		sizes: newShardSizes(), nodes: newNodeStats(), budget: newHedgeBudget(max(opts.HedgeBudget, 0), opts.HedgeWindow), ids: newRequestIDs(),
 		tracer: tracing.OrNoop(opts.TracerProvider).Tracer("github.com/shoal-search/shoal/coordinator"),
-		log:    opts.Logger, partial: rateLimit{every: opts.PartialLogEvery}, reconnects: watchReconnects(nc)}
+		log:    opts.Logger, partial: lograte.Limiter{Every: opts.PartialLogEvery}, reconnects: watchReconnects(nc)}
 	c.metrics = newMetrics(opts.Registerer, c)
 	var err error
 	if c.probe, err = newTermProbe(); err != nil {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -91,7 +90,7 @@ func (c *Coordinator) logSlow(ctx context.Context, index, outcome string, p *Pro
 // logPartial writes which shards a search missed and why, at most once
 // per Options.PartialLogEvery; the searches in between are counted.
 func (c *Coordinator) logPartial(ctx context.Context, index string, acc ShardsAccount, msg string) {
-	ok, skipped := c.partial.allow(time.Now())
+	ok, skipped := c.partial.Allow(time.Now())
 	if !ok {
 		return
 	}
@@ -101,26 +100,4 @@ func (c *Coordinator) logPartial(ctx context.Context, index string, acc ShardsAc
 	}
 	c.log.WarnContext(ctx, msg, "index", index, "failed", acc.Failed, "total", acc.Total,
 		"missing", strings.Join(missing, "; "), "suppressed_since_last", skipped)
-}
-
-// rateLimit lets one event through per every; allow reports how many it
-// held back since the last one it let through.
-type rateLimit struct {
-	every time.Duration
-
-	mu      sync.Mutex
-	next    time.Time
-	skipped int
-}
-
-func (r *rateLimit) allow(now time.Time) (bool, int) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if now.Before(r.next) {
-		r.skipped++
-		return false, 0
-	}
-	skipped := r.skipped
-	r.next, r.skipped = now.Add(r.every), 0
-	return true, skipped
 }
