@@ -81,7 +81,10 @@ func (n *Node) answers(m *nats.Msg) bool {
 		return false
 	}
 	if !protocol.IsInbox(m.Reply) {
-		n.log.Warn("request dropped: its reply subject is no inbox", "subject", m.Subject, "reply", m.Reply)
+		if ok, skipped := n.refused.Allow(time.Now()); ok {
+			n.log.Warn("request dropped: its reply subject is no inbox", "subject", m.Subject, "reply", m.Reply,
+				"suppressed_since_last", skipped)
+		}
 		return false
 	}
 	return true

@@ -27,6 +27,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/shoal-search/shoal/lograte"
 	"github.com/shoal-search/shoal/meta"
 	"github.com/shoal-search/shoal/rewrite"
 	"github.com/shoal-search/shoal/tracing"
@@ -119,6 +120,9 @@ type Node struct {
 	stats *statsCache // decoded global statistics of recent searches
 	// automata are the fuzzy automata the node's shards share.
 	automata *automata
+	// refused rate-limits the log of requests refused for their reply
+	// subject, which any requester can send at will.
+	refused lograte.Limiter
 	// cancels are the running searches a coordinator may cancel.
 	cancels *cancels
 }
@@ -165,6 +169,7 @@ func Start(ctx context.Context, nc *nats.Conn, opts Options) (*Node, error) {
 		waits:    make(chan struct{}, maxWaits),
 		stats:    newStatsCache(opts.StatsCacheBytes),
 		automata: newAutomata(DefaultAutomataBytes),
+		refused:  lograte.Limiter{Every: 10 * time.Second},
 		cancels:  newCancels(),
 		tracer:   tracing.OrNoop(opts.TracerProvider).Tracer("github.com/shoal-search/shoal/searcher"),
 	}
