@@ -123,7 +123,13 @@ func (r *replica) nextBatch(ctx context.Context, msgs <-chan inMsg, errc <-chan 
 		case m := <-msgs:
 			batch, last, bytes = append(batch, r.decodeWrite(m)), m, bytes+len(m.msg.Data())
 		case <-waiting:
-			return batch, last, nil
+			// A waiter who has been served meanwhile left its signal
+			// behind: only a waiter still there ends the batch.
+			if _, now := r.shard.Waiting(); now {
+				return batch, last, nil
+			}
+		case err := <-errc:
+			return nil, last, err // the batch is replayed from the stream
 		case <-idleC:
 			return batch, last, nil
 		case <-deadline.C:
