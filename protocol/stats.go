@@ -50,6 +50,11 @@ func sortedKeys[V any](m map[string]V) []string {
 	return keys
 }
 
+// mapHint bounds the room a decoded map is given up front: its count comes
+// from the message, and a hostile one would have small messages reserve
+// large maps. Real statistics fill their maps past it by growing.
+const mapHint = 64
+
 // UnmarshalBinary decodes statistics in binary form (AppendBinary). The
 // strings it holds share one copy of data.
 func (s *GlobalStats) UnmarshalBinary(data []byte) error {
@@ -62,7 +67,7 @@ func (s *GlobalStats) UnmarshalBinary(data []byte) error {
 	}
 	s.DocCount = d.uvarint()
 	n := d.count(2)
-	s.Fields = make(map[string]int, n)
+	s.Fields = make(map[string]int, min(n, mapHint))
 	for i := 0; i < n && d.err == nil; i++ {
 		f := d.string()
 		c := d.uvarint()
@@ -72,11 +77,11 @@ func (s *GlobalStats) UnmarshalBinary(data []byte) error {
 		s.Fields[f] = int(c)
 	}
 	n = d.count(2)
-	s.Terms = make(map[string]map[string]uint64, n)
+	s.Terms = make(map[string]map[string]uint64, min(n, mapHint))
 	for i := 0; i < n && d.err == nil; i++ {
 		f := d.string()
 		k := d.count(2)
-		terms := make(map[string]uint64, k)
+		terms := make(map[string]uint64, min(k, mapHint))
 		for j := 0; j < k && d.err == nil; j++ {
 			t := d.string()
 			terms[t] = d.uvarint()
