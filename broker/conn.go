@@ -9,6 +9,21 @@ import (
 	"github.com/nats-io/nats.go"
 )
 
+// Keepalive of every connection, the broker's side and the client's:
+// each side pings a peer it has not heard from for PingInterval, and a
+// connection with MaxPingsOut pings unanswered counts as dead (20 to 25 s).
+// That leaves a broker cut off by the network within half a minute, and
+// keeps the connection of a busy process: a node indexing on two cores, or
+// every role of `shoal dev` in one process, may leave its network
+// goroutines waiting whole seconds for a turn, and a connection dropped
+// for that fails the writes in flight on it. (It was 2 s and 3 pings: under
+// the race detector, with test binaries side by side, a coordinator lost
+// its connection in the middle of a bulk write.)
+const (
+	PingInterval = 5 * time.Second
+	MaxPingsOut  = 4
+)
+
 // Connect opens a NATS connection named name that reconnects forever, so a
 // broker restart is a pause, not a failure. It fails if the first
 // connection cannot be made before ctx ends, or if the broker refuses the
@@ -19,8 +34,8 @@ func Connect(ctx context.Context, url, name string, extra ...nats.Option) (*nats
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(250 * time.Millisecond),
 		nats.ReconnectJitter(100*time.Millisecond, 500*time.Millisecond),
-		nats.PingInterval(2 * time.Second),
-		nats.MaxPingsOutstanding(3),
+		nats.PingInterval(PingInterval),
+		nats.MaxPingsOutstanding(MaxPingsOut),
 		nats.RetryOnFailedConnect(true),
 		nats.ReconnectBufSize(64 << 20),
 	}

@@ -114,8 +114,8 @@ func serverOptions(o ServerOptions) (*server.Options, error) {
 	opts.MaxPayload = o.MaxPayload
 	opts.NoSigs = true
 	opts.NoLog = !o.Logs && o.Logger == nil
-	opts.PingInterval = 2 * time.Second
-	opts.MaxPingsOut = 3
+	opts.PingInterval = PingInterval
+	opts.MaxPingsOut = MaxPingsOut
 	opts.JetStreamMaxMemory = 256 << 20
 	opts.JetStreamMaxStore = 64 << 30
 	if o.TLS.Enabled() {
