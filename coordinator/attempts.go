@@ -83,6 +83,11 @@ type shardPlan struct {
 	copies []string
 	// why, for a shard with no copy to ask, is the reason it fails.
 	why error
+	// grace, if set, is how long a shard whose every copy NATS finds
+	// without responders is asked again after short pauses (askLater):
+	// a copy of it is on a node that beat lately, more likely between
+	// two connections (its broker died) than gone.
+	grace time.Duration
 }
 
 // attempts asks for one request's shards until each has a good answer, a
@@ -110,8 +115,9 @@ type attempts[V any] struct {
 	events chan event[V]
 	timer  *time.Timer
 	sent   []*attempt
-	// left counts shards without an outcome, pending requests in flight.
-	left, pending int
+	// left counts shards without an outcome, pending requests in flight,
+	// waiting shards waiting to be asked again (askLater).
+	left, pending, waiting int
 }
 
 // shardRun is one shard's state in an attempts run.
@@ -125,6 +131,11 @@ type shardRun struct {
 	last     string // the named copy asked or failed last
 	lastErr  error
 	hedges   int // hedged requests sent
+	// retryAt is when the shard is asked again, its copies all found
+	// without responders (askLater); graceEnd is when that stops, and
+	// pause the wait before the next round.
+	retryAt, graceEnd time.Time
+	pause             time.Duration
 }
 
 // attempt is one request in flight.
@@ -202,11 +213,11 @@ func (r *attempts[V]) run(ctx context.Context) []outcome[V] {
 		}
 	}
 	lost := r.copies.reconnected()
-	for r.left > 0 && r.pending > 0 {
+	for r.left > 0 && (r.pending > 0 || r.waiting > 0) {
 		r.arm()
 		select {
 		case <-ctx.Done():
-			r.pending = 0
+			r.pending, r.waiting = 0, 0
 		case <-lost:
 			lost = r.copies.reconnected()
 			r.resend(ctx)
@@ -316,7 +327,7 @@ func (r *attempts[V]) arm() {
 		if s.done {
 			continue
 		}
-		for _, t := range []time.Time{s.due, s.probeAt} {
+		for _, t := range []time.Time{s.due, s.probeAt, s.retryAt} {
 			if !t.IsZero() && (first.IsZero() || t.Before(first)) {
 				first = t
 			}
@@ -335,6 +346,12 @@ func (r *attempts[V]) hedgeDue(ctx context.Context, now time.Time) {
 	for i := range r.shards {
 		s := &r.shards[i]
 		if s.done {
+			continue
+		}
+		if !s.retryAt.IsZero() && !s.retryAt.After(now) {
+			s.retryAt = time.Time{}
+			r.waiting--
+			r.failover(ctx, i)
 			continue
 		}
 		if !s.due.IsZero() && !s.due.After(now) {
@@ -414,7 +431,10 @@ func (r *attempts[V]) handle(ctx context.Context, e event[V]) {
 		case errors.Is(err, protocol.ErrBadRequest), errors.Is(err, rewrite.ErrLimit):
 			r.finish(i, outcome[V]{node: a.node, err: err}) // every copy would say the same
 		case a.node == "" && errors.Is(err, nats.ErrNoResponders):
-			r.finish(i, outcome[V]{node: s.last, err: err}) // no copy serves the shard now
+			s.lastErr = err
+			if !r.askLater(ctx, i) {
+				r.finish(i, outcome[V]{node: s.last, err: err}) // no copy serves the shard now
+			}
 		default:
 			s.lastErr = err
 			if a.node != "" {

@@ -23,6 +23,9 @@ type fakeCopy struct {
 	err     error         // answers with this error
 	notHere []int         // in a node answer: the shards it does not serve
 	lose    int           // its first lose requests never answer (lost with a broker)
+	// away is how many of its first requests find no responders: it is
+	// between two connections, its broker dead.
+	away int
 }
 
 // fakeCopies are copies that answer with their own name as the value.
@@ -63,12 +66,13 @@ func (f *fakeCopies) ask(ctx context.Context, node string, shards []int) (answer
 	f.mu.Lock()
 	f.asked = append(f.asked, node)
 	lost := f.copies[node].lose >= f.count(node)
+	away := f.copies[node].away >= f.count(node)
 	f.mu.Unlock()
 	c, ok := f.copies[node]
 	if lost {
 		c.silent = true
 	}
-	if !ok || c.dead {
+	if !ok || c.dead || away {
 		return answer[string]{}, nats.ErrNoResponders
 	}
 	if c.silent {
@@ -204,6 +208,26 @@ func TestAttempts(t *testing.T) {
 		copies: map[string]fakeCopy{},
 		want:   []want{{node: "", reason: ReasonNoResponders}},
 		asked:  []string{""},
+	}, {
+		name:   "every copy between connections, one on a live node: asked again once they are back",
+		plans:  []shardPlan{{shard: 3, copies: []string{"a", ""}, grace: time.Second}},
+		copies: map[string]fakeCopy{"a": {away: 1}, "": {away: 1}},
+		want:   []want{{node: "a", value: "a"}},
+		asked:  []string{"a", "", "a"},
+		within: 500 * time.Millisecond,
+	}, {
+		name:   "every copy without responders past the grace: no responders, long before the deadline",
+		plans:  []shardPlan{{shard: 3, copies: []string{"a", ""}, grace: 200 * time.Millisecond}},
+		copies: map[string]fakeCopy{"a": {dead: true}},
+		want:   []want{{node: "a", reason: ReasonNoResponders}},
+		within: time.Second,
+	}, {
+		name:    "the grace leaves half the request's time",
+		plans:   []shardPlan{{shard: 3, copies: []string{"a", ""}, grace: time.Minute}},
+		copies:  map[string]fakeCopy{"a": {dead: true}},
+		timeout: 600 * time.Millisecond,
+		want:    []want{{node: "a", reason: ReasonNoResponders}},
+		within:  500 * time.Millisecond,
 	}, {
 		name:   "the lead answers for all its shards: its value counts once",
 		lead:   "n",

@@ -3,15 +3,10 @@ package coordinator
 import (
 	"context"
 	"fmt"
-	"sync"
 	"sync/atomic"
-	"time"
 
 	bquery "github.com/blevesearch/bleve/v2/search/query"
-	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/shoal-search/shoal/meta"
-	"github.com/shoal-search/shoal/protocol"
 	"github.com/shoal-search/shoal/rewrite"
 )
 
@@ -53,8 +48,6 @@ const (
 	// defaultDocBytes is the document size assumed while an index's own
 	// is unknown.
 	defaultDocBytes = 1 << 10
-	// streamStatsTTL is how long an index's stream figures are reused.
-	streamStatsTTL = 5 * time.Second
 )
 
 // checkQueryStrings refuses a query holding a query string longer than
@@ -126,49 +119,6 @@ func (c *Coordinator) checkMemory(ctx context.Context, q *query) error {
 			est>>20, held, per)}
 	}
 	return nil
-}
-
-// streamStats caches what each index's stream says of its documents: how
-// many (a delete counts until compacted) and their average stored size.
-type streamStats struct {
-	mu    sync.Mutex
-	byUID map[string]indexStats
-}
-
-type indexStats struct {
-	docs, avgBytes int64
-	at             time.Time
-}
-
-// stats returns def's figures, asking its stream at most once per
-// streamStatsTTL; known is false while the stream cannot say (the average
-// size is then defaultDocBytes).
-func (s *streamStats) stats(ctx context.Context, js jetstream.JetStream, def *meta.IndexDef) (indexStats, bool) {
-	s.mu.Lock()
-	cached, ok := s.byUID[def.UID]
-	s.mu.Unlock()
-	if ok && time.Since(cached.at) < streamStatsTTL {
-		return cached, true
-	}
-	st, err := js.Stream(ctx, protocol.StreamName(def.Name))
-	if err != nil {
-		if ok {
-			return cached, true
-		}
-		return indexStats{avgBytes: defaultDocBytes}, false
-	}
-	state := st.CachedInfo().State
-	got := indexStats{docs: int64(state.Msgs), avgBytes: defaultDocBytes, at: time.Now()}
-	if state.Msgs > 0 {
-		got.avgBytes = max(int64(state.Bytes/state.Msgs), 1)
-	}
-	s.mu.Lock()
-	if s.byUID == nil {
-		s.byUID = map[string]indexStats{}
-	}
-	s.byUID[def.UID] = got
-	s.mu.Unlock()
-	return got, true
 }
 
 // answerBudget is what remains of the bytes of shard replies one search

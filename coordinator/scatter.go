@@ -119,7 +119,9 @@ var errTooFarBehind = errors.New("every copy is too far behind its stream")
 // (nodeStats.rankCopies); then copies of unknown state or on nodes that
 // stopped beating; then "", the shard's queue group, for a copy the map
 // does not show yet. With a lag limit, copies known to lag more are left
-// out, and so is the queue group, which could pick one of them.
+// out, and so is the queue group, which could pick one of them. A shard
+// with a copy on a live node has a grace for copies between two
+// connections (askLater).
 func (c *Coordinator) planShard(index string, shard int, f freshness) shardPlan {
 	p := shardPlan{shard: shard}
 	var nodes []string
@@ -142,6 +144,9 @@ func (c *Coordinator) planShard(index string, shard int, f freshness) shardPlan 
 		}
 	}
 	p.copies = append(append(c.nodes.rankCopies(fresh), c.nodes.rankCopies(ready)...), other...)
+	if len(fresh)+len(ready) > 0 { // a live node holds a copy: see askLater
+		p.grace = reconnectGrace
+	}
 	switch {
 	case f.maxLag == nil:
 		p.copies = append(p.copies, "")
