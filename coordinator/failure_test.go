@@ -19,6 +19,7 @@ import (
 	"github.com/shoal-search/shoal/client"
 	"github.com/shoal-search/shoal/cluster"
 	"github.com/shoal-search/shoal/internal/testcluster"
+	"github.com/shoal-search/shoal/internal/testmetrics"
 	"github.com/shoal-search/shoal/internal/testwait"
 	"github.com/shoal-search/shoal/meta"
 	"github.com/shoal-search/shoal/protocol"
@@ -84,8 +85,12 @@ func failureCall(t *testing.T, method, url, body string) (int, *failureAnswer, t
 // named exactly and the other shards' hits present, and with 503 and the
 // same account when partial answers are not allowed.
 func TestFailureBehaviour(t *testing.T) {
-	c := testcluster.Start(t, 4)
+	c := testcluster.Start(t, 4, func(o *cluster.Options) { o.Frontend.Metrics = cluster.NewRegistry() })
 	api := c.URL() + "/v1/indexes/" + failureIndex
+	// inexact is shoal_search_inexact_scores_total of the index.
+	inexact := func() float64 {
+		return testmetrics.Scrape(t, c.URL()+"/metrics").Sum("shoal_search_inexact_scores_total", "index", failureIndex)
+	}
 
 	req, _ := http.NewRequest("PUT", api, strings.NewReader(fmt.Sprintf(`{"shards":%d}`, failureShards)))
 	req.Header.Set("Content-Type", "application/json")
@@ -210,6 +215,7 @@ func TestFailureBehaviour(t *testing.T) {
 	// Healthy: the statistics count every shard, whichever way they are
 	// found (term tables, or a presearch round for a fuzzy query); a
 	// query that scores nothing has none.
+	before := inexact()
 	for _, q := range []string{"body:common", "body:comon~1", "*"} {
 		status, a, _ := failureCall(t, "GET", api+"/search?size=100&q="+q, "")
 		want := &client.Statistics{Exact: true, Shards: failureShards, Missing: []int{}, Stale: []int{}}
@@ -219,6 +225,9 @@ func TestFailureBehaviour(t *testing.T) {
 		if status != http.StatusOK || !reflect.DeepEqual(a.Statistics, want) {
 			t.Errorf("healthy %s: status %d, statistics %+v, want %+v", q, status, a.Statistics, want)
 		}
+	}
+	if d := inexact() - before; d != 0 {
+		t.Errorf("shoal_search_inexact_scores_total grew by %v over healthy searches", d)
 	}
 
 	t.Run("SlowShard", func(t *testing.T) {
@@ -280,11 +289,15 @@ func TestFailureBehaviour(t *testing.T) {
 		// A presearch round (a fuzzy query not seen before) cannot count
 		// the dead node's shards: the answer says its scores are
 		// approximate, and whose figures they miss.
+		before := inexact()
 		status, fuzzy, _ := failureCall(t, "GET", api+"/search?size=100&q=body:commn~1&timeout="+timeout.String(), "")
 		check(t, fuzzy, node, "no responders")
 		want := &client.Statistics{Shards: failureShards - len(held[node]), Missing: held[node], Stale: []int{}}
 		if status != http.StatusOK || !reflect.DeepEqual(fuzzy.Statistics, want) {
 			t.Errorf("fuzzy with a dead node: status %d, statistics %+v, want %+v", status, fuzzy.Statistics, want)
+		}
+		if d := inexact() - before; d != 1 {
+			t.Errorf("shoal_search_inexact_scores_total grew by %v with approximate scores, want 1", d)
 		}
 
 		for _, tt := range []struct{ method, path, body string }{

@@ -24,6 +24,7 @@ type metrics struct {
 	phases     *prometheus.HistogramVec // phase
 	shardReqs  *prometheus.CounterVec   // outcome
 	statsCache *prometheus.CounterVec   // result
+	inexact    *prometheus.CounterVec   // index
 
 	// The children of fixed label values, resolved once: a search counts
 	// one per shard, and a map lookup is cheaper than WithLabelValues.
@@ -80,6 +81,8 @@ func newMetrics(reg prometheus.Registerer, c *Coordinator) *metrics {
 			Help: "Each shard's part of the search requests sent to nodes and copies, by outcome."}, []string{"outcome"}),
 		statsCache: f.NewCounterVec(prometheus.CounterOpts{Name: "shoal_stats_cache_requests_total",
 			Help: "Lookups of global statistics in the presearch cache (hit or miss)."}, []string{"result"}),
+		inexact: f.NewCounterVec(prometheus.CounterOpts{Name: "shoal_search_inexact_scores_total",
+			Help: "Searches answered with approximate scores: the ranking statistics left out some shards, or counted some from before their latest writes."}, []string{"index"}),
 	}
 	// Fixed label values start at zero, so rates exist before the first event.
 	m.shardOutcomes = map[string]prometheus.Counter{}
@@ -105,6 +108,14 @@ func (m *metrics) search(index, outcome string, seconds float64) {
 	m.searches.WithLabelValues(index, outcome).Inc()
 	if outcome != searchRejected {
 		m.duration.WithLabelValues(index).Observe(seconds)
+	}
+}
+
+// scores counts a search of index answered with st's statistics when
+// they are not exact.
+func (m *metrics) scores(index string, st *Statistics) {
+	if m != nil && st != nil && !st.Exact {
+		m.inexact.WithLabelValues(index).Inc()
 	}
 }
 

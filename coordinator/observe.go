@@ -46,6 +46,10 @@ func (c *Coordinator) observe(ctx context.Context, index string, q *query, tl *t
 		prof = buildProfile(q, tl, outcomes)
 	}
 	if res != nil {
+		c.metrics.scores(index, res.Statistics)
+		if res.Statistics != nil {
+			span.SetAttributes(attribute.Bool("shoal.scores_exact", res.Statistics.Exact))
+		}
 		res.TookMS = tl.total().Milliseconds() // as the profile counts it
 		if q.profile {
 			res.Profile = prof
