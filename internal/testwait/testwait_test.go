@@ -24,7 +24,9 @@ func TestUntil(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			calls, last := 0, ""
-			err := testwait.Until(context.Background(), 100*time.Millisecond, 30*time.Millisecond, func() error {
+			// Four polls take 30 ms; the second leaves a busy machine
+			// (CI, tests side by side) time to run them.
+			err := testwait.Until(context.Background(), time.Second, 10*time.Millisecond, func() error {
 				calls++
 				if tt.succeedAt > 0 && calls >= tt.succeedAt {
 					return nil
