@@ -306,12 +306,7 @@ func (c *Catalog) placeLost(ctx context.Context, def *meta.IndexDef, live []stri
 	if time.Since(def.Created) < 10*time.Second {
 		return
 	}
-	if e, err := c.buckets.Indexes.Get(ctx, def.Name); err != nil {
-		return
-	} else if cur, err := meta.DecodeIndexDef(e.Value()); err != nil || cur.UID != def.UID {
-		return
-	}
-	if _, err := c.js.Stream(ctx, protocol.StreamName(def.Name)); err != nil {
+	if ok, err := c.exists(ctx, def); err != nil || !ok {
 		return
 	}
 	m := &meta.ShardMap{Index: def.Name, Copies: make([][]string, def.Shards)}
@@ -319,13 +314,57 @@ func (c *Catalog) placeLost(ctx context.Context, def *meta.IndexDef, live []stri
 		m.Copies[i] = []string{}
 	}
 	Place(m, def.Replicas, live, dead)
+	if c.putLostMap(ctx, def, m) {
+		c.log.Warn("placed an index that had no shard map", "index", def.Name)
+	}
+}
+
+// putLostMap creates def's shard map m, unless the index has a map by
+// now, and reports whether m stays. An index deleted since placeLost
+// looked (its stream and definition gone) would be left with a map of
+// its own: it is taken back, unless something replaced it meanwhile.
+func (c *Catalog) putLostMap(ctx context.Context, def *meta.IndexDef, m *meta.ShardMap) bool {
 	raw, err := json.Marshal(m)
 	if err != nil {
-		return
+		return false
 	}
-	if _, err := c.buckets.Placement.Create(ctx, def.Name, raw); err != nil {
+	rev, err := c.buckets.Placement.Create(ctx, def.Name, raw)
+	if err != nil {
 		c.log.Warn("placement of an index without a shard map", "index", def.Name, "err", err)
-		return
+		return false
 	}
-	c.log.Warn("placed an index that had no shard map", "index", def.Name)
+	if ok, err := c.exists(ctx, def); ok || err != nil {
+		return true
+	}
+	if err := c.buckets.Placement.Delete(ctx, def.Name, jetstream.LastRevision(rev)); err != nil && !errors.Is(err, jetstream.ErrKeyExists) {
+		c.log.Warn("placement of a deleted index left behind", "index", def.Name, "err", err)
+	}
+	return false
+}
+
+// exists reports whether def's definition (the same UID) and its stream
+// both exist; err is set when the bucket or the stream cannot say.
+func (c *Catalog) exists(ctx context.Context, def *meta.IndexDef) (bool, error) {
+	e, err := c.buckets.Indexes.Get(ctx, def.Name)
+	switch {
+	case errors.Is(err, jetstream.ErrKeyNotFound):
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	cur, err := meta.DecodeIndexDef(e.Value())
+	if err != nil {
+		return false, err
+	}
+	if cur.UID != def.UID {
+		return false, nil
+	}
+	_, err = c.js.Stream(ctx, protocol.StreamName(def.Name))
+	switch {
+	case errors.Is(err, jetstream.ErrStreamNotFound):
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	return true, nil
 }
