@@ -418,4 +418,3 @@ func (ix *Indexer) waitShard(ctx context.Context, index string, w shardWait, tim
 	}
 	return nil
 }
-
