@@ -33,6 +33,10 @@ type Options struct {
 	// NodeTimeout is how long a node may go without a heartbeat before it
 	// counts as dead (default 5s).
 	NodeTimeout time.Duration
+	// StoreStall is how much longer than NodeTimeout a node stays live
+	// while no node at all beats: the heartbeat store, not the nodes,
+	// went quiet (see live; default 15s, negative: not at all).
+	StoreStall time.Duration
 	// StreamReplicas is the replica count of index streams (1 or 3).
 	StreamReplicas int
 	// MetaReplicas is the replica count of the metadata buckets.
@@ -55,7 +59,9 @@ type Catalog struct {
 	indexes map[string]*meta.IndexDef
 	maps    map[string]*meta.ShardMap
 	nodes   map[string]*meta.NodeStatus
-	changed chan struct{}
+	// newestBeat is the broker time of the latest heartbeat of any node.
+	newestBeat time.Time
+	changed    chan struct{}
 }
 
 // Open opens the metadata buckets and starts following them; it returns
@@ -63,6 +69,12 @@ type Catalog struct {
 func Open(ctx context.Context, js jetstream.JetStream, opts Options) (*Catalog, error) {
 	if opts.NodeTimeout <= 0 {
 		opts.NodeTimeout = 5 * time.Second
+	}
+	switch {
+	case opts.StoreStall == 0:
+		opts.StoreStall = defaultStoreStall
+	case opts.StoreStall < 0:
+		opts.StoreStall = 0
 	}
 	if opts.StreamReplicas <= 0 {
 		opts.StreamReplicas = 1
@@ -118,9 +130,6 @@ func (c *Catalog) Close() {
 
 // Meta exposes the underlying buckets.
 func (c *Catalog) Buckets() *meta.Buckets { return c.buckets }
-
-// NodeTimeout is how long a node may be silent before it counts as dead.
-func (c *Catalog) NodeTimeout() time.Duration { return c.opts.NodeTimeout }
 
 func (c *Catalog) follow(bucket string, w jetstream.KeyWatcher, ready chan<- struct{}) {
 	defer c.wg.Done()
@@ -187,6 +196,9 @@ func (c *Catalog) apply(bucket string, e jetstream.KeyValueEntry) {
 		if err == nil {
 			n.Heartbeat = e.Created() // broker time, not the node's clock
 			c.nodes[key] = n
+			if n.Heartbeat.After(c.newestBeat) {
+				c.newestBeat = n.Heartbeat
+			}
 		}
 	}
 	if err != nil {
@@ -247,25 +259,13 @@ func (c *Catalog) Nodes() []meta.NodeStatus {
 	return out
 }
 
-// LiveNodes returns the names of nodes that beat within NodeTimeout.
-func (c *Catalog) LiveNodes() []string {
-	now := time.Now()
-	var out []string
-	for _, n := range c.Nodes() {
-		if now.Sub(n.Heartbeat) <= c.opts.NodeTimeout {
-			out = append(out, n.Node)
-		}
-	}
-	return out
-}
-
 // Serving reports whether node is live and reports its copy of the
 // shard caught up: the copy a query should go to first.
 func (c *Catalog) Serving(node, index string, shard int) bool {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	n, ok := c.nodes[node]
-	if !ok || time.Since(n.Heartbeat) > c.opts.NodeTimeout {
+	if !ok || !c.live(n, time.Now()) {
 		return false
 	}
 	for _, cp := range n.Copies {
@@ -429,8 +429,9 @@ func (c *Catalog) Fields(index string) (fields map[string]bool, complete bool) {
 	defer c.mu.RUnlock()
 	fields = map[string]bool{}
 	reported := false
+	now := time.Now()
 	for _, n := range c.nodes {
-		if time.Since(n.Heartbeat) > c.opts.NodeTimeout {
+		if !c.live(n, now) {
 			continue
 		}
 		for _, cp := range n.Copies {

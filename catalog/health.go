@@ -46,8 +46,9 @@ func (c *Catalog) Problems(ctx context.Context) []string {
 		}
 	}
 	c.mu.RLock()
+	now := time.Now()
 	for _, n := range c.nodes {
-		if n.Saturated != "" && time.Since(n.Heartbeat) <= c.opts.NodeTimeout {
+		if n.Saturated != "" && c.live(n, now) {
 			out = append(out, fmt.Sprintf("searcher %s cannot take requests: %s", n.Node, n.Saturated))
 		}
 	}

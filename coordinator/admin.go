@@ -171,13 +171,12 @@ type ClusterInfo struct {
 // ClusterInfo reports nodes, their heartbeats and copies, and placement.
 func (c *Coordinator) ClusterInfo() *ClusterInfo {
 	ci := &ClusterInfo{Connected: c.nc.IsConnected(), Server: c.nc.ConnectedUrlRedacted(), Nodes: []NodeInfo{}, Placement: map[string]*meta.ShardMap{}}
-	now := time.Now()
 	for _, n := range c.cat.Nodes() {
 		copies := n.Copies
 		if copies == nil {
 			copies = []meta.CopyStatus{}
 		}
-		ci.Nodes = append(ci.Nodes, NodeInfo{Node: n.Node, LastHeartbeat: n.Heartbeat, Live: now.Sub(n.Heartbeat) <= c.cat.NodeTimeout(), Copies: copies})
+		ci.Nodes = append(ci.Nodes, NodeInfo{Node: n.Node, LastHeartbeat: n.Heartbeat, Live: c.cat.Live(n.Node), Copies: copies})
 	}
 	for _, def := range c.cat.Indexes() {
 		if m := c.cat.ShardMap(def.Name); m != nil {

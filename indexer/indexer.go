@@ -391,7 +391,7 @@ func (ix *Indexer) waitShard(ctx context.Context, index string, w shardWait, tim
 		data, _ := json.Marshal(protocol.WaitRequest{Seq: w.seq, Timeout: timeout})
 		subject := protocol.CopySubject(node, index, w.shard, protocol.OpWait)
 		msg, err := ix.nc.RequestWithContext(ctx, subject, data)
-		for errors.Is(err, nats.ErrNoResponders) && ix.isLive(node) {
+		for errors.Is(err, nats.ErrNoResponders) && ix.cat.Live(node) {
 			// A live copy that is still opening or catching up
 			// will serve soon; one on a dead node is not searched.
 			select {
@@ -417,13 +417,4 @@ func (ix *Indexer) waitShard(ctx context.Context, index string, w shardWait, tim
 		return fmt.Errorf("shard %d: no copy is serving", w.shard)
 	}
 	return nil
-}
-
-func (ix *Indexer) isLive(node string) bool {
-	for _, n := range ix.cat.LiveNodes() {
-		if n == node {
-			return true
-		}
-	}
-	return false
 }
