@@ -4,10 +4,12 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -20,6 +22,7 @@ import (
 	"github.com/shoal-search/shoal/coordinator"
 	"github.com/shoal-search/shoal/corpus"
 	"github.com/shoal-search/shoal/indexer"
+	"github.com/shoal-search/shoal/internal/testwait"
 	"github.com/shoal-search/shoal/meta"
 )
 
@@ -96,14 +99,32 @@ func load(t *testing.T, ctx context.Context, c *cluster.Cluster, index string, s
 		t.Fatal(err)
 	}
 	for i := 0; i < len(ops); i += 2000 {
-		batch := ops[i:min(i+2000, len(ops))]
-		res, err := c.Frontend.Indexer.Write(ctx, index, batch)
-		if err != nil || res.Failed > 0 {
-			t.Fatalf("write: %v %+v", err, res)
-		}
-		if err := c.Frontend.Indexer.WaitSearchable(ctx, index, res); err != nil {
-			t.Fatal(err)
-		}
+		pending := ops[i:min(i+2000, len(ops))]
+		// Documents that failed retryably are sent again, as `shoal index`
+		// does: under the race detector, beside other test binaries on two
+		// cores, the broker may confirm part of a batch after the write
+		// timeout. Any other failure ends the test.
+		testwait.For(t, 5*time.Minute, 100*time.Millisecond, func() error {
+			res, err := c.Frontend.Indexer.Write(ctx, index, pending)
+			if err != nil {
+				t.Fatalf("write: %v", err)
+			}
+			if err := c.Frontend.Indexer.WaitSearchable(ctx, index, res); err != nil {
+				t.Fatal(err)
+			}
+			failed := map[string]bool{}
+			for _, e := range res.Errors {
+				if !e.Retryable {
+					t.Fatalf("write: %+v", e)
+				}
+				failed[e.ID] = true
+			}
+			pending = slices.DeleteFunc(pending, func(op indexer.Op) bool { return !failed[op.ID] })
+			if len(pending) > 0 {
+				return fmt.Errorf("%d documents not written, the first: %+v", len(pending), res.Errors[0])
+			}
+			return nil
+		})
 	}
 }
 
