@@ -9,7 +9,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -119,7 +118,13 @@ func load(t *testing.T, ctx context.Context, c *cluster.Cluster, index string, s
 				}
 				failed[e.ID] = true
 			}
-			pending = slices.DeleteFunc(pending, func(op indexer.Op) bool { return !failed[op.ID] })
+			var again []indexer.Op // a new slice: pending shares ops' array
+			for _, op := range pending {
+				if failed[op.ID] {
+					again = append(again, op)
+				}
+			}
+			pending = again
 			if len(pending) > 0 {
 				return fmt.Errorf("%d documents not written, the first: %+v", len(pending), res.Errors[0])
 			}
