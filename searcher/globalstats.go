@@ -63,6 +63,9 @@ type statsIndex struct {
 	// automata are the fuzzy automata its readers share (nil: none
 	// kept); see fuzzy.go.
 	automata atomic.Pointer[automata]
+	// expanded are the fuzzy expansions found on its current snapshot
+	// (expansions.go).
+	expanded expansionCache
 }
 
 func newStatsIndex(storeName string, config map[string]interface{}, q *index.AnalysisQueue) (index.Index, error) {
@@ -87,7 +90,7 @@ func (s *statsIndex) Reader() (index.IndexReader, error) {
 	if !ok {
 		return r, nil
 	}
-	return &statsReader{IndexSnapshot: snap, automata: s.automata.Load()}, nil
+	return &statsReader{IndexSnapshot: snap, automata: s.automata.Load(), expanded: &s.expanded}, nil
 }
 
 // statsReader is a scorch snapshot whose term readers honour global
@@ -95,6 +98,7 @@ func (s *statsIndex) Reader() (index.IndexReader, error) {
 type statsReader struct {
 	*scorch.IndexSnapshot
 	automata *automata
+	expanded *expansionCache
 }
 
 // TermFieldReader returns scorch's term reader, with its document count
