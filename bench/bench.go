@@ -112,7 +112,10 @@ type Options struct {
 	// temporary directory removed at the end.
 	DataDir string
 	// CPUProfile, when set, writes a CPU profile of every phase to
-	// CPUProfile-<phase>.pprof.
+	// CPUProfile-<phase>.pprof, and the heap allocations of the process
+	// before and after it to CPUProfile-<phase>.alloc-base.pprof and
+	// CPUProfile-<phase>.alloc.pprof (the phase's own are the second
+	// with the first as pprof's -base).
 	CPUProfile string
 	// Progress receives one line per step (nil: none).
 	Progress io.Writer

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"runtime"
 	"runtime/metrics"
 	"runtime/pprof"
 	"slices"
@@ -327,12 +328,28 @@ func agreement(ctx context.Context, queries []string, ref searchFunc, others ...
 }
 
 // profile runs fn, under the CPU profiler when prefix is set: the profile
-// goes to prefix-name.pprof.
+// goes to prefix-name.pprof, the heap profiles before and after it to
+// prefix-name.alloc-base.pprof and prefix-name.alloc.pprof.
 func profile(prefix, name string, fn func() error) error {
 	if prefix == "" {
 		return fn()
 	}
-	f, err := os.Create(prefix + "-" + name + ".pprof")
+	// The heap profile's allocations are cumulative: one snapshot before
+	// and one after the phase, the first as -base of the second, each
+	// outside the CPU profile (each runs a garbage collection).
+	base := prefix + "-" + name
+	if err := heapProfile(base + ".alloc-base.pprof"); err != nil {
+		return err
+	}
+	if err := cpuProfile(base+".pprof", fn); err != nil {
+		return err
+	}
+	return heapProfile(base + ".alloc.pprof")
+}
+
+// cpuProfile runs fn under a CPU profile written to path.
+func cpuProfile(path string, fn func() error) error {
+	f, err := os.Create(path)
 	if err != nil {
 		return fmt.Errorf("bench: cpu profile: %w", err)
 	}
@@ -342,6 +359,21 @@ func profile(prefix, name string, fn func() error) error {
 	}
 	defer pprof.StopCPUProfile()
 	return fn()
+}
+
+// heapProfile writes the heap profile, as of a fresh garbage collection,
+// to path.
+func heapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("bench: heap profile: %w", err)
+	}
+	defer f.Close()
+	runtime.GC()
+	if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+		return fmt.Errorf("bench: heap profile: %w", err)
+	}
+	return nil
 }
 
 // round rounds x to the given number of decimals.

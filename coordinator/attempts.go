@@ -182,7 +182,8 @@ type event[V any] struct {
 // newAttempts prepares a run over plans; lead is the node asked first for
 // all of them ("" for none).
 func newAttempts[V any](cp copies[V], hedge hedging, lead string, plans []shardPlan) *attempts[V] {
-	r := &attempts[V]{copies: cp, hedge: hedge, lead: lead, out: make([]outcome[V], len(plans)), left: len(plans)}
+	r := &attempts[V]{copies: cp, hedge: hedge, lead: lead, out: make([]outcome[V], len(plans)), left: len(plans),
+		shards: make([]shardRun, 0, len(plans))}
 	events := 1 // the lead's answer
 	for _, p := range plans {
 		r.shards = append(r.shards, shardRun{shardPlan: p, last: lead, lastErr: p.why})

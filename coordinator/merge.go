@@ -22,8 +22,9 @@ func merge(q *query, outcomes []shardOutcome) *Response {
 	}
 	m := rank.Merge(q.widened, results)
 	sr := q.search
-	out := &Response{Hits: []Hit{}, TotalHits: m.Total, MaxScore: m.MaxScore}
-	for _, h := range rank.Window(sr, m.Hits, sr.From, sr.Size) {
+	window := rank.Window(sr, m.Hits, sr.From, sr.Size)
+	out := &Response{Hits: make([]Hit, 0, len(window)), TotalHits: m.Total, MaxScore: m.MaxScore}
+	for _, h := range window {
 		out.Hits = append(out.Hits, Hit{ID: h.ID, Score: h.Score, Sort: h.Sort, Fields: h.Fields, Fragments: h.Fragments})
 	}
 	for name, f := range sr.Facets {

@@ -80,11 +80,16 @@ func (a *automata) get(term string, fuzziness int) (*lev.DFA, error) {
 
 // FieldDictFuzzyAutomaton lists the terms of field within fuzziness edits
 // of term and starting with prefix, with their edit distance, as scorch
-// does, but with the node's cached automaton.
+// does, but with the node's cached automaton, and read back when the
+// snapshot was walked for them already (expansions.go).
 func (r *statsReader) FieldDictFuzzyAutomaton(field, term string, fuzziness int, prefix string) (index.FieldDict, index.FuzzyAutomaton, error) {
 	a, err := r.automata.get(term, fuzziness)
 	if err != nil {
 		return nil, nil, err
+	}
+	key := expansionKey(field, term, fuzziness, prefix)
+	if entries, ok := r.expanded.get(r.IndexSnapshot, key); ok {
+		return &termList{entries: entries}, a, nil
 	}
 	var beg, end []byte
 	if prefix != "" {
@@ -95,6 +100,7 @@ func (r *statsReader) FieldDictFuzzyAutomaton(field, term string, fuzziness int,
 	if err != nil {
 		return nil, nil, err
 	}
+	r.expanded.put(r.IndexSnapshot, key, fd.entries)
 	return fd, a, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/blevesearch/bleve/v2"
@@ -110,5 +111,81 @@ func TestFuzzyMatchesScorch(t *testing.T) {
 	}
 	if n := cache.entries.Stats().Entries; n != 6 {
 		t.Errorf("%d automata cached, want 6 (one per fuzzy term)", n)
+	}
+}
+
+// TestFuzzyExpansionsFollowSnapshots: the terms a fuzzy query's presearch
+// found on a shard's snapshot are read back by its search on the same
+// snapshot, and a write (a new snapshot) is seen by the next expansion.
+func TestFuzzyExpansionsFollowSnapshots(t *testing.T) {
+	sh, err := OpenShard(filepath.Join(t.TempDir(), "shard"), defaultMapping(t), ShardOptions{Automata: newAutomata(DefaultAutomataBytes)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sh.Close()
+	seq := uint64(0)
+	put := func(id, body string) {
+		t.Helper()
+		seq++
+		doc, _ := json.Marshal(map[string]any{"body": body})
+		if _, err := sh.Apply(t.Context(), []Write{{Seq: seq, Op: protocol.OpPut, ID: id, Doc: doc}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	adv, err := sh.idx.Advanced()
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept := func() int {
+		e := adv.(*statsIndex).expanded.cur.Load()
+		if e == nil {
+			return 0
+		}
+		return e.lists.Stats().Entries
+	}
+	put("a", "river")
+	put("b", "liver")
+	q := query.NewFuzzyQuery("rivet")
+	q.SetField("body")
+	tests := []struct {
+		name  string
+		write func()
+		want  []string
+	}{
+		{"first snapshot", func() {}, []string{"a"}},
+		{"same snapshot again", func() {}, []string{"a"}},
+		{"after a write", func() { put("c", "rivets") }, []string{"a", "c"}},
+		{"after a delete", func() {
+			seq++
+			if _, err := sh.Apply(t.Context(), []Write{{Seq: seq, Op: protocol.OpDelete, ID: "a"}}); err != nil {
+				t.Fatal(err)
+			}
+		}, []string{"c"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.write()
+			if _, err := sh.Presearch(t.Context(), q, nil, nil, 1000); err != nil {
+				t.Fatal(err)
+			}
+			if n := kept(); n != 1 {
+				t.Fatalf("%d expansions kept after the presearch, want 1", n)
+			}
+			res, err := sh.Search(t.Context(), bleve.NewSearchRequestOptions(q, 10, 0, false), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, h := range res.Hits {
+				got = append(got, h.ID)
+			}
+			slices.Sort(got)
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("hits %v, want %v", got, tt.want)
+			}
+			if n := kept(); n != 1 {
+				t.Errorf("%d expansions kept after the search, want 1 (the presearch's)", n)
+			}
+		})
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/blevesearch/bleve/v2/search"
 	"github.com/blevesearch/bleve/v2/search/query"
 	index "github.com/blevesearch/bleve_index_api"
+	segment "github.com/blevesearch/scorch_segment_api/v2"
 
 	"github.com/shoal-search/shoal/protocol"
 	"github.com/shoal-search/shoal/rewrite"
@@ -63,6 +64,9 @@ type statsIndex struct {
 	// automata are the fuzzy automata its readers share (nil: none
 	// kept); see fuzzy.go.
 	automata atomic.Pointer[automata]
+	// expanded are the fuzzy expansions found on its current snapshot
+	// (expansions.go).
+	expanded expansionCache
 }
 
 func newStatsIndex(storeName string, config map[string]interface{}, q *index.AnalysisQueue) (index.Index, error) {
@@ -87,7 +91,7 @@ func (s *statsIndex) Reader() (index.IndexReader, error) {
 	if !ok {
 		return r, nil
 	}
-	return &statsReader{IndexSnapshot: snap, automata: s.automata.Load()}, nil
+	return &statsReader{IndexSnapshot: snap, automata: s.automata.Load(), expanded: &s.expanded}, nil
 }
 
 // statsReader is a scorch snapshot whose term readers honour global
@@ -95,22 +99,32 @@ func (s *statsIndex) Reader() (index.IndexReader, error) {
 type statsReader struct {
 	*scorch.IndexSnapshot
 	automata *automata
+	expanded *expansionCache
 }
 
 // TermFieldReader returns scorch's term reader, with its document count
 // replaced by the global one when the context carries global statistics.
 func (r *statsReader) TermFieldReader(ctx context.Context, term []byte, field string,
 	includeFreq, includeNorm, includeTermVectors bool) (index.TermFieldReader, error) {
-	tfr, err := r.IndexSnapshot.TermFieldReader(ctx, term, field, includeFreq, includeNorm, includeTermVectors)
-	if err != nil || ctx == nil {
-		return tfr, err
-	}
-	if rec, ok := ctx.Value(recorderKey).(*termRecorder); ok && tfr.Count() > 0 {
+	if rec, ok := recorderOf(ctx); ok {
+		// A presearch builds the query's searcher only to see its terms,
+		// and never runs it: the term's count is all it needs.
+		n, err := rec.docs(r.IndexSnapshot, field, term)
+		if err != nil {
+			return nil, err
+		}
 		// A term no document holds is not recorded: were it in the
 		// global statistics, every shard would hand it to Bleve's fuzzy
 		// expansion as a candidate that one merged index never has (Bleve
 		// asks for the query's own term when nothing else matches).
-		rec.add(field, string(term), tfr.Count())
+		if n > 0 {
+			rec.add(field, string(term), n)
+		}
+		return countReader(n), nil
+	}
+	tfr, err := r.IndexSnapshot.TermFieldReader(ctx, term, field, includeFreq, includeNorm, includeTermVectors)
+	if err != nil || ctx == nil {
+		return tfr, err
 	}
 	if st, ok := ctx.Value(statsKey).(*protocol.GlobalStats); ok {
 		if df, ok := st.Terms[field][string(term)]; ok {
@@ -120,6 +134,27 @@ func (r *statsReader) TermFieldReader(ctx context.Context, term []byte, field st
 	return tfr, nil
 }
 
+// recorderOf returns the term recorder ctx carries: a presearch's.
+func recorderOf(ctx context.Context) (*termRecorder, bool) {
+	if ctx == nil {
+		return nil, false
+	}
+	rec, ok := ctx.Value(recorderKey).(*termRecorder)
+	return rec, ok
+}
+
+// countReader is a term reader that holds only its term's count, and no
+// documents: what a presearch's searchers are built with.
+type countReader uint64
+
+func (c countReader) Next(*index.TermFieldDoc) (*index.TermFieldDoc, error) { return nil, nil }
+func (c countReader) Advance(index.IndexInternalID, *index.TermFieldDoc) (*index.TermFieldDoc, error) {
+	return nil, nil
+}
+func (c countReader) Count() uint64 { return uint64(c) }
+func (c countReader) Close() error  { return nil }
+func (c countReader) Size() int     { return 0 }
+
 // globalCountReader reports the index-wide document count of its term.
 type globalCountReader struct {
 	index.TermFieldReader
@@ -128,10 +163,54 @@ type globalCountReader struct {
 
 func (g *globalCountReader) Count() uint64 { return g.count }
 
-// termRecorder collects the terms a query touches during presearch.
+// termRecorder collects the terms a query touches during presearch, on
+// one snapshot of a shard.
 type termRecorder struct {
 	mu    sync.Mutex
 	terms map[string]map[string]uint64
+	// dicts are the snapshot's segments' dictionaries of the fields
+	// counted in so far, pl a postings list to reuse.
+	dicts map[string][]segment.TermDictionary
+	pl    segment.PostingsList
+}
+
+// docs is the number of documents of snap that hold term in field, as
+// scorch's term reader counts them (each segment's postings but its
+// deleted documents). Unlike that reader, which opens every segment's
+// dictionary for each term, it opens them once per field, and reads no
+// postings.
+func (t *termRecorder) docs(snap *scorch.IndexSnapshot, field string, term []byte) (uint64, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	segs := snap.Segments()
+	dicts, ok := t.dicts[field]
+	if !ok {
+		dicts = make([]segment.TermDictionary, len(segs))
+		for i, ss := range segs {
+			d, err := ss.Segment().Dictionary(field)
+			if err != nil {
+				return 0, fmt.Errorf("presearch: dictionary of %s: %w", field, err)
+			}
+			dicts[i] = d
+		}
+		if t.dicts == nil {
+			t.dicts = map[string][]segment.TermDictionary{}
+		}
+		t.dicts[field] = dicts
+	}
+	var n uint64
+	for i, ss := range segs {
+		if dicts[i] == nil {
+			continue
+		}
+		pl, err := dicts[i].PostingsList(term, ss.Deleted(), t.pl)
+		if err != nil {
+			return 0, fmt.Errorf("presearch: postings of %s: %w", field, err)
+		}
+		t.pl = pl
+		n += pl.Count()
+	}
+	return n, nil
 }
 
 func (t *termRecorder) add(field, term string, count uint64) {

@@ -124,3 +124,76 @@ func scores(t *testing.T, ctx context.Context, s *Shard, q query.Query, st *prot
 	}
 	return out
 }
+
+// TestPresearchCountsLikeTheTermReader: the document counts a presearch
+// records are those of Bleve's own term reader, over several segments
+// and with deleted and replaced documents left out.
+func TestPresearchCountsLikeTheTermReader(t *testing.T) {
+	sh, err := OpenShard(filepath.Join(t.TempDir(), "shard"), defaultMapping(t), ShardOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sh.Close()
+	seq := uint64(0)
+	apply := func(op, id, body string) {
+		t.Helper()
+		seq++
+		w := Write{Seq: seq, Op: op, ID: id}
+		if op == protocol.OpPut {
+			w.Doc, _ = json.Marshal(map[string]any{"body": body})
+		}
+		if _, err := sh.Apply(t.Context(), []Write{w}); err != nil { // one segment each
+			t.Fatal(err)
+		}
+	}
+	words := []string{"river", "rivers", "liver", "giver", "rover"}
+	for i := range 30 {
+		apply(protocol.OpPut, fmt.Sprint("d", i), words[i%len(words)]+" "+words[(i*3)%len(words)])
+	}
+	apply(protocol.OpDelete, "d0", "")
+	apply(protocol.OpDelete, "d7", "")
+	apply(protocol.OpPut, "d1", "water") // replaced: rivers gone from it
+	apply(protocol.OpPut, "d12", "river river")
+	tests := []struct {
+		name string
+		q    query.Query
+	}{
+		{"fuzzy", query.NewQueryStringQuery("body:river~1")},
+		{"fuzzy and terms", query.NewQueryStringQuery("body:liver~2 body:water body:nothing")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			q, err := rewrite.Query(tt.q, rewrite.Limits{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp, err := sh.Presearch(t.Context(), q, nil, nil, rewrite.DefaultMaxScoredTerms)
+			if err != nil {
+				t.Fatal(err)
+			}
+			terms := resp.Stats.Terms["body"]
+			if len(terms) < 2 {
+				t.Fatalf("presearch recorded %v, want several terms", terms)
+			}
+			adv, err := sh.idx.Advanced()
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, err := adv.Reader()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			for term, got := range terms {
+				tfr, err := r.TermFieldReader(t.Context(), []byte(term), "body", false, false, false)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if want := tfr.Count(); got != want {
+					t.Errorf("%q: presearch counted %d documents, the term reader %d", term, got, want)
+				}
+				tfr.Close()
+			}
+		})
+	}
+}

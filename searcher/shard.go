@@ -315,11 +315,17 @@ func (s *Shard) Search(ctx context.Context, req *bleve.SearchRequest, st *Stats)
 	// The request is the caller's own and each hit's index is this
 	// shard's local path: neither is worth sending over the wire (decoding
 	// the echoed request cost the coordinator a query parse per shard).
+	// Nor are term locations not asked for: Bleve keeps those a phrase
+	// collected on its hits, and they travelled as JSON with every hit
+	// of a phrase query.
 	res.Request = nil
 	for _, h := range res.Hits {
 		h.Index = ""
 		if !wantSource {
 			delete(h.Fields, meta.SourceField)
+		}
+		if !req.IncludeLocations {
+			h.Locations = nil
 		}
 	}
 	return res, nil

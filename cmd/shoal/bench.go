@@ -84,7 +84,7 @@ the figures as flat JSON.`,
 	f.IntVar(&o.BulkConcurrency, "bulk-concurrency", 0, "bulk requests in flight (0 = shoal index's default)")
 	f.IntVar(&o.IndexRounds, "index-rounds", 3, "indexing rounds, Bleve and Shoal in turn; the medians count")
 	f.StringVar(&o.DataDir, "data", "", "directory for the indexes (default: a temporary one, removed at the end)")
-	f.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of every phase to PREFIX-<phase>.pprof")
+	f.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of every phase to PREFIX-<phase>.pprof, and its heap allocations to PREFIX-<phase>.alloc.pprof (compare with -base PREFIX-<phase>.alloc-base.pprof)")
 	f.StringVar(&jsonPath, "json", "", "write the figures as JSON to this file")
 	logs.register(f, slog.LevelWarn)
 	bindEnv(cmd)
