@@ -173,7 +173,7 @@ func (s *searchCopies) askNode(ctx context.Context, node string, shards []int) (
 
 func (s *searchCopies) askCopy(ctx context.Context, node string, shard int) (answer[*bleve.SearchResult], error) {
 	j := s.job
-	stats, err := statsJSON(j.stats)
+	stats, err := j.statsJSON()
 	if err != nil {
 		return answer[*bleve.SearchResult]{}, err
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -169,6 +170,19 @@ type searchJob struct {
 	after   map[int]uint64
 	ids     requestIDs
 	cancels *atomic.Uint64
+
+	// The statistics as JSON, for requests to one copy (failovers,
+	// hedges, queue groups), made at the first of them.
+	jsonOnce  sync.Once
+	jsonStats json.RawMessage
+	jsonErr   error
+}
+
+// statsJSON returns the job's statistics as a request to one copy carries
+// them, encoded once however many such requests the search sends.
+func (j *searchJob) statsJSON() (json.RawMessage, error) {
+	j.jsonOnce.Do(func() { j.jsonStats, j.jsonErr = statsJSON(j.stats) })
+	return j.jsonStats, j.jsonErr
 }
 
 func (c *Coordinator) newSearchJob(ctx context.Context, q *query, stats []byte) *searchJob {
