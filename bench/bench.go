@@ -186,6 +186,7 @@ type run struct {
 	sets    querySets
 	mapping []byte
 	dir     string
+	corpus  string // the documents as JSON Lines, once written (writeCorpus)
 }
 
 func (r *run) logf(format string, args ...any) {

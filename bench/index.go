@@ -131,8 +131,11 @@ func (r *run) maybeProfile(on bool, name string, fn func() error) error {
 }
 
 // writeCorpus writes the documents as JSON Lines into the run's directory,
-// for the loader, and returns the file's path.
+// for the loader, once, and returns the file's path.
 func (r *run) writeCorpus() (string, error) {
+	if r.corpus != "" {
+		return r.corpus, nil
+	}
 	path := filepath.Join(r.dir, "corpus.jsonl")
 	f, err := os.Create(path)
 	if err != nil {
@@ -150,6 +153,7 @@ func (r *run) writeCorpus() (string, error) {
 	if err := f.Close(); err != nil {
 		return "", fmt.Errorf("bench: write corpus: %w", err)
 	}
+	r.corpus = path
 	return path, nil
 }
 
