@@ -46,8 +46,7 @@ type indexStats struct {
 // streamFigures are one index's figures, if known, and the request for
 // them in flight.
 type streamFigures struct {
-	indexStats
-	known bool
+	indexStats // known once at is set
 	// asking, while a request is in flight, is closed when it ends.
 	asking chan struct{}
 }
@@ -64,7 +63,7 @@ func (s *streamStats) stats(ctx context.Context, js jetstream.JetStream, def *me
 		f = &streamFigures{}
 		s.byUID[def.UID] = f
 	}
-	if f.known && time.Since(f.at) < streamStatsTTL {
+	if !f.at.IsZero() && time.Since(f.at) < streamStatsTTL {
 		defer s.mu.Unlock()
 		return f.indexStats, true
 	}
@@ -74,7 +73,7 @@ func (s *streamStats) stats(ctx context.Context, js jetstream.JetStream, def *me
 		// own timeout.
 		go s.refresh(context.WithoutCancel(ctx), js, def, f)
 	}
-	asking, held := f.asking, f.known
+	asking, held := f.asking, !f.at.IsZero()
 	s.mu.Unlock()
 	if !held {
 		wait := streamStatsTimeout
@@ -91,7 +90,7 @@ func (s *streamStats) stats(ctx context.Context, js jetstream.JetStream, def *me
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !f.known {
+	if f.at.IsZero() {
 		return indexStats{avgBytes: defaultDocBytes}, false
 	}
 	return f.indexStats, true
@@ -111,7 +110,6 @@ func (s *streamStats) refresh(ctx context.Context, js jetstream.JetStream, def *
 		if state.Msgs > 0 {
 			f.avgBytes = max(int64(state.Bytes/state.Msgs), 1)
 		}
-		f.known = true
 	}
 	close(f.asking)
 	f.asking = nil
