@@ -12,7 +12,11 @@
 //     Bleve indexes behind a bleve.IndexAlias, of Shoal's coordinator
 //     talking to the searchers over NATS, and of Shoal's HTTP API — in
 //     alternating turns, so that other load on the machine weighs on each
-//     alike — with the process's CPU time and allocations per query;
+//     alike — with the process's CPU time and allocations per query. The
+//     queries start once Shoal's searchers have compacted the index they
+//     no longer write to (searcher/compact.go), as a user would query it
+//     some seconds after a bulk load; the alias's shards stay as scorch's
+//     own merging leaves them, and the segments of both are reported;
 //   - the tail: with replicas: 2 and one searcher node (holding as few shard
 //     copies as possible) slowed by a fixed delay, the coordinator's p99
 //     with hedging off and with Shoal's default hedging (adaptive and
@@ -263,6 +267,7 @@ func (r *run) indexAndQuery(ctx context.Context) error {
 		return err
 	}
 	defer closeAll(shards)
+	r.settle(ctx, sh, shards)
 	// 2. Queries.
 	if err := r.query(ctx, []engine{
 		{name: "bleve", fn: bleveSearch(single, false)},
@@ -306,6 +311,7 @@ func (r *run) tail(ctx context.Context) error {
 	if err := sh.waitCopies(ctx, benchIndex, 2); err != nil {
 		return err
 	}
+	sh.waitCompacted(ctx) // as the main cluster's queries
 	waitIdle(ctx, idleWait)
 
 	queries := r.sets.repeat

@@ -52,7 +52,13 @@ type Result struct {
 	// ReferenceSegments is the single index's segment count when compared
 	// (the run fails unless it is 1).
 	ReferenceSegments uint64 `json:"reference_segments"`
-	AgreementQueries  int    `json:"agreement_queries"`
+	// AliasSegments and ShoalSegments are the segments the alias's shards
+	// and Shoal's copies of the benchmark index hold when the query
+	// phases start, all shards together: a query pays for each (Shoal's
+	// searchers merge idle copies into one, see searcher/compact.go).
+	AliasSegments    uint64 `json:"alias_segments"`
+	ShoalSegments    uint64 `json:"shoal_segments"`
+	AgreementQueries int    `json:"agreement_queries"`
 	// AgreementStatsHitRate is the share of the agreement pass's
 	// statistics lookups that needed no presearch round.
 	AgreementStatsHitRate *float64 `json:"stats_hit_rate_agreement,omitempty"`

@@ -20,6 +20,8 @@ type metrics struct {
 	searchDur   *prometheus.HistogramVec // index
 	queueWait   prometheus.Histogram
 	applyErrors *prometheus.CounterVec // index
+	compactions *prometheus.CounterVec // index
+	compactTime *prometheus.CounterVec // index
 }
 
 // latencyBuckets span 50 µs to 1.6 s.
@@ -40,8 +42,12 @@ func newMetrics(reg prometheus.Registerer, n *Node) (*metrics, error) {
 			Help: "Time a request waited for a worker of the node's pool.", Buckets: latencyBuckets}),
 		applyErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "shoal_copy_apply_errors_total",
 			Help: "Writes a copy could not apply, and failed batches, by index."}, []string{"index"}),
+		compactions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "shoal_copy_compactions_total",
+			Help: "Compactions of idle shard copies into one segment (finished, stopped by a write or failed), by index."}, []string{"index"}),
+		compactTime: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "shoal_copy_compaction_seconds_total",
+			Help: "Time spent compacting idle shard copies, by index."}, []string{"index"}),
 	}
-	m.collectors = []prometheus.Collector{m.searchDur, m.queueWait, m.applyErrors, copyCollector{n}, lru.NewCollector("shoal_searcher", n.CacheStats)}
+	m.collectors = []prometheus.Collector{m.searchDur, m.queueWait, m.applyErrors, m.compactions, m.compactTime, copyCollector{n}, lru.NewCollector("shoal_searcher", n.CacheStats)}
 	for i, c := range m.collectors {
 		if err := m.reg.Register(c); err != nil {
 			for _, done := range m.collectors[:i] {
@@ -79,6 +85,14 @@ func (m *metrics) queued(seconds float64) {
 func (m *metrics) applyFailed(index string, n int) {
 	if m != nil {
 		m.applyErrors.WithLabelValues(index).Add(float64(n))
+	}
+}
+
+// compacted counts a compaction of a copy of index that took seconds.
+func (m *metrics) compacted(index string, seconds float64) {
+	if m != nil {
+		m.compactions.WithLabelValues(index).Inc()
+		m.compactTime.WithLabelValues(index).Add(seconds)
 	}
 }
 

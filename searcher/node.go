@@ -58,6 +58,10 @@ type Options struct {
 	// DefaultTermSetBytes).
 	StatsCacheBytes int64
 	TermSetBytes    int64
+	// CompactAfter is how long a copy takes no writes before the node
+	// merges it into one segment (compact.go; default
+	// DefaultCompactAfter, negative: never).
+	CompactAfter time.Duration
 	// Registerer receives the node's metrics (metrics.go), each labelled
 	// with the node's name; nil records none.
 	Registerer prometheus.Registerer
@@ -86,6 +90,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.TermSetBytes <= 0 {
 		o.TermSetBytes = DefaultTermSetBytes
+	}
+	if o.CompactAfter == 0 {
+		o.CompactAfter = DefaultCompactAfter
 	}
 }
 
@@ -201,6 +208,10 @@ func Start(ctx context.Context, nc *nats.Conn, opts Options) (*Node, error) {
 	n.wg.Add(2)
 	go n.heartbeatLoop()
 	go n.placementLoop(watcher)
+	if opts.CompactAfter > 0 {
+		n.wg.Add(1)
+		go n.compactLoop()
+	}
 	return n, nil
 }
 

@@ -65,7 +65,12 @@ type Shard struct {
 	mu      sync.Mutex
 	changed chan struct{} // closed and replaced after every applied batch
 	terms   fieldTerms
-	fields  struct { // Fields' answer, for one applied sequence (mu)
+	// wrote is when the shard last took writes (unix nanoseconds; when
+	// it was opened, before any); stopCompact stops a compaction in
+	// progress (mu; compact.go).
+	wrote       atomic.Int64
+	stopCompact context.CancelCauseFunc
+	fields      struct { // Fields' answer, for one applied sequence (mu)
 		seq       uint64
 		names     []string
 		truncated bool
@@ -124,6 +129,7 @@ func OpenShard(dir string, m *mapping.IndexMappingImpl, o ShardOptions) (*Shard,
 	s := &Shard{dir: dir, idx: idx, mapping: m, changed: make(chan struct{}),
 		unsynced: make(chan struct{}, maxUnsynced), waiting: make(chan struct{}, 1),
 		terms: fieldTerms{entries: lru.New[string, fieldTermsEntry](o.TermSetBytes)}}
+	s.wrote.Store(time.Now().UnixNano())
 	v, err := idx.GetInternal(appliedKey)
 	if err != nil {
 		idx.Close()
@@ -210,6 +216,8 @@ func (s *Shard) Apply(ctx context.Context, writes []Write) ([]Rejected, error) {
 	if len(writes) == 0 {
 		return nil, nil
 	}
+	s.tookWrites()
+	defer s.tookWrites()
 	var rejected []Rejected
 	b := s.idx.NewBatch()
 	for _, w := range writes {
@@ -238,6 +246,18 @@ func (s *Shard) Apply(ctx context.Context, writes []Write) ([]Rejected, error) {
 	s.changed = make(chan struct{})
 	s.mu.Unlock()
 	return rejected, nil
+}
+
+// tookWrites records that the shard is taking writes, and stops a
+// compaction in progress: writes win (compact.go).
+func (s *Shard) tookWrites() {
+	s.wrote.Store(time.Now().UnixNano())
+	s.mu.Lock()
+	stop := s.stopCompact
+	s.mu.Unlock()
+	if stop != nil {
+		stop(errWritesArrived)
+	}
 }
 
 // add adds one write to b.

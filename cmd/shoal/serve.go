@@ -106,6 +106,9 @@ func (f *frontendFlags) options(logs *logFlags, reg *prometheus.Registry, tp tra
 	return o
 }
 
+// compactHelp describes the searchers' --compact-after.
+const compactHelp = "merge a shard copy into one segment once it has taken no writes for this long (faster queries; negative: never)"
+
 func newDevCmd() *cobra.Command {
 	var (
 		data       string
@@ -115,6 +118,7 @@ func newDevCmd() *cobra.Command {
 		noSample   bool
 		tcp        bool
 		monitor    string
+		compact    time.Duration
 		logs       logFlags
 		front      frontendFlags
 		traces     traceFlags
@@ -137,7 +141,7 @@ func newDevCmd() *cobra.Command {
 			c, err := cluster.Start(ctx, cluster.Options{
 				DataDir: data, NATSListen: natsListen, Searchers: searchers, InMemoryConns: !tcp,
 				Frontend: front.options(&logs, reg, tp), Logger: log, Metrics: reg, TracerProvider: tp, BrokerMonitor: monitor,
-				Searcher: searcher.Options{QueryLimits: front.query.l},
+				Searcher: searcher.Options{QueryLimits: front.query.l, CompactAfter: compact},
 			})
 			if err != nil {
 				return err
@@ -171,6 +175,7 @@ func newDevCmd() *cobra.Command {
 	cmd.Flags().IntVar(&shards, "sample-shards", 4, "shards of the sample index")
 	cmd.Flags().BoolVar(&noSample, "no-sample", false, "do not load the sample corpus")
 	cmd.Flags().StringVar(&monitor, "monitor", "", "serve the embedded broker's NATS monitoring endpoints (/varz, /jsz) at this address")
+	cmd.Flags().DurationVar(&compact, "compact-after", searcher.DefaultCompactAfter, compactHelp)
 	logs.register(cmd.Flags(), slog.LevelWarn)
 	traces.register(cmd.Flags())
 	front.register(cmd, true)
@@ -288,6 +293,7 @@ func newSearcherCmd() *cobra.Command {
 	cmd.Flags().StringVar(&metrics, "metrics", "", "serve Prometheus metrics at http://ADDR/metrics (e.g. 127.0.0.1:9464; empty = off)")
 	cmd.Flags().Int64Var(&o.StatsCacheBytes, "stats-cache-bytes", searcher.DefaultStatsCacheBytes, "memory bound of the decoded global statistics")
 	cmd.Flags().Int64Var(&o.TermSetBytes, "term-set-bytes", searcher.DefaultTermSetBytes, "memory bound of each shard copy's term tables")
+	cmd.Flags().DurationVar(&o.CompactAfter, "compact-after", searcher.DefaultCompactAfter, compactHelp)
 	query.register(cmd.Flags(), true)
 	logs.register(cmd.Flags(), slog.LevelInfo)
 	traces.register(cmd.Flags())
