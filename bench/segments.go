@@ -21,6 +21,9 @@ const settleWait = searcher.DefaultCompactAfter + time.Minute
 // bulk load. The alias's shards stay as scorch's own merging leaves them.
 func (r *run) settle(ctx context.Context, sh *shoal, shards []bleve.Index) {
 	copies, segs := sh.waitCompacted(ctx)
+	if segs > uint64(copies) {
+		r.logf("segments: Shoal's copies were not compacted within %v", settleWait)
+	}
 	r.res.ShoalSegments = segs
 	for _, s := range shards {
 		r.res.AliasSegments += segments(s)

@@ -22,13 +22,15 @@ import (
 //   - Writes win: a write to the copy stops its compaction (scorch drops
 //     the merge), and the copy waits to be idle again.
 //   - Compaction takes at most a tenth of one core's time: after a
-//     compaction that took d, the same copy is not compacted again before
-//     9·d has passed, so a trickle of writes to a large shard cannot keep
-//     the node merging.
-//   - It changes no answer: scores come from the global statistics
-//     (document counts, term counts, the union of term tables), which
-//     do not depend on segments, and what one merged index would report is
-//     what those already are.
+//     compaction that took d, the node compacts nothing for 9·d. A copy
+//     whose largest segment holds 90 % of its documents is left to scorch
+//     (a few stray writes are not worth rewriting the shard), and a copy
+//     compacted is not looked at again until it takes writes.
+//   - Scores do not change where the global statistics cover the query's
+//     fields (document counts, term counts, the union of term tables):
+//     none of those depends on segments. A field whose term tables are
+//     over their bound falls back to scorch's own field cardinality, which
+//     a merge changes (as scorch's own merging does).
 //
 // A write acknowledged before or during a compaction is safe: the merge
 // is scorch's own online operation, which swaps segments only once the
@@ -43,20 +45,29 @@ const DefaultCompactAfter = 10 * time.Second
 const maxCompactRounds = 8
 
 // compactDuty is the share of one core's time compaction may take: after
-// a compaction that took d, the copy waits d·(1/compactDuty − 1).
+// a compaction that took d, the node compacts nothing for
+// d·(1/compactDuty − 1).
 const compactDuty = 0.1
+
+// compactSkew is the share of a copy's live documents its largest segment
+// must hold for compaction to be left to scorch: merging a few stray
+// writes into a large segment would rewrite the whole shard for them.
+const compactSkew = 0.9
 
 // compactor is the node's compaction loop state.
 type compactor struct {
 	after time.Duration
-	// next is when each copy may be compacted again (compactDuty).
-	next map[*Shard]time.Time
+	// next is when the node may compact again (compactDuty).
+	next time.Time
+	// done holds, for each copy compacted or found not worth it, its
+	// last write then: it is not looked at again until it takes writes.
+	done map[*Shard]int64
 }
 
 // compactLoop compacts idle copies until the node closes.
 func (n *Node) compactLoop() {
 	defer n.wg.Done()
-	c := compactor{after: n.opts.CompactAfter, next: map[*Shard]time.Time{}}
+	c := compactor{after: n.opts.CompactAfter, done: map[*Shard]int64{}}
 	t := time.NewTicker(min(max(c.after/4, 100*time.Millisecond), 5*time.Second))
 	defer t.Stop()
 	for {
@@ -69,28 +80,44 @@ func (n *Node) compactLoop() {
 	}
 }
 
-// compactIdle compacts, one after the other, the copies that have been idle
-// long enough and have more than one segment.
+// compactIdle compacts the first copy that has been idle long enough and
+// is worth it, unless the node compacted too lately.
 func (n *Node) compactIdle(c *compactor) {
 	n.mu.Lock()
 	copies := make([]*replica, 0, len(n.copies))
+	live := make(map[*Shard]bool, len(n.copies))
 	for _, r := range n.copies {
 		copies = append(copies, r)
+		live[r.shard] = true
 	}
 	n.mu.Unlock()
-	live := make(map[*Shard]bool, len(copies))
+	for s := range c.done {
+		if !live[s] {
+			delete(c.done, s)
+		}
+	}
+	now := time.Now()
+	if now.Before(c.next) {
+		return
+	}
 	for _, r := range copies {
 		s := r.shard
-		live[s] = true
-		now := time.Now()
-		if n.ctx.Err() != nil || now.Before(c.next[s]) || s.Idle(now) < c.after || s.Segments() <= 1 {
+		wrote := s.wrote.Load()
+		if w, ok := c.done[s]; (ok && w == wrote) || s.Idle(now) < c.after {
+			continue
+		}
+		if !s.worthCompacting() {
+			c.done[s] = wrote
 			continue
 		}
 		res, err := s.Compact(n.ctx)
-		if n.ctx.Err() != nil {
+		if n.ctx.Err() != nil || res.After == 0 { // closing, or the copy was dropped
 			return
 		}
-		c.next[s] = time.Now().Add(time.Duration(float64(res.Took) * (1/compactDuty - 1)))
+		c.next = time.Now().Add(time.Duration(float64(res.Took) * (1/compactDuty - 1)))
+		if !res.Interrupted {
+			c.done[s] = wrote
+		}
 		n.metrics.compacted(r.def.Name, res.Took.Seconds())
 		log := n.log.With("index", r.def.Name, "shard", r.num, "segments_before", res.Before,
 			"segments_after", res.After, "took", res.Took.Round(time.Millisecond))
@@ -102,12 +129,15 @@ func (n *Node) compactIdle(c *compactor) {
 		default:
 			log.Info("shard copy compacted")
 		}
+		return
 	}
-	for s := range c.next {
-		if !live[s] {
-			delete(c.next, s)
-		}
-	}
+}
+
+// worthCompacting says whether the shard has several segments and its
+// largest does not hold nearly all its documents (compactSkew).
+func (s *Shard) worthCompacting() bool {
+	n, largest, docs := s.segmentSizes()
+	return n > 1 && float64(largest) < compactSkew*float64(docs)
 }
 
 // errWritesArrived is why a compaction stops when the shard takes writes.
@@ -117,7 +147,8 @@ var errWritesArrived = errors.New("writes arrived")
 type Compaction struct {
 	Before, After uint64 // segments
 	Took          time.Duration
-	// Interrupted says a write arrived and stopped it.
+	// Interrupted says a write arrived and stopped it before it was
+	// done.
 	Interrupted bool
 }
 
@@ -147,21 +178,14 @@ func (s *Shard) Compact(ctx context.Context) (Compaction, error) {
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	s.mu.Lock()
-	s.stopCompact = cancel
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		s.stopCompact = nil
-		s.mu.Unlock()
-	}()
+	s.stopCompact.Store(&cancel)
+	defer s.stopCompact.Store(nil)
 	segs := res.Before
 	for range maxCompactRounds {
 		if segs <= 1 || ctx.Err() != nil {
 			break
 		}
-		if err = sc.ForceMerge(ctx, nil); err != nil {
-			err = fmt.Errorf("shard %s: compact: %w", s.dir, err)
+		if err = s.forceMerge(ctx, sc); err != nil {
 			break
 		}
 		now := s.Segments()
@@ -172,21 +196,49 @@ func (s *Shard) Compact(ctx context.Context) (Compaction, error) {
 		segs = now
 	}
 	res.After, res.Took = segs, time.Since(start)
-	res.Interrupted = errors.Is(context.Cause(ctx), errWritesArrived)
+	res.Interrupted = segs > 1 && errors.Is(context.Cause(ctx), errWritesArrived)
 	return res, err
+}
+
+// forceMerge asks scorch for one force merge and waits for it, or for ctx.
+// Scorch's ForceMerge waits for its merger without regard to ctx (behind
+// a merge of its own, say); the call is left to finish on its own then,
+// and the shard takes no other until it has.
+func (s *Shard) forceMerge(ctx context.Context, sc *scorch.Scorch) error {
+	if !s.merging.CompareAndSwap(false, true) {
+		return fmt.Errorf("shard %s: compact: a force merge is still running", s.dir)
+	}
+	done := make(chan error, 1)
+	go func() {
+		defer s.merging.Store(false)
+		done <- sc.ForceMerge(ctx, nil)
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			return fmt.Errorf("shard %s: compact: %w", s.dir, err)
+		}
+		return nil
+	case <-ctx.Done():
+		return nil
+	}
 }
 
 // Segments counts the segments of each copy the node hosts, by index and
 // shard.
 func (n *Node) Segments() map[string]map[int]uint64 {
 	n.mu.Lock()
-	defer n.mu.Unlock()
-	out := map[string]map[int]uint64{}
+	copies := make(map[copyKey]*Shard, len(n.copies))
 	for k, r := range n.copies {
+		copies[k] = r.shard
+	}
+	n.mu.Unlock()
+	out := map[string]map[int]uint64{}
+	for k, s := range copies {
 		if out[k.index] == nil {
 			out[k.index] = map[int]uint64{}
 		}
-		out[k.index][k.shard] = r.shard.Segments()
+		out[k.index][k.shard] = s.Segments()
 	}
 	return out
 }

@@ -34,12 +34,32 @@ func fragmentedShard(t *testing.T, batches, docs int) *Shard {
 	return sh
 }
 
+// settledShard is a fragmentedShard once scorch's own merging has left it
+// alone (several segments: scorch merges small ones at once).
+func settledShard(t *testing.T, batches, docs int) *Shard {
+	t.Helper()
+	sh := fragmentedShard(t, batches, docs)
+	last, steady := sh.Segments(), 0
+	for steady < 5 {
+		time.Sleep(100 * time.Millisecond)
+		if n := sh.Segments(); n != last {
+			last, steady = n, 0
+			continue
+		}
+		steady++
+	}
+	if last <= 1 {
+		t.Fatalf("%d segments once settled, want several", last)
+	}
+	return sh
+}
+
 // TestCompactMergesIntoOneSegment: a shard of many segments is merged into
 // one, and keeps every document.
 func TestCompactMergesIntoOneSegment(t *testing.T) {
-	sh := fragmentedShard(t, 12, 50)
-	if n := sh.Segments(); n <= 1 {
-		t.Fatalf("%d segments before compaction, want several", n)
+	sh := settledShard(t, 20, 1000)
+	if !sh.worthCompacting() {
+		t.Fatal("a shard of several settled segments is not worth compacting")
 	}
 	res, err := sh.Compact(t.Context())
 	if err != nil {
@@ -48,8 +68,16 @@ func TestCompactMergesIntoOneSegment(t *testing.T) {
 	if res.After != 1 || sh.Segments() != 1 || res.Interrupted || res.Before <= 1 {
 		t.Fatalf("compaction %+v, %d segments now; want several merged into 1", res, sh.Segments())
 	}
-	if n, err := sh.Docs(); err != nil || n != 600 {
-		t.Fatalf("%d documents after compaction (%v), want 600", n, err)
+	if n, err := sh.Docs(); err != nil || n != 20000 {
+		t.Fatalf("%d documents after compaction (%v), want 20000", n, err)
+	}
+	// A few stray writes after it are left to scorch.
+	doc, _ := json.Marshal(map[string]any{"body": "stray"})
+	if _, err := sh.Apply(t.Context(), []Write{{Seq: 20001, Op: protocol.OpPut, ID: "stray", Doc: doc}}); err != nil {
+		t.Fatal(err)
+	}
+	if sh.Segments() < 2 || sh.worthCompacting() {
+		t.Fatalf("%d segments after a stray write; worth compacting: %v, want 2 and false", sh.Segments(), sh.worthCompacting())
 	}
 }
 
@@ -59,7 +87,7 @@ func TestCompactStopsForWrites(t *testing.T) {
 	// A merge that finishes before the write reaches it proves nothing:
 	// try again, on a larger shard each time.
 	for attempt := 1; attempt <= 3; attempt++ {
-		sh := fragmentedShard(t, 30*attempt, 400)
+		sh := settledShard(t, 20*attempt, 1000)
 		done := make(chan Compaction, 1)
 		go func() {
 			res, err := sh.Compact(t.Context())
@@ -68,24 +96,30 @@ func TestCompactStopsForWrites(t *testing.T) {
 			}
 			done <- res
 		}()
-		for started := false; !started; {
-			sh.mu.Lock()
-			started = sh.stopCompact != nil
-			sh.mu.Unlock()
-			time.Sleep(time.Millisecond)
+		var res Compaction
+		for waiting := true; waiting; {
+			select {
+			case res = <-done:
+				waiting = false
+			default:
+				if sh.stopCompact.Load() == nil {
+					time.Sleep(time.Millisecond)
+					continue
+				}
+				doc, _ := json.Marshal(map[string]any{"body": "late"})
+				if _, err := sh.Apply(t.Context(), []Write{{Seq: uint64(20000*attempt + 1), Op: protocol.OpPut, ID: "late", Doc: doc}}); err != nil {
+					t.Fatal(err)
+				}
+				res, waiting = <-done, false
+			}
 		}
-		sh.tookWrites()
-		res := <-done
 		if res.Interrupted {
 			if res.After <= 1 {
 				t.Errorf("interrupted compaction %+v ended with one segment", res)
 			}
 			return
 		}
-		if res.After > 1 {
-			t.Fatalf("compaction %+v neither finished nor says a write stopped it", res)
-		}
-		t.Logf("attempt %d: compaction finished in %v, before the write", attempt, res.Took)
+		t.Logf("attempt %d: compaction %+v finished before the write", attempt, res)
 	}
 	t.Fatal("no compaction was stopped by a write")
 }

@@ -14,19 +14,69 @@ import (
 	"github.com/shoal-search/shoal/internal/testwait"
 )
 
-// TestIdleCopiesAreCompacted: once an index stops taking writes, its
-// node merges every copy into one segment, and the same queries give the
-// same scores as before.
+// compactIndex is the index of TestIdleCopiesAreCompacted.
+const compactIndex = "compact"
+
+// TestIdleCopiesAreCompacted: once an index stops taking writes, its node
+// merges every copy into one segment, and queries score as on a cluster
+// that keeps the same documents in several segments (each cluster with a
+// coordinator and caches of its own).
 func TestIdleCopiesAreCompacted(t *testing.T) {
-	const index, shards, batches, perBatch = "compact", 1, 10, 1000
+	queries := []string{"river", "water stone", `"bank water"`, "hors~1", "win*", "+garden -light", "title:field body:number"}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	// Several segments: compaction off, scorch's own merging settled.
+	split := loadCompactCluster(ctx, t, -1)
+	last, steady := split.segments(), 0
+	for steady < 5 {
+		time.Sleep(100 * time.Millisecond)
+		if n := split.segments(); n != last {
+			last, steady = n, 0
+			continue
+		}
+		steady++
+	}
+	if last <= 1 {
+		t.Fatalf("%v segments once settled, want several", last)
+	}
+	before := split.search(ctx, queries)
+	// The same documents, compacted.
+	merged := loadCompactCluster(ctx, t, time.Second)
+	testwait.For(t, time.Minute, 100*time.Millisecond, func() error {
+		if n := merged.segments(); n != 1 {
+			return fmt.Errorf("%v segments in an idle shard", n)
+		}
+		return nil
+	})
+	if n := merged.scrape().Sum("shoal_copy_compactions_total", "index", compactIndex); n < 1 {
+		t.Errorf("%v compactions counted, want at least 1", n)
+	}
+	after := merged.search(ctx, queries)
+	for _, q := range queries {
+		if err := sameScores(before[q], after[q]); err != nil {
+			t.Errorf("%s: compaction changed the answer: %v", q, err)
+		}
+	}
+}
+
+// compactCluster is a one-searcher cluster holding compactIndex.
+type compactCluster struct {
+	t  *testing.T
+	c  *cluster.Cluster
+	cl *client.Client
+}
+
+// loadCompactCluster starts a cluster whose searcher compacts after
+// compactAfter, and loads the same documents into compactIndex (one
+// shard) in batches.
+func loadCompactCluster(ctx context.Context, t *testing.T, compactAfter time.Duration) compactCluster {
+	const batches, perBatch = 12, 1000
 	c := testcluster.Start(t, 1, func(o *cluster.Options) {
 		o.Metrics = cluster.NewRegistry()
-		o.Searcher.CompactAfter = 5 * time.Second
+		o.Searcher.CompactAfter = compactAfter
 	})
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
 	cl := client.New(c.URL())
-	if err := cl.CreateIndex(ctx, index, client.IndexSettings{Shards: shards}); err != nil {
+	if err := cl.CreateIndex(ctx, compactIndex, client.IndexSettings{Shards: 1}); err != nil {
 		t.Fatal(err)
 	}
 	words := strings.Fields("river bank water stone light field house horse winter garden")
@@ -37,71 +87,46 @@ func TestIdleCopiesAreCompacted(t *testing.T) {
 			fmt.Fprintf(&body, `{"id":"d%d","title":"%s %s","body":"%s %s %s number %d"}`+"\n", n,
 				words[n%7], words[n%10], words[n%3], words[(n/3)%10], words[(n/7)%10], n)
 		}
-		if res, err := cl.Bulk(ctx, index, []byte(body.String()), true); err != nil || res.Indexed != perBatch {
+		if res, err := cl.Bulk(ctx, compactIndex, []byte(body.String()), true); err != nil || res.Indexed != perBatch {
 			t.Fatalf("bulk %d: %+v %v", b, res, err)
 		}
 		// Each batch its own segment on disk: scorch persists the
 		// in-memory segments it has in one.
 		time.Sleep(200 * time.Millisecond)
 	}
-	segments := func() float64 {
-		return testmetrics.Scrape(t, c.URL()+"/metrics").Sum("shoal_copy_segments", "index", index)
-	}
-	// Scorch's own merging settles first (persisted segments stay).
-	last, steady := segments(), 0
-	for steady < 5 {
-		time.Sleep(100 * time.Millisecond)
-		n := segments()
-		if n == last {
-			steady++
-		} else {
-			last, steady = n, 0
-		}
-	}
-	if last <= shards {
-		t.Fatalf("%v segments in %d shards after %d batches, want more than one a shard", last, shards, batches)
-	}
-	// Scores count every shard's latest writes once the coordinator has
-	// them (Statistics.Exact); until then, answers say they do not.
-	queries := []string{"river", "water stone", `"bank water"`, "hors~1", "win*", "+garden -light", "title:field body:number"}
-	search := func() map[string][]client.Hit {
-		out := map[string][]client.Hit{}
-		for _, q := range queries {
-			testwait.For(t, 10*time.Second, 20*time.Millisecond, func() error {
-				res, err := cl.SearchQuery(ctx, index, q, 20, 0)
-				switch {
-				case err != nil:
-					t.Fatalf("%s: %v", q, err)
-				case len(res.Hits) == 0:
-					t.Fatalf("%s: no hits", q)
-				case res.Statistics != nil && !res.Statistics.Exact:
-					return fmt.Errorf("%s: statistics %+v", q, res.Statistics)
-				}
-				out[q] = res.Hits
-				return nil
-			})
-		}
-		return out
-	}
-	before := search()
-	if n := segments(); n <= shards {
-		t.Fatalf("%v segments in %d shards once searched: compacted too early to compare", n, shards)
-	}
-	testwait.For(t, time.Minute, 100*time.Millisecond, func() error {
-		if n := segments(); n != shards {
-			return fmt.Errorf("%v segments in %d idle shards", n, shards)
-		}
-		return nil
-	})
-	if n := testmetrics.Scrape(t, c.URL()+"/metrics").Sum("shoal_copy_compactions_total", "index", index); n < 1 {
-		t.Errorf("%v compactions counted, want at least 1", n)
-	}
-	after := search()
+	return compactCluster{t: t, c: c, cl: cl}
+}
+
+func (cc compactCluster) scrape() testmetrics.Families {
+	return testmetrics.Scrape(cc.t, cc.c.URL()+"/metrics")
+}
+
+// segments counts the segments of compactIndex's copy.
+func (cc compactCluster) segments() float64 {
+	return cc.scrape().Sum("shoal_copy_segments", "index", compactIndex)
+}
+
+// search asks each query once its statistics count every write
+// (Statistics.Exact; until the coordinator has them, answers say they do
+// not), and returns the hits by query.
+func (cc compactCluster) search(ctx context.Context, queries []string) map[string][]client.Hit {
+	out := map[string][]client.Hit{}
 	for _, q := range queries {
-		if err := sameScores(before[q], after[q]); err != nil {
-			t.Errorf("%s: compaction changed the answer: %v", q, err)
-		}
+		testwait.For(cc.t, 10*time.Second, 20*time.Millisecond, func() error {
+			res, err := cc.cl.SearchQuery(ctx, compactIndex, q, 20, 0)
+			switch {
+			case err != nil:
+				cc.t.Fatalf("%s: %v", q, err)
+			case len(res.Hits) == 0:
+				cc.t.Fatalf("%s: no hits", q)
+			case res.Statistics != nil && !res.Statistics.Exact:
+				return fmt.Errorf("%s: statistics %+v", q, res.Statistics)
+			}
+			out[q] = res.Hits
+			return nil
+		})
 	}
+	return out
 }
 
 // sameScores says whether two answers have the same scores in the same

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/blevesearch/bleve/v2"
+	"github.com/blevesearch/bleve/v2/index/scorch"
 	"github.com/blevesearch/bleve/v2/mapping"
 	index "github.com/blevesearch/bleve_index_api"
 
@@ -67,9 +68,11 @@ type Shard struct {
 	terms   fieldTerms
 	// wrote is when the shard last took writes (unix nanoseconds; when
 	// it was opened, before any); stopCompact stops a compaction in
-	// progress (mu; compact.go).
+	// progress, and merging is set while scorch has a force merge of
+	// the shard's (compact.go).
 	wrote       atomic.Int64
-	stopCompact context.CancelCauseFunc
+	stopCompact atomic.Pointer[context.CancelCauseFunc]
+	merging     atomic.Bool
 	fields      struct { // Fields' answer, for one applied sequence (mu)
 		seq       uint64
 		names     []string
@@ -252,11 +255,8 @@ func (s *Shard) Apply(ctx context.Context, writes []Write) ([]Rejected, error) {
 // compaction in progress: writes win (compact.go).
 func (s *Shard) tookWrites() {
 	s.wrote.Store(time.Now().UnixNano())
-	s.mu.Lock()
-	stop := s.stopCompact
-	s.mu.Unlock()
-	if stop != nil {
-		stop(errWritesArrived)
+	if stop := s.stopCompact.Load(); stop != nil {
+		(*stop)(errWritesArrived)
 	}
 }
 
@@ -397,18 +397,36 @@ func (s *Shard) localCardinality(field string) int {
 	return 0
 }
 
-// Segments counts the segments of the shard's index (in memory and on
-// disk), 0 if its statistics do not say.
+// Segments counts the segments of the shard's current snapshot (in memory
+// and on disk), 0 when it cannot be read (a closed index).
 func (s *Shard) Segments() uint64 {
-	m, ok := s.idx.StatsMap()["index"].(map[string]interface{})
+	n, _, _ := s.segmentSizes()
+	return uint64(n)
+}
+
+// segmentSizes counts the segments of the shard's current snapshot, and
+// the live documents of the largest and of all of them. (Scorch's own
+// statistics lag: they leave out a batch's new segment and still count
+// the ones a delete emptied until the next write.)
+func (s *Shard) segmentSizes() (segments int, largest, docs uint64) {
+	adv, err := s.idx.Advanced()
+	if err != nil {
+		return 0, 0, 0
+	}
+	r, err := adv.Reader()
+	if err != nil {
+		return 0, 0, 0
+	}
+	defer r.Close()
+	snap, ok := r.(interface{ Segments() []*scorch.SegmentSnapshot })
 	if !ok {
-		return 0
+		return 0, 0, 0
 	}
-	var n uint64
-	for _, k := range []string{"num_root_memorysegments", "num_root_filesegments"} {
-		if v, ok := m[k].(uint64); ok {
-			n += v
-		}
+	for _, ss := range snap.Segments() {
+		n := ss.Count()
+		docs += n
+		largest = max(largest, n)
+		segments++
 	}
-	return n
+	return segments, largest, docs
 }

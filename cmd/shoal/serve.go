@@ -107,7 +107,7 @@ func (f *frontendFlags) options(logs *logFlags, reg *prometheus.Registry, tp tra
 }
 
 // compactHelp describes the searchers' --compact-after.
-const compactHelp = "merge a shard copy into one segment once it has taken no writes for this long (faster queries; negative: never)"
+const compactHelp = "merge a shard copy into one segment once it has taken no writes for this long (faster queries; 0: the default, negative: never)"
 
 func newDevCmd() *cobra.Command {
 	var (
