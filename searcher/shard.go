@@ -418,7 +418,9 @@ func (s *Shard) segmentSizes() (segments int, largest, docs uint64) {
 		return 0, 0, 0
 	}
 	defer r.Close()
-	snap, ok := r.(interface{ Segments() []*scorch.SegmentSnapshot })
+	snap, ok := r.(interface {
+		Segments() []*scorch.SegmentSnapshot
+	})
 	if !ok {
 		return 0, 0, 0
 	}
