@@ -18,6 +18,9 @@ const (
 	// streamStatsTimeout bounds one request for an index's stream
 	// figures.
 	streamStatsTimeout = 5 * time.Second
+	// streamStatsForget is how long the figures of an index nobody
+	// searches are kept (a deleted index's, among them).
+	streamStatsForget = 12 * streamStatsTTL
 )
 
 // streamStats caches what each index's stream says of its documents: how
@@ -60,6 +63,7 @@ func (s *streamStats) stats(ctx context.Context, js jetstream.JetStream, def *me
 	}
 	f := s.byUID[def.UID]
 	if f == nil {
+		s.forget()
 		f = &streamFigures{}
 		s.byUID[def.UID] = f
 	}
@@ -94,6 +98,16 @@ func (s *streamStats) stats(ctx context.Context, js jetstream.JetStream, def *me
 		return indexStats{avgBytes: defaultDocBytes}, false
 	}
 	return f.indexStats, true
+}
+
+// forget drops the figures read more than streamStatsForget ago and not
+// being asked for (s.mu held): an index deleted, or no longer searched.
+func (s *streamStats) forget() {
+	for uid, f := range s.byUID {
+		if f.asking == nil && time.Since(f.at) > streamStatsForget {
+			delete(s.byUID, uid)
+		}
+	}
 }
 
 // refresh asks def's stream for its figures and keeps them in f; a

@@ -118,3 +118,29 @@ func silentJetStream(t *testing.T, nc *nats.Conn, prefix string) (jetstream.JetS
 	}
 	return js, &asked
 }
+
+// TestStreamStatsForget: figures nobody asked for lately are dropped
+// (those of a deleted index, say), unless a request for them is in flight.
+func TestStreamStatsForget(t *testing.T) {
+	old := time.Now().Add(-2 * streamStatsForget)
+	tests := []struct {
+		name string
+		f    *streamFigures
+		kept bool
+	}{
+		{"recent", &streamFigures{indexStats: indexStats{at: time.Now()}}, true},
+		{"old", &streamFigures{indexStats: indexStats{at: old}}, false},
+		{"never read", &streamFigures{}, false},
+		{"old, asked for", &streamFigures{indexStats: indexStats{at: old}, asking: make(chan struct{})}, true},
+	}
+	s := &streamStats{byUID: map[string]*streamFigures{}}
+	for _, tt := range tests {
+		s.byUID[tt.name] = tt.f
+	}
+	s.forget()
+	for _, tt := range tests {
+		if _, ok := s.byUID[tt.name]; ok != tt.kept {
+			t.Errorf("%s: kept %v, want %v", tt.name, ok, tt.kept)
+		}
+	}
+}
