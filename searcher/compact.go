@@ -66,18 +66,8 @@ type compactor struct {
 
 // compactLoop compacts idle copies until the node closes.
 func (n *Node) compactLoop() {
-	defer n.wg.Done()
 	c := compactor{after: n.opts.CompactAfter, done: map[*Shard]int64{}}
-	t := time.NewTicker(min(max(c.after/4, 100*time.Millisecond), 5*time.Second))
-	defer t.Stop()
-	for {
-		select {
-		case <-n.ctx.Done():
-			return
-		case <-t.C:
-			n.compactIdle(&c)
-		}
-	}
+	n.every(min(max(c.after/4, 100*time.Millisecond), 5*time.Second), func() { n.compactIdle(&c) })
 }
 
 // compactIdle compacts the first copy that has been idle long enough and

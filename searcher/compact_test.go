@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shoal-search/shoal/internal/testwait"
 	"github.com/shoal-search/shoal/protocol"
 )
 
@@ -39,16 +40,7 @@ func fragmentedShard(t *testing.T, batches, docs int) *Shard {
 func settledShard(t *testing.T, batches, docs int) *Shard {
 	t.Helper()
 	sh := fragmentedShard(t, batches, docs)
-	last, steady := sh.Segments(), 0
-	for steady < 5 {
-		time.Sleep(100 * time.Millisecond)
-		if n := sh.Segments(); n != last {
-			last, steady = n, 0
-			continue
-		}
-		steady++
-	}
-	if last <= 1 {
+	if last := testwait.Steady(t, time.Minute, 100*time.Millisecond, 5, sh.Segments); last <= 1 {
 		t.Fatalf("%d segments once settled, want several", last)
 	}
 	return sh

@@ -27,16 +27,7 @@ func TestIdleCopiesAreCompacted(t *testing.T) {
 	defer cancel()
 	// Several segments: compaction off, scorch's own merging settled.
 	split := loadCompactCluster(ctx, t, -1)
-	last, steady := split.segments(), 0
-	for steady < 5 {
-		time.Sleep(100 * time.Millisecond)
-		if n := split.segments(); n != last {
-			last, steady = n, 0
-			continue
-		}
-		steady++
-	}
-	if last <= 1 {
+	if last := testwait.Steady(t, time.Minute, 100*time.Millisecond, 5, split.segments); last <= 1 {
 		t.Fatalf("%v segments once settled, want several", last)
 	}
 	before := split.search(ctx, queries)

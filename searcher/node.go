@@ -294,19 +294,27 @@ func (n *Node) heartbeat(ctx context.Context) error {
 }
 
 func (n *Node) heartbeatLoop() {
+	n.every(n.opts.HeartbeatInterval, func() {
+		ctx, cancel := context.WithTimeout(n.ctx, 2*n.opts.HeartbeatInterval)
+		defer cancel()
+		if err := n.heartbeat(ctx); err != nil && n.ctx.Err() == nil {
+			n.log.Warn("heartbeat failed", "err", err)
+		}
+	})
+}
+
+// every calls fn every d until the node closes, and then marks the
+// goroutine done (n.wg).
+func (n *Node) every(d time.Duration, fn func()) {
 	defer n.wg.Done()
-	t := time.NewTicker(n.opts.HeartbeatInterval)
+	t := time.NewTicker(d)
 	defer t.Stop()
 	for {
 		select {
 		case <-n.ctx.Done():
 			return
 		case <-t.C:
-			ctx, cancel := context.WithTimeout(n.ctx, 2*n.opts.HeartbeatInterval)
-			if err := n.heartbeat(ctx); err != nil && n.ctx.Err() == nil {
-				n.log.Warn("heartbeat failed", "err", err)
-			}
-			cancel()
+			fn()
 		}
 	}
 }

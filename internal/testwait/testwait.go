@@ -7,6 +7,7 @@ package testwait
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 )
@@ -40,4 +41,25 @@ func Until(ctx context.Context, total, poll time.Duration, check func() error) e
 		case <-tick.C:
 		}
 	}
+}
+
+// Steady waits until read gives the same value at polls checks in a row,
+// poll apart, and returns it: a figure a background process settles (say,
+// the segments scorch's own merging leaves). It fails the test when total
+// passes first.
+func Steady[T comparable](t testing.TB, total, poll time.Duration, polls int, read func() T) T {
+	t.Helper()
+	last, same := read(), 0
+	For(t, total, poll, func() error {
+		if v := read(); v != last {
+			last, same = v, 0
+		} else {
+			same++
+		}
+		if same < polls {
+			return fmt.Errorf("%v, still changing", last)
+		}
+		return nil
+	})
+	return last
 }

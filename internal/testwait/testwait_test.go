@@ -46,3 +46,16 @@ func TestUntil(t *testing.T) {
 		})
 	}
 }
+
+// TestSteady: Steady returns a figure once it has stopped changing, not
+// before.
+func TestSteady(t *testing.T) {
+	reads := 0
+	got := testwait.Steady(t, 10*time.Second, time.Millisecond, 3, func() int {
+		reads++
+		return min(reads, 5) // 1, 2, 3, 4, then 5 for good
+	})
+	if got != 5 || reads < 5+3 {
+		t.Fatalf("Steady gave %d after %d reads, want 5 after at least 8", got, reads)
+	}
+}
