@@ -68,6 +68,7 @@ type Cluster struct {
 type node struct {
 	name string
 	nc   *nats.Conn
+	ctl  *nats.Conn // the node's heartbeats (searcher.Options.Control)
 	n    *searcher.Node
 }
 
@@ -196,15 +197,22 @@ func (c *Cluster) StartSearcher(ctx context.Context, i int) error {
 	if err != nil {
 		return err
 	}
-	opts := c.opts.Searcher
-	opts.Name = nd.name
-	opts.DataDir = filepath.Join(c.opts.DataDir, nd.name)
-	n, err := searcher.Start(ctx, nc, opts)
+	ctl, err := c.Connect(ctx, nd.name+"-control", broker.RoleSearcher, nd.name)
 	if err != nil {
 		nc.Close()
 		return err
 	}
-	nd.nc, nd.n = nc, n
+	opts := c.opts.Searcher
+	opts.Name = nd.name
+	opts.DataDir = filepath.Join(c.opts.DataDir, nd.name)
+	opts.Control = ctl
+	n, err := searcher.Start(ctx, nc, opts)
+	if err != nil {
+		nc.Close()
+		ctl.Close()
+		return err
+	}
+	nd.nc, nd.ctl, nd.n = nc, ctl, n
 	return nil
 }
 
@@ -212,14 +220,15 @@ func (c *Cluster) StartSearcher(ctx context.Context, i int) error {
 func (c *Cluster) StopSearcher(i int) error {
 	c.mu.Lock()
 	nd := c.nodes[i]
-	n, nc := nd.n, nd.nc
-	nd.n, nd.nc = nil, nil
+	n, nc, ctl := nd.n, nd.nc, nd.ctl
+	nd.n, nd.nc, nd.ctl = nil, nil, nil
 	c.mu.Unlock()
 	if n == nil {
 		return nil
 	}
 	err := n.Close()
 	nc.Close()
+	ctl.Close()
 	return err
 }
 
@@ -229,13 +238,14 @@ func (c *Cluster) StopSearcher(i int) error {
 func (c *Cluster) KillSearcher(i int) error {
 	c.mu.Lock()
 	nd := c.nodes[i]
-	n, nc := nd.n, nd.nc
-	nd.n, nd.nc = nil, nil
+	n, nc, ctl := nd.n, nd.nc, nd.ctl
+	nd.n, nd.nc, nd.ctl = nil, nil, nil
 	c.mu.Unlock()
 	if n == nil {
 		return nil
 	}
 	nc.Close()
+	ctl.Close()
 	err := n.Close()
 	if errors.Is(err, nats.ErrConnectionClosed) {
 		err = nil

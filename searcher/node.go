@@ -49,6 +49,14 @@ type Options struct {
 	Concurrency int
 	// Logger receives operational messages (default slog.Default()).
 	Logger *slog.Logger
+	// Control, when set, is a second connection the node's heartbeats
+	// take (nil: the node's own). On the connection its copies pull
+	// their writes over, a heartbeat's reply waits behind megabytes of
+	// them: under a bulk load on two cores, heartbeats timed out for
+	// seconds on end and the node counted as dead. The node beats only
+	// while its own connection is up, so a node that lost it still
+	// stops counting as live.
+	Control *nats.Conn
 	// QueryLimits bound the work of one query on this node (zero fields
 	// take rewrite's defaults).
 	QueryLimits rewrite.Limits
@@ -107,6 +115,7 @@ type Node struct {
 	nc      *nats.Conn
 	js      jetstream.JetStream
 	buckets *meta.Buckets
+	beats   jetstream.KeyValue // the nodes bucket, over Options.Control
 	log     *slog.Logger
 	pool    *pool
 	faults  Faults
@@ -180,6 +189,10 @@ func Start(ctx context.Context, nc *nats.Conn, opts Options) (*Node, error) {
 		cancels:  newCancels(),
 		tracer:   tracing.OrNoop(opts.TracerProvider).Tracer("github.com/shoal-search/shoal/searcher"),
 	}
+	if n.beats, err = controlBeats(ctx, opts.Control, buckets); err != nil {
+		cancel()
+		return nil, err
+	}
 	if n.metrics, err = newMetrics(opts.Registerer, n); err != nil {
 		cancel()
 		return nil, err
@@ -213,6 +226,23 @@ func Start(ctx context.Context, nc *nats.Conn, opts Options) (*Node, error) {
 		go n.compactLoop()
 	}
 	return n, nil
+}
+
+// controlBeats is the nodes bucket over the control connection ctl, or
+// the one in buckets without one.
+func controlBeats(ctx context.Context, ctl *nats.Conn, buckets *meta.Buckets) (jetstream.KeyValue, error) {
+	if ctl == nil {
+		return buckets.Nodes, nil
+	}
+	js, err := jetstream.New(ctl)
+	if err != nil {
+		return nil, fmt.Errorf("searcher: control connection: %w", err)
+	}
+	kv, err := js.KeyValue(ctx, meta.BucketNodes)
+	if err != nil {
+		return nil, fmt.Errorf("searcher: control connection: %w", err)
+	}
+	return kv, nil
 }
 
 // bucketsPoll is how often a node looks for metadata buckets that do not
@@ -262,7 +292,7 @@ func (n *Node) Close() error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	if err := n.buckets.Nodes.Delete(ctx, n.opts.Name); err != nil && n.nc.IsConnected() {
+	if err := n.beats.Delete(ctx, n.opts.Name); err != nil && n.nc.IsConnected() {
 		errs = append(errs, fmt.Errorf("searcher: remove heartbeat: %w", err))
 	}
 	return errors.Join(errs...)
@@ -287,7 +317,10 @@ func (n *Node) heartbeat(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if _, err := n.buckets.Nodes.Put(ctx, n.opts.Name, b); err != nil {
+	if !n.nc.IsConnected() {
+		return fmt.Errorf("searcher: heartbeat: %w", nats.ErrConnectionClosed)
+	}
+	if _, err := n.beats.Put(ctx, n.opts.Name, b); err != nil {
 		return fmt.Errorf("searcher: heartbeat: %w", err)
 	}
 	return nil

@@ -270,6 +270,14 @@ func newSearcherCmd() *cobra.Command {
 			if err := checkCreds(creds, broker.RoleSearcher, o.Name); err != nil {
 				return err
 			}
+			// Heartbeats on a connection of their own: on nc they wait
+			// behind the writes the copies pull (searcher.Options.Control).
+			ctl, _, err := nats.connect(ctx, "shoal-searcher-"+o.Name+"-control", broker.LogEvents(o.Logger))
+			if err != nil {
+				return err
+			}
+			defer ctl.Close()
+			o.Control = ctl
 			n, err := searcher.Start(ctx, nc, o)
 			if err != nil {
 				return err
