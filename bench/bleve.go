@@ -9,12 +9,12 @@ import (
 	"time"
 
 	"github.com/blevesearch/bleve/v2"
-	"github.com/blevesearch/bleve/v2/index/scorch"
 	"github.com/blevesearch/bleve/v2/search"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/shoal-search/shoal/meta"
 	"github.com/shoal-search/shoal/rewrite"
+	"github.com/shoal-search/shoal/searcher"
 )
 
 // indexBleve creates a Bleve index in dir with the mapping raw and writes
@@ -62,39 +62,10 @@ func indexBleve(dir string, raw json.RawMessage, docs []doc, batchSize int) (ble
 // Shoal's global statistics use. One ForceMerge may leave several segments
 // (scorch merges at most ten in a task), so it runs until one is left.
 func forceMerge(ctx context.Context, idx bleve.Index) error {
-	adv, err := idx.Advanced()
-	if err != nil {
-		return fmt.Errorf("bench: force merge: %w", err)
-	}
-	s, ok := adv.(*scorch.Scorch)
-	if !ok {
-		return fmt.Errorf("bench: force merge: index type %T is not scorch", adv)
-	}
-	const rounds = 20
-	for range rounds {
-		if segments(idx) <= 1 {
-			return nil
-		}
-		if err := s.ForceMerge(ctx, nil); err != nil {
-			return fmt.Errorf("bench: force merge: %w", err)
-		}
-	}
-	if n := segments(idx); n > 1 {
-		return fmt.Errorf("bench: the reference index still has %d segments after %d force merges: its field lengths would not be one index's, and agreement would be measured against skewed scores", n, rounds)
+	if err := searcher.MergeIntoOne(ctx, idx, 20); err != nil {
+		return fmt.Errorf("bench: the reference index: %w: its field lengths would not be one index's, and agreement would be measured against skewed scores", err)
 	}
 	return nil
-}
-
-// segments counts the segments of a scorch index, in memory and on disk.
-func segments(idx bleve.Index) uint64 {
-	m, _ := idx.StatsMap()["index"].(map[string]interface{})
-	var n uint64
-	for _, k := range []string{"num_root_memorysegments", "num_root_filesegments"} {
-		if v, ok := m[k].(uint64); ok {
-			n += v
-		}
-	}
-	return n
 }
 
 // shardedBleve holds the documents in shards separate Bleve indexes, routed

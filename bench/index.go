@@ -14,6 +14,7 @@ import (
 
 	"github.com/shoal-search/shoal/bulkload"
 	"github.com/shoal-search/shoal/client"
+	"github.com/shoal-search/shoal/searcher"
 )
 
 // indexRounds measures indexing in Options.IndexRounds rounds, each loading
@@ -78,7 +79,7 @@ func (r *run) indexRounds(ctx context.Context) (bleve.Index, *shoal, error) {
 		return nil, nil, err
 	}
 	r.res.IndexDocsPerSBleve, r.res.IndexDocsPerSShoal = median(bleveRates), median(shoalRates)
-	r.res.ReferenceSegments = segments(single)
+	r.res.ReferenceSegments = searcher.Segments(single)
 	r.logf("index  bleve merged into %d segment", r.res.ReferenceSegments)
 	return single, sh, nil
 }

@@ -26,7 +26,7 @@ func (r *run) settle(ctx context.Context, sh *shoal, shards []bleve.Index) {
 	}
 	r.res.ShoalSegments = segs
 	for _, s := range shards {
-		r.res.AliasSegments += segments(s)
+		r.res.AliasSegments += searcher.Segments(s)
 	}
 	r.logf("segments at query time: alias %d in %d shards, shoal %d in %d copies", r.res.AliasSegments, len(shards), segs, copies)
 }

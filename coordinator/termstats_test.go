@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/blevesearch/bleve/v2"
-	"github.com/blevesearch/bleve/v2/index/scorch"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/shoal-search/shoal/broker"
@@ -21,6 +20,7 @@ import (
 	"github.com/shoal-search/shoal/coordinator"
 	"github.com/shoal-search/shoal/internal/testcluster"
 	"github.com/shoal-search/shoal/meta"
+	"github.com/shoal-search/shoal/searcher"
 )
 
 // synthDoc is a document of made-up words: a Zipf-like draw from a
@@ -68,20 +68,9 @@ func (r *reference) apply(docs map[string]map[string]any) {
 	if err := r.idx.Batch(b); err != nil {
 		r.t.Fatal(err)
 	}
-	adv, err := r.idx.Advanced()
-	if err != nil {
-		r.t.Fatal(err)
+	if err := searcher.MergeIntoOne(context.Background(), r.idx, 20); err != nil {
+		r.t.Fatalf("the reference index: %v", err)
 	}
-	for range 20 {
-		if n := r.idx.StatsMap()["index"].(map[string]any)["num_root_filesegments"].(uint64) +
-			r.idx.StatsMap()["index"].(map[string]any)["num_root_memorysegments"].(uint64); n <= 1 {
-			return
-		}
-		if err := adv.(*scorch.Scorch).ForceMerge(context.Background(), nil); err != nil {
-			r.t.Fatal(err)
-		}
-	}
-	r.t.Fatal("the reference index does not merge into one segment")
 }
 
 // scores are every matching document's score in the reference.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/blevesearch/bleve/v2"
 	"github.com/blevesearch/bleve/v2/index/scorch"
 )
 
@@ -126,7 +127,7 @@ func (n *Node) compactIdle(c *compactor) {
 // worthCompacting says whether the shard has several segments and its
 // largest does not hold nearly all its documents (compactSkew).
 func (s *Shard) worthCompacting() bool {
-	n, largest, docs := s.segmentSizes()
+	n, largest, docs := segmentSizes(s.idx)
 	return n > 1 && float64(largest) < compactSkew*float64(docs)
 }
 
@@ -153,18 +154,9 @@ func (s *Shard) Idle(now time.Time) time.Duration {
 func (s *Shard) Compact(ctx context.Context) (Compaction, error) {
 	start := time.Now()
 	res := Compaction{Before: s.Segments()}
-	adv, err := s.idx.Advanced()
+	sc, err := scorchOf(s.idx)
 	if err != nil {
 		return res, fmt.Errorf("shard %s: compact: %w", s.dir, err)
-	}
-	var sc *scorch.Scorch
-	switch x := adv.(type) {
-	case *statsIndex:
-		sc = x.Scorch
-	case *scorch.Scorch:
-		sc = x
-	default:
-		return res, fmt.Errorf("shard %s: compact: index type %T is not scorch", s.dir, adv)
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -188,6 +180,44 @@ func (s *Shard) Compact(ctx context.Context) (Compaction, error) {
 	res.After, res.Took = segs, time.Since(start)
 	res.Interrupted = segs > 1 && errors.Is(context.Cause(ctx), errWritesArrived)
 	return res, err
+}
+
+// scorchOf is the scorch index under idx (a shard's or a plain one).
+func scorchOf(idx bleve.Index) (*scorch.Scorch, error) {
+	adv, err := idx.Advanced()
+	if err != nil {
+		return nil, err
+	}
+	switch x := adv.(type) {
+	case *statsIndex:
+		return x.Scorch, nil
+	case *scorch.Scorch:
+		return x, nil
+	}
+	return nil, fmt.Errorf("index type %T is not scorch", adv)
+}
+
+// MergeIntoOne force-merges a scorch index until it is one segment, at
+// most rounds times (scorch merges at most ten segments in a task), and
+// fails if it is still several: what a reference index that must score as
+// one merged index needs. Writes must have stopped.
+func MergeIntoOne(ctx context.Context, idx bleve.Index, rounds int) error {
+	sc, err := scorchOf(idx)
+	if err != nil {
+		return fmt.Errorf("merge into one segment: %w", err)
+	}
+	for range rounds {
+		if Segments(idx) <= 1 {
+			return nil
+		}
+		if err := sc.ForceMerge(ctx, nil); err != nil {
+			return fmt.Errorf("merge into one segment: %w", err)
+		}
+	}
+	if n := Segments(idx); n > 1 {
+		return fmt.Errorf("merge into one segment: still %d segments after %d force merges", n, rounds)
+	}
+	return nil
 }
 
 // forceMerge asks scorch for one force merge and waits for it, or for ctx.

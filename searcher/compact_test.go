@@ -127,3 +127,18 @@ func TestIdleSince(t *testing.T) {
 		t.Fatalf("idle %v a minute after a write", d)
 	}
 }
+
+// TestMergeIntoOne: a settled index of several segments ends in one, every
+// document kept.
+func TestMergeIntoOne(t *testing.T) {
+	sh := settledShard(t, 12, 1000)
+	if err := MergeIntoOne(t.Context(), sh.idx, 20); err != nil {
+		t.Fatal(err)
+	}
+	if n := Segments(sh.idx); n != 1 {
+		t.Fatalf("%d segments, want 1", n)
+	}
+	if n, err := sh.Docs(); err != nil || n != 12000 {
+		t.Fatalf("%d documents (%v), want 12000", n, err)
+	}
+}

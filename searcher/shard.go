@@ -399,17 +399,22 @@ func (s *Shard) localCardinality(field string) int {
 
 // Segments counts the segments of the shard's current snapshot (in memory
 // and on disk), 0 when it cannot be read (a closed index).
-func (s *Shard) Segments() uint64 {
-	n, _, _ := s.segmentSizes()
+func (s *Shard) Segments() uint64 { return Segments(s.idx) }
+
+// Segments counts the segments of a scorch index's current snapshot (in
+// memory and on disk), 0 when it cannot be read (a closed index, another
+// index type).
+func Segments(idx bleve.Index) uint64 {
+	n, _, _ := segmentSizes(idx)
 	return uint64(n)
 }
 
-// segmentSizes counts the segments of the shard's current snapshot, and
-// the live documents of the largest and of all of them. (Scorch's own
-// statistics lag: they leave out a batch's new segment and still count
-// the ones a delete emptied until the next write.)
-func (s *Shard) segmentSizes() (segments int, largest, docs uint64) {
-	adv, err := s.idx.Advanced()
+// segmentSizes counts the segments of idx's current snapshot, and the live
+// documents of the largest and of all of them. (Scorch's own statistics
+// lag: they leave out a batch's new segment and still count the ones a
+// delete emptied until the next write.)
+func segmentSizes(idx bleve.Index) (segments int, largest, docs uint64) {
+	adv, err := idx.Advanced()
 	if err != nil {
 		return 0, 0, 0
 	}
